@@ -1,0 +1,70 @@
+"""``gansep describe --config FILE``: a model's input/output lengths, context and size."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import yaml
+from jsonargparse import ArgumentParser
+
+from gansep.models.waveunet import WaveUNet
+
+log = logging.getLogger(__name__)
+
+
+def generator_spec(config: Path) -> dict:
+    """The generator's ``class_path``/``init_args`` from a generator preset or a run config
+    (``model.init_args.generator``, inline or as a path relative to the config file)."""
+    try:
+        data = yaml.safe_load(config.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise SystemExit(f"gansep describe: cannot read {config}: {error}") from None
+    spec, base = data, config.parent
+    if isinstance(data, dict) and "model" in data:
+        spec = (data["model"] or {}).get("init_args", {}).get("generator")
+    if isinstance(spec, str):
+        path = (base / spec) if not Path(spec).is_absolute() else Path(spec)
+        return generator_spec(path)
+    if not isinstance(spec, dict) or "class_path" not in spec:
+        raise SystemExit(f"gansep describe: {config} holds neither a generator (class_path, "
+                         "init_args) nor a run config with model.init_args.generator")
+    return spec
+
+
+def build_generator(spec: dict) -> WaveUNet:
+    parser = ArgumentParser()
+    parser.add_argument("--generator", type=WaveUNet)
+    config = parser.parse_object({"generator": spec})
+    return parser.instantiate_classes(config).generator
+
+
+def describe(generator: WaveUNet) -> str:
+    g = generator.geometry
+    rate = generator.sample_rate
+    params = sum(p.numel() for p in generator.parameters())
+    size_mb = sum(p.numel() * p.element_size() for p in generator.parameters()) / 2**20
+    rows = [
+        ("sources", ", ".join(generator.sources)),
+        ("channels", str(generator.channels)),
+        ("sample rate", f"{rate} Hz"),
+        ("input length", f"{g.input_length} samples ({g.input_length / rate:.4f} s)"),
+        ("output length", f"{g.output_length} samples ({g.output_length / rate:.4f} s)"),
+        ("context", f"{g.context_left} samples left ({g.context_left / rate:.4f} s), "
+                    f"{g.context_right} right ({g.context_right / rate:.4f} s)"),
+        ("parameters", f"{params:,}"),
+        ("size", f"{size_mb:.2f} MB (float32)"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gansep describe", description=__doc__)
+    parser.add_argument("--config", type=Path, required=True,
+                        help="a generator preset (configs/models/*.yaml) or a run config")
+    args = parser.parse_args(argv)
+    generator = build_generator(generator_spec(args.config))
+    log.info("%s", describe(generator))
+    return 0

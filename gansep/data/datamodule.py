@@ -1,0 +1,79 @@
+"""The LightningDataModule: a track collection cut into samples for the model being trained."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from gansep.data.sampling import (Augmentation, ExcerptSampler, ExcerptSpec, FullTracks,
+                                  TrainingExcerpts, ValidationExcerpts)
+from gansep.data.tracks import TrackCollection
+
+
+def _first(batch: list):
+    return batch[0]
+
+
+class SeparationData(pl.LightningDataModule):
+    """Training excerpts, validation excerpts and full test tracks from one collection.
+
+    The rate, channels, sources and lengths come from the generator being trained (the
+    LightningModule's ``generator``), so they are configured once, on the model; outside a
+    Trainer call :meth:`configure` with the generator.
+
+    Args:
+        collection: the dataset (``StemsFolder``, ``MUSDB``, ...).
+        batch_size: training and validation batch size.
+        excerpts_per_epoch: random training excerpts per epoch.
+        valid_excerpts_per_track: fixed validation excerpts per validation track.
+        augmentation: random changes to training samples; None for none.
+        test_duration: evaluate only the first seconds of each test track (None: whole tracks).
+        num_workers: DataLoader worker processes.
+        seed: seed of the training excerpts (together with the epoch).
+    """
+
+    def __init__(self, collection: TrackCollection, batch_size: int = 4,
+                 excerpts_per_epoch: int = 1000, valid_excerpts_per_track: int = 4,
+                 augmentation: Augmentation | None = None, test_duration: float | None = None,
+                 num_workers: int = 0, seed: int = 0):
+        super().__init__()
+        self.collection = collection
+        self.batch_size = batch_size
+        self.excerpts_per_epoch = excerpts_per_epoch
+        self.valid_excerpts_per_track = valid_excerpts_per_track
+        self.augmentation = augmentation
+        self.test_duration = test_duration
+        self.num_workers = num_workers
+        self.seed = seed
+        self.spec: ExcerptSpec | None = None
+
+    def configure(self, generator) -> "SeparationData":
+        """Takes rate, channels, sources and lengths from ``generator``."""
+        self.spec = ExcerptSpec.of(generator)
+        return self
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.spec is None:
+            self.configure(self.trainer.lightning_module.generator)
+
+    def _loader(self, dataset, **kwargs) -> DataLoader:
+        return DataLoader(dataset, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0, **kwargs)
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = TrainingExcerpts(self.collection.tracks("train"), self.spec,
+                                   self.augmentation, self.seed)
+        trainer = self.trainer
+        replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+        sampler = ExcerptSampler(self.excerpts_per_epoch, replicas, rank)
+        return self._loader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader:
+        dataset = ValidationExcerpts(self.collection.tracks("valid"), self.spec,
+                                     self.valid_excerpts_per_track)
+        return self._loader(dataset, batch_size=self.batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        dataset = FullTracks(self.collection.tracks("test"), self.spec.sources,
+                             self.test_duration)
+        return self._loader(dataset, batch_size=1, collate_fn=_first)

@@ -1,0 +1,95 @@
+"""A plain folder of stems: ``<root>/<split>/<track>/{mixture,<stem>...}.<ext>`` (any stem names,
+any format soundfile reads). Without a mixture file the mixture is the sum of the stems."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from gansep.data.audio import AUDIO_EXTENSIONS, DataError, audio_info, read_audio
+from gansep.data.tracks import Track, TrackCollection
+
+MIXTURE = "mixture"
+
+
+class FolderTrack(Track):
+    """A track folder: one audio file per stem, all of equal length, rate and channels."""
+
+    def __init__(self, folder: Path, expected_rate: int | None = None):
+        self.name = folder.name
+        files = sorted(p for p in folder.iterdir()
+                       if p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith("."))
+        self.files = {p.stem: p for p in files}
+        if len(self.files) != len(files):
+            raise DataError(f"{folder}: two files share a stem name: {[p.name for p in files]}")
+        self.stems = [name for name in self.files if name != MIXTURE]
+        if not self.stems:
+            raise DataError(f"{folder}: no stem files ({'/'.join(AUDIO_EXTENSIONS)}) besides the "
+                            "mixture")
+        infos = {name: audio_info(path) for name, path in self.files.items()}
+        first_name = self.stems[0]
+        first = infos[first_name]
+        self.sample_rate, self.num_frames, self.channels = (first.samplerate, first.frames,
+                                                            first.channels)
+        for name, info in infos.items():
+            path = self.files[name]
+            if info.samplerate != self.sample_rate:
+                raise DataError(f"{path}: sample rate {info.samplerate} Hz differs from "
+                                f"{self.files[first_name].name} ({self.sample_rate} Hz)")
+            if info.frames != self.num_frames:
+                raise DataError(f"{path}: {info.frames} frames, but "
+                                f"{self.files[first_name].name} has {self.num_frames}: "
+                                "stems must have equal lengths")
+            if info.channels != self.channels:
+                raise DataError(f"{path}: {info.channels} channels, but "
+                                f"{self.files[first_name].name} has {self.channels}")
+        if expected_rate is not None and self.sample_rate != expected_rate:
+            raise DataError(f"{self.files[first_name]}: sample rate {self.sample_rate} Hz, "
+                            f"expected {expected_rate} Hz for this dataset")
+        if self.num_frames == 0:
+            raise DataError(f"{self.files[first_name]}: empty audio (0 frames)")
+
+    def _read(self, name: str, start: int, stop: int) -> np.ndarray:
+        audio, _ = read_audio(self.files[name], start, stop)
+        if audio.shape[-1] != stop - start:
+            raise DataError(f"{self.files[name]}: truncated: asked for frames [{start}, {stop}), "
+                            f"got {audio.shape[-1]}")
+        return audio
+
+    def read_stems(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        return {name: self._read(name, start, stop) for name in self.stems}
+
+    def read_mixture(self, start: int, stop: int) -> np.ndarray:
+        if MIXTURE in self.files:
+            return self._read(MIXTURE, start, stop)
+        return sum(self.read_stems(start, stop).values())
+
+
+class StemsFolder(TrackCollection):
+    """Tracks in ``<root>/<split>/<track>/``.
+
+    Args:
+        root: the dataset folder, holding one folder per split (train, valid, test).
+        sample_rate: if set, every file must have this rate (a check, not a resampling: data
+            are resampled to the model's rate anyway).
+    """
+
+    def __init__(self, root: str | Path, sample_rate: int | None = None):
+        self.root = Path(root)
+        self.sample_rate = sample_rate
+
+    @lru_cache(maxsize=None)
+    def tracks(self, split: str) -> list[FolderTrack]:
+        self.check_split(split)
+        if not self.root.is_dir():
+            raise DataError(f"{self.root}: dataset root does not exist or is not a folder")
+        folder = self.root / split
+        if not folder.is_dir():
+            present = sorted(p.name for p in self.root.iterdir() if p.is_dir())
+            raise DataError(f"{folder}: split folder missing (found: {present})")
+        tracks = [FolderTrack(p, self.sample_rate) for p in sorted(folder.iterdir()) if p.is_dir()]
+        if not tracks:
+            raise DataError(f"{folder}: split {split!r} holds no track folders")
+        return tracks

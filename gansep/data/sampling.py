@@ -1,0 +1,226 @@
+"""Training and validation samples cut from tracks at the model's rate and geometry.
+
+A sample is ``(mixture, sources)``: ``mixture`` of shape ``(channels, input_length)`` holds the
+model's input context around the ``(sources, channels, output_length)`` targets. Where the input
+reaches past a track's ends it is zero-padded, so every part of a track can be a target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil, gcd
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, DistributedSampler
+
+from gansep.data.audio import resample
+from gansep.data.tracks import Track
+
+
+@dataclass(frozen=True)
+class ExcerptSpec:
+    """What the model takes: its rate, channels, sources and one forward pass's lengths."""
+
+    sample_rate: int
+    channels: int
+    sources: tuple[str, ...]
+    input_length: int
+    output_length: int
+    context_left: int
+
+    @classmethod
+    def of(cls, generator) -> "ExcerptSpec":
+        g = generator.geometry
+        return cls(generator.sample_rate, generator.channels, tuple(generator.sources),
+                   g.input_length, g.output_length, g.context_left)
+
+
+@dataclass
+class Augmentation:
+    """Random changes applied to every training sample; the mixture is then rebuilt as the sum
+    of the changed sources.
+
+    Args:
+        gain: each source is scaled by a factor drawn uniformly from ``[low, high]``;
+            None leaves levels alone.
+        channel_swap: swap left and right of each source with probability 0.5 (stereo only).
+        remix: probability that a source is taken from another random track and position
+            instead of the sample's own (remixing across tracks).
+    """
+
+    gain: tuple[float, float] | None = (0.7, 1.0)
+    channel_swap: bool = True
+    remix: float = 0.0
+
+    def __post_init__(self):
+        if self.gain is not None and not 0 < self.gain[0] <= self.gain[1]:
+            raise ValueError(f"Augmentation.gain must be 0 < low <= high, got {self.gain}")
+        if not 0.0 <= self.remix <= 1.0:
+            raise ValueError(f"Augmentation.remix must be a probability, got {self.remix}")
+
+
+def fit_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """Mono to stereo by duplication, stereo to mono by averaging (the paper's mono downmix)."""
+    if audio.shape[-2] == channels:
+        return audio
+    if channels == 1:
+        return audio.mean(axis=-2, keepdims=True)
+    if audio.shape[-2] == 1:
+        return np.repeat(audio, channels, axis=-2)
+    raise ValueError(f"cannot map {audio.shape[-2]} channels to {channels}")
+
+
+def read_span(track: Track, sources: Sequence[str] | None, start: int, length: int,
+              rate: int, channels: int) -> np.ndarray:
+    """Reads ``length`` samples from ``start`` (both at ``rate``, the model's) of the track's
+    sources (``(sources, channels, length)``) or, with ``sources=None``, its mixture
+    (``(channels, length)``). Positions outside the track read as zeros."""
+    factor = gcd(track.sample_rate, rate)
+    up, down = rate // factor, track.sample_rate // factor
+    # Read native samples on the grid where model and native samples coincide (multiples of
+    # `down`), with a margin that covers the resampling filter, then cut the span out.
+    margin = 0 if up == down else down * ceil((10 * max(up, down) / up + 1) / down)
+    native_start = (start // up) * down - margin
+    native_stop = ceil((start + length) / up) * down + margin
+    lo, hi = max(0, native_start), min(track.num_frames, native_stop)
+    if sources is None:
+        read = lambda a, b: track.read_mixture(a, b)  # noqa: E731
+        shape = (track.channels,)
+    else:
+        read = lambda a, b: track.read_sources(sources, a, b)  # noqa: E731
+        shape = (len(sources), track.channels)
+    audio = np.zeros(shape + (native_stop - native_start,), dtype=np.float32)
+    if hi > lo:
+        audio[..., lo - native_start : hi - native_start] = read(lo, hi)
+    audio = resample(audio, track.sample_rate, rate)
+    offset = start - native_start * up // down
+    return fit_channels(audio[..., offset : offset + length], channels)
+
+
+class TrainingExcerpts(Dataset):
+    """Random excerpts. Item ``i`` depends only on ``(seed, i)``, so the sampler's indices fix
+    the samples (see :class:`ExcerptSampler`).
+
+    Args:
+        tracks: the training tracks.
+        spec: the model's rate, channels, sources and lengths.
+        augmentation: random changes, or None.
+        seed: base seed.
+    """
+
+    def __init__(self, tracks: Sequence[Track], spec: ExcerptSpec,
+                 augmentation: Augmentation | None = None, seed: int = 0):
+        self.tracks = list(tracks)
+        self.spec = spec
+        self.augmentation = augmentation
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def _draw(self, rng: np.random.Generator) -> tuple[Track, int]:
+        """A random track and the start (model rate) of its input span."""
+        track = self.tracks[rng.integers(len(self.tracks))]
+        frames = track.num_frames * self.spec.sample_rate // track.sample_rate
+        out_start = int(rng.integers(0, max(1, frames - self.spec.output_length + 1)))
+        return track, out_start - self.spec.context_left
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        spec, aug = self.spec, self.augmentation
+        rng = np.random.default_rng((self.seed, index))
+        track, start = self._draw(rng)
+        args = (spec.sample_rate, spec.channels)
+        sources = read_span(track, spec.sources, start, spec.input_length, *args)
+        if aug is not None:
+            for k in range(len(spec.sources)):
+                if aug.remix and rng.random() < aug.remix:
+                    other, other_start = self._draw(rng)
+                    sources[k] = read_span(other, [spec.sources[k]], other_start,
+                                           spec.input_length, *args)[0]
+                if aug.gain is not None:
+                    sources[k] *= rng.uniform(*aug.gain)
+                if aug.channel_swap and spec.channels == 2 and rng.random() < 0.5:
+                    sources[k] = sources[k][::-1].copy()
+        return _sample(sources, spec)
+
+
+def _sample(sources: np.ndarray, spec: ExcerptSpec) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mixture (sum of sources, over the whole input span) and the target sources (the
+    output span)."""
+    mixture = sources.sum(axis=0)
+    stop = spec.context_left + spec.output_length
+    return torch.from_numpy(mixture), torch.from_numpy(sources[..., spec.context_left:stop].copy())
+
+
+class ValidationExcerpts(Dataset):
+    """Fixed excerpts: ``per_track`` outputs spread evenly over each track, no augmentation."""
+
+    def __init__(self, tracks: Sequence[Track], spec: ExcerptSpec, per_track: int = 4):
+        self.tracks = list(tracks)
+        self.spec = spec
+        self.items = []
+        for t, track in enumerate(self.tracks):
+            frames = track.num_frames * spec.sample_rate // track.sample_rate
+            last = max(0, frames - spec.output_length)
+            for position in np.linspace(0, last, per_track).astype(int):
+                self.items.append((t, int(position) - spec.context_left))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        t, start = self.items[index]
+        spec = self.spec
+        sources = read_span(self.tracks[t], spec.sources, start, spec.input_length,
+                            spec.sample_rate, spec.channels)
+        return _sample(sources, spec)
+
+
+class FullTracks(Dataset):
+    """Whole tracks at their native rate, for evaluation: item is a dict with ``name``,
+    ``sample_rate``, ``mixture`` ``(channels, time)`` and ``references``
+    ``(sources, channels, time)``, optionally cut to the first ``duration`` seconds."""
+
+    def __init__(self, tracks: Sequence[Track], sources: Sequence[str],
+                 duration: float | None = None):
+        self.tracks = list(tracks)
+        self.sources = list(sources)
+        self.duration = duration
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def __getitem__(self, index: int) -> dict:
+        track = self.tracks[index]
+        stop = track.num_frames
+        if self.duration is not None:
+            stop = min(stop, int(self.duration * track.sample_rate))
+        return {"name": track.name, "sample_rate": track.sample_rate,
+                "mixture": torch.from_numpy(track.read_mixture(0, stop)),
+                "references": torch.from_numpy(track.read_sources(self.sources, 0, stop))}
+
+
+class ExcerptSampler(DistributedSampler):
+    """Indices ``epoch * n + i`` for ``i`` in ``range(n)``, sharded over ``num_replicas``: each
+    epoch draws fresh excerpts, reproducibly. Being a DistributedSampler, Lightning calls its
+    ``set_epoch`` and does not wrap it again under DDP."""
+
+    def __init__(self, excerpts_per_epoch: int, num_replicas: int = 1, rank: int = 0):
+        # DistributedSampler.__init__ wants a dataset and an initialised process group; this
+        # sampler needs neither, so it sets its own state.
+        self.num_excerpts = excerpts_per_epoch
+        self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
+
+    @property
+    def _per_replica(self) -> int:
+        return -(-self.num_excerpts // self.num_replicas)  # equal shards: DDP ranks stay in step
+
+    def __iter__(self):
+        total = self._per_replica * self.num_replicas
+        base = self.epoch * total
+        return iter(range(base + self.rank, base + total, self.num_replicas))
+
+    def __len__(self) -> int:
+        return self._per_replica

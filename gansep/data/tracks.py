@@ -1,0 +1,84 @@
+"""Tracks and track collections: the common interface of every dataset.
+
+A :class:`Track` reads any span of its stems (and its mixture) at its native sample rate; a
+:class:`TrackCollection` lists the tracks of a split. Datasets differ only here: sampling,
+augmentation and resampling (``sampling.py``) work on any collection.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import numpy as np
+
+from gansep.data.audio import DataError
+
+SPLITS = ("train", "valid", "test")
+
+
+class Track(ABC):
+    """One multitrack song.
+
+    Attributes:
+        name: track name, unique in its collection.
+        sample_rate: native rate in Hz.
+        num_frames: length in samples.
+        channels: audio channels.
+        stems: names of the stems it holds (mixture excluded).
+    """
+
+    name: str
+    sample_rate: int
+    num_frames: int
+    channels: int
+    stems: list[str]
+
+    @abstractmethod
+    def read_stems(self, start: int, stop: int) -> dict[str, np.ndarray]:
+        """Stems over ``[start, stop)``, each ``(channels, stop - start)`` float32."""
+
+    @abstractmethod
+    def read_mixture(self, start: int, stop: int) -> np.ndarray:
+        """The mixture over ``[start, stop)``, ``(channels, stop - start)`` float32."""
+
+    def read_sources(self, sources: Sequence[str], start: int, stop: int) -> np.ndarray:
+        """The wanted ``sources`` over ``[start, stop)`` as ``(sources, channels, time)``."""
+        return assemble_sources(self.read_stems(start, stop), sources, self.name)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.name!r}, {self.num_frames} frames at "
+                f"{self.sample_rate} Hz, stems {self.stems})")
+
+
+def assemble_sources(stems: dict[str, np.ndarray], sources: Sequence[str],
+                     track: str) -> np.ndarray:
+    """Builds the separation targets from a track's stems: a source that is a stem is taken as
+    it is; at most one source may name no stem, and it is the sum of all remaining stems (the
+    usual "accompaniment" = drums + bass + other)."""
+    missing = [name for name in sources if name not in stems]
+    if len(missing) > 1:
+        raise DataError(f"{track}: sources {missing} are not stems of this track (stems: "
+                        f"{sorted(stems)}); only one source may be the sum of the other stems")
+    rest = [stem for stem in stems if stem not in sources]
+    if missing and not rest:
+        raise DataError(f"{track}: source {missing[0]!r} would be the sum of the remaining "
+                        f"stems, but none remain (stems: {sorted(stems)})")
+    some = next(iter(stems.values()))
+    out = np.empty((len(sources),) + some.shape, dtype=np.float32)
+    for i, name in enumerate(sources):
+        out[i] = stems[name] if name in stems else sum(stems[stem] for stem in rest)
+    return out
+
+
+class TrackCollection(ABC):
+    """A dataset: tracks grouped into ``train``, ``valid`` and ``test`` splits."""
+
+    @abstractmethod
+    def tracks(self, split: str) -> list[Track]:
+        """The tracks of ``split``; DataError when it is empty or cannot be read."""
+
+    @staticmethod
+    def check_split(split: str) -> None:
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r}: expected one of {list(SPLITS)}")

@@ -1,0 +1,81 @@
+"""Whole-track separation with a fixed-size generator: one function every entry point calls."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+
+def chunking(generator, chunk_length: int | None = None) -> tuple[int, int, int]:
+    """``(input_length, context_left, step)`` of the chunks :func:`separate` cuts.
+
+    With context (valid convolutions) consecutive chunks advance by ``step``, a multiple of
+    ``2**levels``: the network is shift-equivariant for such shifts, so chunked output equals
+    one forward pass over the whole (zero-padded) track. Without context (same padding) chunks
+    overlap by a margin of ``2**levels``-aligned samples on each side that is discarded.
+    """
+    block = 2**generator.levels
+    wanted = max(chunk_length or generator.geometry.output_length, block)
+    geometry = generator.geometry_for(wanted)
+    if generator.context:
+        return geometry.input_length, geometry.context_left, geometry.output_length // block * block
+    margin = max(block, geometry.input_length // 4 // block * block)
+    return geometry.input_length + 2 * margin, margin, geometry.input_length
+
+
+@torch.no_grad()
+def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
+             chunk_length: int | None = None, progress: bool = False) -> torch.Tensor:
+    """Separates a whole track.
+
+    Args:
+        generator: a Wave-U-Net (anything with its geometry interface).
+        mixture: ``(channels, time)`` at the generator's rate, on the generator's device.
+        batch_size: chunks per forward pass (bounds memory together with ``chunk_length``).
+        chunk_length: output samples per chunk (default: the generator's nominal length).
+        progress: show a progress bar.
+
+    Returns:
+        ``(sources, channels, time)`` estimates, same length as ``mixture``.
+    """
+    if mixture.dim() != 2:
+        raise ValueError(f"separate expects a (channels, time) mixture, got {tuple(mixture.shape)}")
+    input_length, left, step = chunking(generator, chunk_length)
+    time = mixture.shape[-1]
+    chunks = max(1, -(-time // step))
+    padded_length = (chunks - 1) * step + input_length
+    padded = F.pad(mixture, (left, padded_length - time - left))
+    windows = padded.unfold(-1, input_length, step).transpose(0, 1)  # (chunks, channels, input)
+    out = mixture.new_empty((len(generator.sources), mixture.shape[0], chunks * step))
+    bar = tqdm(total=chunks, desc="separating", unit="chunk", disable=not progress, leave=False)
+    for first in range(0, chunks, batch_size):
+        batch = windows[first : first + batch_size]
+        estimate = generator(batch)
+        if not generator.context:
+            estimate = estimate[..., left : left + step]
+        estimate = estimate[..., :step]  # (batch, sources, channels, step)
+        out[..., first * step : (first + len(batch)) * step] = (
+            estimate.permute(1, 2, 0, 3).reshape(out.shape[0], out.shape[1], -1))
+        bar.update(len(batch))
+    bar.close()
+    return out[..., :time]
+
+
+def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
+                        progress: bool = False):
+    """Separates ``(channels, time)`` numpy audio at any ``rate``: resampled to the model's rate
+    and channel count, separated, and mapped back. Returns ``(sources, channels, time)`` float32
+    numpy at ``rate`` with the input's channels and length."""
+    from gansep.data.audio import resample
+    from gansep.data.sampling import fit_channels
+
+    model_input = fit_channels(resample(mixture, rate, generator.sample_rate), generator.channels)
+    device = next(generator.parameters()).device
+    estimate = separate(generator, torch.from_numpy(model_input).to(device), batch_size,
+                        progress=progress).float().cpu().numpy()
+    estimate = fit_channels(resample(estimate, generator.sample_rate, rate), mixture.shape[0])
+    time = mixture.shape[-1]
+    if estimate.shape[-1] < time:
+        estimate = F.pad(torch.from_numpy(estimate), (0, time - estimate.shape[-1])).numpy()
+    return estimate[..., :time]

@@ -1,0 +1,5 @@
+"""LightningModules."""
+
+from gansep.training.separator import Separator
+
+__all__ = ["Separator"]
