@@ -85,9 +85,11 @@ def _vocals(rng, rate, n, key) -> np.ndarray:
                         for i in range(3))
         return (0.15 + resonance) / k
     voice = gain * _harmonic(f0, rate, amplitude)
-    voice += gain * 0.01 * rng.standard_normal(n)  # breath
     pan = rng.uniform(0.4, 0.6)
-    return np.stack([np.sqrt(1 - pan) * voice, np.sqrt(pan) * voice])
+    # Breath noise independent in each channel: a real stereo image, not a panned mono source
+    # (whose proportional channels would make BSSEval's distortion filters non-unique).
+    breath = gain * 0.01 * rng.standard_normal((2, n))
+    return np.stack([np.sqrt(1 - pan) * voice, np.sqrt(pan) * voice]) + breath
 
 
 def _drums(rng, rate, n, step) -> np.ndarray:
@@ -121,19 +123,20 @@ def _drums(rng, rate, n, step) -> np.ndarray:
 
 
 def _bass(rng, rate, n, step, roots) -> np.ndarray:
-    line = np.zeros(n)
+    line = np.zeros((2, n))
     patterns = ([0, 4, 8, 12], [0, 6, 8, 14], [0, 3, 8, 10, 12])
     pattern = patterns[rng.integers(len(patterns))]
     for i, at in enumerate(range(0, n, step)):
         if i % 16 not in pattern:
             continue
         length = min(n - at, int(rng.uniform(1.5, 3.0) * step))
-        f0 = np.full(length, midi_to_hz(roots[(i // 16) % len(roots)] + 36))
         seg = np.arange(length) / rate
-        note = _harmonic(f0, rate, lambda k, f: np.exp(-0.35 * k) * np.ones_like(f))
-        line[at:at + length] += 0.5 * note * np.exp(-seg / 0.35) * _envelope(length, rate,
-                                                                             0.005, 0.02)
-    return np.stack([line, line])
+        envelope = 0.5 * np.exp(-seg / 0.35) * _envelope(length, rate, 0.005, 0.02)
+        for channel, detune in ((0, -0.02), (1, 0.02)):  # slight chorus: a stereo bass
+            f0 = np.full(length, midi_to_hz(roots[(i // 16) % len(roots)] + 36 + detune))
+            note = _harmonic(f0, rate, lambda k, f: np.exp(-0.35 * k) * np.ones_like(f))
+            line[channel, at:at + length] += note * envelope
+    return line
 
 
 def _chords(rng, rate, n, step, roots) -> np.ndarray:

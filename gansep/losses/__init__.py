@@ -1,6 +1,9 @@
-"""Training objectives."""
+"""Training objectives: reconstruction terms, GAN losses, and the Objective that sums them."""
 
+from gansep.losses.adversarial import (GAN, AdversarialLoss, Hinge, LSGAN, NonSaturating,
+                                       feature_matching)
 from gansep.losses.objective import Objective
-from gansep.losses.reconstruction import L1, L2, ReconstructionLoss
+from gansep.losses.reconstruction import L1, L2, SISDR, MultiResolutionSTFT, ReconstructionLoss
 
-__all__ = ["L1", "L2", "Objective", "ReconstructionLoss"]
+__all__ = ["GAN", "AdversarialLoss", "Hinge", "L1", "L2", "LSGAN", "MultiResolutionSTFT",
+           "NonSaturating", "Objective", "ReconstructionLoss", "SISDR", "feature_matching"]

@@ -1,5 +1,7 @@
-"""LightningModules."""
+"""LightningModules: reconstruction-only (Separator) and adversarial (GANSeparator)."""
 
+from gansep.training.ema import EMA
+from gansep.training.gan import GANSeparator
 from gansep.training.separator import Separator
 
-__all__ = ["Separator"]
+__all__ = ["EMA", "GANSeparator", "Separator"]

@@ -58,11 +58,22 @@ class Separator(pl.LightningModule):
             for key in [k for k, v in store.items() if not _plain(v)]:
                 del store[key]
         self.generator = generator
-        self.objective = objective if objective is not None else Objective()
+        self.objective = (objective if objective is not None else Objective()).bind(generator)
+        if self.objective.adversarial is not None and not self.adversarial_training:
+            raise ValueError(f"{type(self).__name__} trains reconstruction objectives only; the "
+                             f"objective {self.objective.name} has an adversarial term: use "
+                             "class_path gansep.training.GANSeparator")
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.eval_batch_size = eval_batch_size
         self._test_rows: list[dict] = []
+
+    adversarial_training = False
+
+    @property
+    def inference_generator(self) -> WaveUNet:
+        """The network used for validation, test and export."""
+        return self.generator
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Plain data that rebuilds the generator without unpickling any object.
@@ -72,22 +83,26 @@ class Separator(pl.LightningModule):
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         return self.generator(mixture)
 
-    def _step(self, batch, stage: str) -> torch.Tensor:
-        mixture, sources = batch
-        total, terms = self.objective(self.generator(mixture), sources)
+    def log_terms(self, stage: str, total: torch.Tensor, terms: dict, batch_size: int) -> None:
+        """Logs the objective's total as ``<stage>/loss`` and every term as ``<stage>/<name>``
+        (per step in training, per epoch otherwise)."""
         on_step = stage == "train"
         self.log(f"{stage}/loss", total, prog_bar=True, on_step=on_step, on_epoch=not on_step,
-                 sync_dist=not on_step, batch_size=len(mixture))
+                 sync_dist=not on_step, batch_size=batch_size)
         for name, value in terms.items():
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step,
-                     sync_dist=not on_step, batch_size=len(mixture))
-        return total
+                     sync_dist=not on_step, batch_size=batch_size)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        mixture, sources = batch
+        total, terms = self.objective(self.generator(mixture), sources)
+        self.log_terms("train", total, terms, len(mixture))
+        return total
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
+        mixture, sources = batch
+        total, terms = self.objective(self.inference_generator(mixture), sources)
+        self.log_terms("val", total, terms, len(mixture))
 
     def configure_optimizers(self):
         optimizer = self.optimizer(self.generator.parameters())
@@ -105,7 +120,8 @@ class Separator(pl.LightningModule):
         mixture = track["mixture"].numpy()
         references = track["references"].numpy()
         rate = track["sample_rate"]
-        estimates = separate_file_audio(self.generator, mixture, rate, self.eval_batch_size)
+        estimates = separate_file_audio(self.inference_generator, mixture, rate,
+                                        self.eval_batch_size)
         for method, estimate in (("gansep", estimates),
                                  ("mixture", mixture[None].repeat(len(references), 0))):
             scores = {metric: median_over_frames(values)

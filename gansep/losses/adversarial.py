@@ -1,0 +1,131 @@
+"""Adversarial objectives: the GAN losses (least squares, hinge, non-saturating), feature
+matching, and :class:`GAN`, the adversarial term of an :class:`~gansep.losses.Objective`.
+
+The losses take logits of any shape and return a scalar mean; a :class:`GAN` sums them over
+the discriminator's sub-discriminators (:class:`~gansep.models.discriminators.Judgement`),
+each scaled by its weight.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gansep.models.discriminators.base import Discriminator, Judgement
+
+
+class AdversarialLoss(nn.Module):
+    """A GAN loss: what the discriminator minimises on real and fake logits, and what the
+    generator minimises on fake logits."""
+
+    name = "gan"
+
+    def discriminator(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def generator(self, fake: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class LSGAN(AdversarialLoss):
+    """Least squares GAN (Mao et al., 2017), targets 1 (real) and 0 (fake), as in HiFi-GAN:
+    D: (D(x) - 1)^2 + D(G(m))^2; G: (D(G(m)) - 1)^2."""
+
+    name = "lsgan"
+
+    def discriminator(self, real, fake):
+        return (real - 1).pow(2).mean() + fake.pow(2).mean()
+
+    def generator(self, fake):
+        return (fake - 1).pow(2).mean()
+
+
+class Hinge(AdversarialLoss):
+    """Hinge loss (Lim & Ye, 2017; as in MelGAN): D: relu(1 - D(x)) + relu(1 + D(G(m)));
+    G: -D(G(m))."""
+
+    name = "hinge"
+
+    def discriminator(self, real, fake):
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+    def generator(self, fake):
+        return -fake.mean()
+
+
+class NonSaturating(AdversarialLoss):
+    """The non-saturating GAN loss (Goodfellow et al., 2014), logistic on logits:
+    D: softplus(-D(x)) + softplus(D(G(m))); G: softplus(-D(G(m)))."""
+
+    name = "nsgan"
+
+    def discriminator(self, real, fake):
+        return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+    def generator(self, fake):
+        return F.softplus(-fake).mean()
+
+
+def feature_matching(real: list[Judgement], fake: list[Judgement]) -> torch.Tensor:
+    """L1 distance between the discriminator's features of reference and separated sources
+    (Kumar et al., 2019; Kong et al., 2020), averaged over layers, weighted per
+    sub-discriminator. Logits excluded."""
+    total = 0.0
+    for r, f in zip(real, fake):
+        layers = [(a.detach() - b).abs().mean() for a, b in zip(r.features[:-1], f.features[:-1])]
+        total = total + f.weight * torch.stack(layers).mean()
+    return total
+
+
+class GAN(nn.Module):
+    """The adversarial term of an objective: a discriminator, the GAN loss it is trained with,
+    and the weights of the generator's adversarial and feature-matching losses.
+
+    Args:
+        discriminator: a discriminator family or a Combined list of them.
+        loss: the GAN loss (default least squares).
+        weight: weight of the generator's adversarial loss.
+        feature_matching: weight of the feature-matching loss (0 leaves it out; HiFi-GAN: 2).
+    """
+
+    def __init__(self, discriminator: Discriminator, loss: AdversarialLoss | None = None,
+                 weight: float = 1.0, feature_matching: float = 0.0):
+        super().__init__()
+        self.discriminator = discriminator
+        self.loss = loss if loss is not None else LSGAN()
+        self.weight = weight
+        self.feature_matching = feature_matching
+
+    @property
+    def name(self) -> str:
+        fm = "+fm" if self.feature_matching else ""
+        return f"{self.discriminator.name}({self.loss.name}{fm})"
+
+    def discriminator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
+                           mixture: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The discriminator's loss on reference (real) and separated (fake, detached) sources,
+        ``(batch, sources, channels, time)``; ``mixture`` is the matching input span."""
+        real = self.discriminator(reference, mixture)
+        fake = self.discriminator(estimate.detach(), mixture)
+        terms: dict[str, torch.Tensor] = {}
+        for r, f in zip(real, fake):
+            value = f.weight * self.loss.discriminator(r.logits, f.logits)
+            terms[f"d_{f.name}"] = terms.get(f"d_{f.name}", 0.0) + value
+        return sum(terms.values()), terms
+
+    def generator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
+                       mixture: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The generator's weighted adversarial (+ feature-matching) loss and its terms."""
+        fake = self.discriminator(estimate, mixture)
+        terms: dict[str, torch.Tensor] = {}
+        for f in fake:
+            value = f.weight * self.loss.generator(f.logits)
+            terms[f"adv_{f.name}"] = terms.get(f"adv_{f.name}", 0.0) + value
+        total = self.weight * sum(terms.values())
+        if self.feature_matching:
+            with torch.no_grad():
+                real = self.discriminator(reference, mixture)
+            terms["fm"] = feature_matching(real, fake)
+            total = total + self.feature_matching * terms["fm"]
+        return total, terms

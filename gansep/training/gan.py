@@ -1,0 +1,180 @@
+"""The GAN LightningModule: generator and discriminators trained in alternation (manual
+optimisation, as in Lightning's GAN example)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from pytorch_lightning.strategies import DDPStrategy
+
+from gansep.losses import Objective
+from gansep.models.waveunet import WaveUNet
+from gansep.training.ema import EMA
+from gansep.training.separator import Separator
+
+
+def _adam_gan(params):
+    # HiFi-GAN's optimiser settings (AdamW, betas 0.8/0.99) at the Wave-U-Net learning rate.
+    return torch.optim.AdamW(params, lr=1e-4, betas=(0.8, 0.99))
+
+
+@contextmanager
+def _uncounted(optimizer):
+    """Lightning counts every optimiser step of manual optimisation in ``global_step``; the
+    discriminator's steps are left out so that ``global_step`` (and ``max_steps``, warm-up,
+    checkpoint names) count generator steps."""
+    before, after = optimizer._on_before_step, optimizer._on_after_step
+    optimizer._on_before_step = optimizer._on_after_step = lambda: None
+    try:
+        yield
+    finally:
+        optimizer._on_before_step, optimizer._on_after_step = before, after
+
+
+class GANSeparator(Separator):
+    """Trains ``generator`` against the discriminator of ``objective.adversarial`` (or with the
+    reconstruction terms alone when the objective has none, so every objective of a comparison
+    runs in the same module).
+
+    Args:
+        generator: the separation network.
+        objective: reconstruction terms plus the adversarial term (discriminator, GAN loss,
+            weights).
+        optimizer: the generator's optimiser (default AdamW, lr 1e-4, betas 0.8/0.99).
+        discriminator_optimizer: the discriminators' optimiser (same default).
+        lr_scheduler, discriminator_lr_scheduler: optional schedulers of each.
+        scheduler_interval: step the schedulers every ``step`` or every ``epoch``.
+        discriminator_steps: discriminator updates per generator update.
+        warmup_steps: generator steps trained on reconstruction alone before the adversarial
+            terms (and the discriminator's training) start.
+        gradient_clip: max gradient norm of the generator (None: no clipping).
+        discriminator_gradient_clip: max gradient norm of the discriminators.
+        ema_decay: keep an exponential moving average of the generator's weights with this
+            decay, used for validation, test and export (None: no average).
+        eval_batch_size: chunks per forward pass when separating whole tracks.
+    """
+
+    adversarial_training = True
+
+    def __init__(self, generator: WaveUNet, objective: Objective | None = None,
+                 optimizer: OptimizerCallable = _adam_gan,
+                 discriminator_optimizer: OptimizerCallable = _adam_gan,
+                 lr_scheduler: LRSchedulerCallable | None = None,
+                 discriminator_lr_scheduler: LRSchedulerCallable | None = None,
+                 scheduler_interval: str = "epoch", discriminator_steps: int = 1,
+                 warmup_steps: int = 0, gradient_clip: float | None = None,
+                 discriminator_gradient_clip: float | None = None,
+                 ema_decay: float | None = None, eval_batch_size: int = 4):
+        super().__init__(generator, objective, optimizer, lr_scheduler, eval_batch_size)
+        if scheduler_interval not in ("step", "epoch"):
+            raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got "
+                             f"{scheduler_interval!r}")
+        if discriminator_steps < 1 or warmup_steps < 0:
+            raise ValueError("discriminator_steps must be >= 1 and warmup_steps >= 0, got "
+                             f"{discriminator_steps} and {warmup_steps}")
+        self.automatic_optimization = False
+        self.discriminator_optimizer = discriminator_optimizer
+        self.discriminator_lr_scheduler = discriminator_lr_scheduler
+        self.scheduler_interval = scheduler_interval
+        self.discriminator_steps = discriminator_steps
+        self.warmup_steps = warmup_steps
+        self.gradient_clip = gradient_clip
+        self.discriminator_gradient_clip = discriminator_gradient_clip
+        self.ema = EMA(generator, ema_decay) if ema_decay is not None else None
+
+    @property
+    def adversarial(self):
+        return self.objective.adversarial
+
+    @property
+    def inference_generator(self) -> WaveUNet:
+        return self.ema.module if self.ema is not None else self.generator
+
+    def setup(self, stage: str) -> None:
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        if (self.adversarial is not None and isinstance(strategy, DDPStrategy)
+                and not strategy._ddp_kwargs.get("find_unused_parameters", False)):
+            # Discriminator and generator backward passes each leave the other's parameters
+            # without gradients; DDP must be told so (Lightning issue #20328).
+            raise ValueError("GANSeparator under DDP needs --trainer.strategy "
+                             "ddp_find_unused_parameters_true (or DDPStrategy with "
+                             "find_unused_parameters: true)")
+
+    def configure_optimizers(self):
+        optimizers = [self.optimizer(self.generator.parameters())]
+        schedulers = []
+        if self.lr_scheduler is not None:
+            schedulers.append(self.lr_scheduler(optimizers[0]))
+        if self.adversarial is not None:
+            optimizers.append(self.discriminator_optimizer(self.adversarial.parameters()))
+            if self.discriminator_lr_scheduler is not None:
+                schedulers.append(self.discriminator_lr_scheduler(optimizers[1]))
+        return optimizers, schedulers
+
+    def _optimizers(self):
+        optimizers = self.optimizers()
+        return optimizers if isinstance(optimizers, list) else [optimizers]
+
+    def _clip(self, optimizer, value: float | None) -> None:
+        if value is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=value, gradient_clip_algorithm="norm")
+
+    @property
+    def adversarial_active(self) -> bool:
+        return self.adversarial is not None and self.global_step >= self.warmup_steps
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        mixture, reference = batch
+        optimizers = self._optimizers()
+        estimate = self.generator(mixture)
+        g = self.generator.geometry
+        # The discriminators judge the output span; conditional ones see the mixture there.
+        context = mixture[..., g.context_left : g.context_left + estimate.shape[-1]]
+        terms: dict[str, torch.Tensor] = {}
+        if self.adversarial_active:
+            d_optimizer = optimizers[1]
+            for _ in range(self.discriminator_steps):
+                d_loss, d_terms = self.adversarial.discriminator_loss(reference, estimate, context)
+                d_optimizer.zero_grad(set_to_none=True)
+                self.manual_backward(d_loss)
+                self._clip(d_optimizer, self.discriminator_gradient_clip)
+                with _uncounted(d_optimizer):
+                    d_optimizer.step()
+            terms.update(d_terms, d_loss=d_loss)
+        loss, reconstruction = self.objective(estimate, reference)
+        terms.update(reconstruction)
+        if self.adversarial_active:
+            # The discriminators only pass gradients through to the generator here.
+            self.adversarial.requires_grad_(False)
+            adversarial, adversarial_terms = self.adversarial.generator_loss(
+                reference, estimate, context)
+            self.adversarial.requires_grad_(True)
+            loss = loss + adversarial
+            terms.update(adversarial_terms)
+        g_optimizer = optimizers[0]
+        g_optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        self._clip(g_optimizer, self.gradient_clip)
+        g_optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        if self.scheduler_interval == "step":
+            self._step_schedulers()
+        self.log_terms("train", loss, terms, len(mixture))
+        return loss.detach()
+
+    def _step_schedulers(self) -> None:
+        schedulers = self.lr_schedulers()
+        if schedulers is None:
+            return
+        generator_optimizer = self._optimizers()[0].optimizer
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+            # The discriminators' schedule starts with their training, after the warm-up.
+            if scheduler.optimizer is generator_optimizer or self.adversarial_active:
+                scheduler.step()
+
+    def on_train_epoch_end(self) -> None:
+        if self.scheduler_interval == "epoch":
+            self._step_schedulers()

@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from gansep.losses import (GAN, L1, SISDR, Hinge, LSGAN, MultiResolutionSTFT, NonSaturating,
+                           Objective, feature_matching)
+from gansep.models.discriminators import Judgement, MultiPeriod
+
+REAL = torch.tensor([1.5, 0.0, 0.5])
+FAKE = torch.tensor([-2.0, 0.5, 1.0])
+
+
+def test_lsgan_hand_values():
+    # D: mean((r-1)^2) + mean(f^2) = (0.25+1+0.25)/3 + (4+0.25+1)/3 = 0.5 + 1.75
+    assert LSGAN().discriminator(REAL, FAKE).item() == pytest.approx(2.25)
+    # G: mean((f-1)^2) = (9 + 0.25 + 0)/3
+    assert LSGAN().generator(FAKE).item() == pytest.approx(9.25 / 3)
+
+
+def test_hinge_hand_values():
+    # D: mean(relu(1-r)) + mean(relu(1+f)) = (0+1+0.5)/3 + (0+1.5+2)/3
+    assert Hinge().discriminator(REAL, FAKE).item() == pytest.approx(1.5 / 3 + 3.5 / 3)
+    assert Hinge().generator(FAKE).item() == pytest.approx(0.5 / 3)
+
+
+def test_non_saturating_hand_values():
+    softplus = lambda x: torch.log1p(torch.exp(torch.tensor(x))).item()  # noqa: E731
+    expected_d = (softplus(-1.5) + softplus(0.0) + softplus(-0.5)) / 3 + (
+        softplus(-2.0) + softplus(0.5) + softplus(1.0)) / 3
+    assert NonSaturating().discriminator(REAL, FAKE).item() == pytest.approx(expected_d)
+    expected_g = (softplus(2.0) + softplus(-0.5) + softplus(-1.0)) / 3
+    assert NonSaturating().generator(FAKE).item() == pytest.approx(expected_g)
+
+
+def test_feature_matching_hand_value():
+    real = [Judgement("a", 0.5, [torch.zeros(2), torch.ones(3), torch.zeros(1)]),
+            Judgement("b", 0.5, [torch.ones(2), torch.zeros(1)])]
+    fake = [Judgement("a", 0.5, [torch.ones(2), torch.ones(3), torch.full((1,), 9.0)]),
+            Judgement("b", 0.5, [torch.full((2,), 3.0), torch.zeros(1)])]
+    # a: layers |0-1| = 1, |1-1| = 0 -> mean 0.5; b: |1-3| = 2; logits ignored.
+    assert feature_matching(real, fake).item() == pytest.approx(0.5 * 0.5 + 0.5 * 2)
+
+
+def test_mrstft_is_auraloss_on_every_signal():
+    from auraloss.freq import MultiResolutionSTFTLoss
+
+    torch.manual_seed(0)
+    estimate, reference = torch.randn(2, 2, 2, 4096), torch.randn(2, 2, 2, 4096)
+    ours = MultiResolutionSTFT(fft_sizes=[512, 256], hop_sizes=[128, 64], win_lengths=[512, 256])
+    theirs = MultiResolutionSTFTLoss(fft_sizes=[512, 256], hop_sizes=[128, 64],
+                                     win_lengths=[512, 256])
+    expected = theirs(estimate.reshape(-1, 1, 4096), reference.reshape(-1, 1, 4096))
+    assert ours(estimate, reference).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_sisdr_hand_value():
+    reference = torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 1, 1, 4)
+    noise = torch.tensor([1.0, 1.0, -1.0, -1.0]).view(1, 1, 1, 4)  # orthogonal, zero mean
+    # estimate = reference + 0.5 * noise: SI-SDR = 10 log10(|s|^2 / |0.5 n|^2) = 10 log10(4)
+    value = SISDR()(reference + 0.5 * noise, reference)
+    assert value.item() == pytest.approx(-10 * torch.log10(torch.tensor(4.0)).item(), rel=1e-5)
+
+
+def test_gan_term_weights_and_names():
+    torch.manual_seed(0)
+    d = MultiPeriod(periods=[2, 3], channels=[4, 8]).bind(2, 1)
+    gan = GAN(d, Hinge(), weight=0.5, feature_matching=2.0)
+    reference, estimate = torch.randn(2, 2, 1, 600), torch.randn(2, 2, 1, 600)
+    total, terms = gan.generator_loss(reference, estimate, None)
+    assert set(terms) == {"adv_mpd", "fm"}
+    assert total.item() == pytest.approx(0.5 * terms["adv_mpd"].item() + 2 * terms["fm"].item(),
+                                         rel=1e-5)
+    d_total, d_terms = gan.discriminator_loss(reference, estimate, None)
+    assert set(d_terms) == {"d_mpd"} and d_total.item() == pytest.approx(d_terms["d_mpd"].item())
+    assert Objective([L1()], gan).name == "l1+mpd(hinge+fm)"

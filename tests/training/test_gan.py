@@ -1,0 +1,89 @@
+import pytorch_lightning as pl
+import pytest
+import torch
+
+from gansep.data import SeparationData, StemsFolder
+from gansep.losses import GAN, L1, Objective
+from gansep.models.discriminators import Combined, MultiPeriod, MultiResolutionSpectral
+from gansep.training import GANSeparator, Separator
+from tests.conftest import tiny_generator
+
+
+def gan_module(**kwargs) -> GANSeparator:
+    discriminator = Combined([MultiPeriod(periods=[2, 3], channels=[4, 8]),
+                              MultiResolutionSpectral(resolutions=[[128, 32, 128]], channels=4,
+                                                      conditional=True)])
+    objective = Objective([L1()], GAN(discriminator, weight=0.1, feature_matching=0.5))
+    args = dict(ema_decay=0.9, warmup_steps=2, discriminator_steps=2, gradient_clip=10.0,
+                discriminator_gradient_clip=10.0,
+                lr_scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 1, gamma=0.5),
+                discriminator_lr_scheduler=lambda o: torch.optim.lr_scheduler.StepLR(o, 1, 0.5))
+    args.update(kwargs)
+    return GANSeparator(tiny_generator(), objective, **args)
+
+
+def data(root, steps_per_epoch=3) -> SeparationData:
+    return SeparationData(StemsFolder(root), batch_size=2, excerpts_per_epoch=2 * steps_per_epoch,
+                          valid_excerpts_per_track=2)
+
+
+def trainer(tmp_path, **kwargs) -> pl.Trainer:
+    return pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False,
+                      default_root_dir=tmp_path, deterministic=True, num_sanity_val_steps=0,
+                      **kwargs)
+
+
+def test_separator_refuses_adversarial_objective():
+    objective = Objective([L1()], GAN(MultiPeriod(periods=[2], channels=[4])))
+    with pytest.raises(ValueError, match="use class_path gansep.training.GANSeparator"):
+        Separator(tiny_generator(), objective)
+
+
+def test_warmup_then_adversarial_steps(toy_root, tmp_path):
+    pl.seed_everything(0)
+    module = gan_module(warmup_steps=3)
+    before = {k: v.clone() for k, v in module.objective.adversarial.state_dict().items()}
+    trainer(tmp_path, max_steps=3, enable_checkpointing=False).fit(module, data(toy_root, 3))
+    # global_step counts generator steps only; the discriminator did not move in warm-up.
+    assert module.global_step == 3
+    after = module.objective.adversarial.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    trainer(tmp_path, max_steps=5, enable_checkpointing=False).fit(module, data(toy_root, 3))
+    moved = module.objective.adversarial.state_dict()
+    assert any(not torch.equal(before[k], moved[k]) for k in before)
+    # The EMA copy differs from the raw weights once both have moved.
+    ema, raw = module.ema.module.state_dict(), module.generator.state_dict()
+    assert any(not torch.equal(ema[k], raw[k]) for k in raw)
+
+
+def test_resume_equals_uninterrupted(toy_root, tmp_path):
+    """N steps, checkpoint, M more == N + M uninterrupted: weights of both networks, both
+    optimisers, schedulers, EMA, step counter and the warm-up's switch-over."""
+    pl.seed_everything(0)
+    straight = gan_module(warmup_steps=4)
+    trainer(tmp_path / "a", max_epochs=3, enable_checkpointing=False).fit(straight,
+                                                                           data(toy_root))
+    pl.seed_everything(0)
+    first = gan_module(warmup_steps=4)
+    t = trainer(tmp_path / "b", max_epochs=1, enable_checkpointing=False)
+    t.fit(first, data(toy_root))
+    t.save_checkpoint(tmp_path / "b.ckpt")
+    pl.seed_everything(123)  # a different seed must not matter: state comes from the checkpoint
+    resumed = gan_module(warmup_steps=4)
+    t2 = trainer(tmp_path / "c", max_epochs=3, enable_checkpointing=False)
+    t2.fit(resumed, data(toy_root), ckpt_path=tmp_path / "b.ckpt")
+    assert resumed.global_step == straight.global_step == 9
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(b[key], a[key], rtol=0, atol=1e-6, msg=key)
+    for opt_a, opt_b in zip(straight.trainer.optimizers, t2.optimizers):
+        assert opt_a.param_groups[0]["lr"] == opt_b.param_groups[0]["lr"]
+        for sa, sb in zip(opt_a.state.values(), opt_b.state.values()):
+            torch.testing.assert_close(sb["exp_avg"], sa["exp_avg"], rtol=0, atol=1e-6)
+
+
+def test_reconstruction_only_objective_runs_in_gan_module(toy_root, tmp_path):
+    module = GANSeparator(tiny_generator(), Objective([L1()]))
+    trainer(tmp_path, max_steps=2, enable_checkpointing=False).fit(module, data(toy_root))
+    assert module.global_step == 2 and len(module.trainer.optimizers) == 1
