@@ -40,6 +40,17 @@ def normalized(layer: nn.Module, norm: str) -> nn.Module:
     return layer
 
 
+def run_stack(layers: nn.ModuleList, post: nn.Module, x: torch.Tensor,
+              slope: float) -> list[torch.Tensor]:
+    """Every layer with a LeakyReLU, then the output layer: all activations, logits last."""
+    features = []
+    for layer in layers:
+        x = torch.nn.functional.leaky_relu(layer(x), slope)
+        features.append(x)
+    features.append(post(x))
+    return features
+
+
 class Discriminator(nn.Module):
     """Base class of discriminator families.
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from typing import Literal, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from gansep.models.discriminators.base import Discriminator, normalized
+from gansep.models.discriminators.base import Discriminator, normalized, run_stack
 
 SLOPE = 0.2
 
@@ -54,13 +53,7 @@ class SpectrogramNet(nn.Module):
         return spec.reshape(batch, -1, *spec.shape[-2:])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.spectrogram(x)
-        features = []
-        for layer in self.layers:
-            x = F.leaky_relu(layer(x), SLOPE)
-            features.append(x)
-        features.append(self.post(x))
-        return features
+        return run_stack(self.layers, self.post, self.spectrogram(x), SLOPE)
 
 
 class MultiResolutionSpectral(Discriminator):

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gansep.models.discriminators.base import Discriminator, normalized
+from gansep.models.discriminators.base import Discriminator, normalized, run_stack
 
 SLOPE = 0.1  # LeakyReLU slope of HiFi-GAN's discriminators
 
@@ -35,12 +35,7 @@ class ScaleNet(nn.Module):
         self.post = normalized(nn.Conv1d(width, 1, 3, padding=1), norm)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        features = []
-        for layer in self.layers:
-            x = F.leaky_relu(layer(x), SLOPE)
-            features.append(x)
-        features.append(self.post(x))
-        return features
+        return run_stack(self.layers, self.post, x, SLOPE)
 
 
 class Pooled(nn.Module):
@@ -116,14 +111,9 @@ class PeriodNet(nn.Module):
             x = F.pad(x, (0, pad), mode="reflect" if pad < time else "constant")
         x = x.view(batch, channels, -1, p).permute(0, 3, 1, 2).reshape(batch * p, channels, -1)
 
-        def unfold(y):  # (batch * p, c, t) -> (batch, c, t, p), a view
-            return y.view(batch, p, y.shape[1], y.shape[2]).permute(0, 2, 3, 1)
-        features = []
-        for layer in self.layers:
-            x = F.leaky_relu(layer(x), SLOPE)
-            features.append(unfold(x))
-        features.append(unfold(self.post(x)))
-        return features
+        # Back to (batch, c, t, p), as views.
+        return [y.view(batch, p, y.shape[1], y.shape[2]).permute(0, 2, 3, 1)
+                for y in run_stack(self.layers, self.post, x, SLOPE)]
 
 
 class MultiPeriod(Discriminator):
