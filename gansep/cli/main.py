@@ -13,6 +13,9 @@ from gansep.training.separator import Separator
 TOOLS = {
     "describe": ("gansep.cli.describe", "print a model's lengths, context and size"),
     "make-data": ("gansep.cli.make_data", "write a generated dataset (toy)"),
+    "evaluate": ("gansep.cli.evaluate:evaluate_main",
+                 "separate and score a test split with a checkpoint (museval format)"),
+    "score": ("gansep.cli.evaluate:score_main", "score any separator's output folders"),
 }
 
 DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"
@@ -37,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     if args and args[0] in TOOLS:
         import importlib
 
-        module = importlib.import_module(TOOLS[args[0]][0])
-        return module.main(args[1:]) or 0
+        module_name, _, function = TOOLS[args[0]][0].partition(":")
+        entry = getattr(importlib.import_module(module_name), function or "main")
+        return entry(args[1:]) or 0
     run_lightning(None if argv is None else args)
     return 0
 

@@ -10,6 +10,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 
+from gansep import __version__
 from gansep.eval.bsseval import bss_eval, median_over_frames
 from gansep.eval.results import markdown_table, median_over_tracks
 from gansep.eval.separate import separate_file_audio
@@ -78,7 +79,8 @@ class Separator(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Plain data that rebuilds the generator without unpickling any object.
         checkpoint["gansep"] = {"generator": self.generator.config,
-                                "objective": self.objective.name}
+                                "objective": self.objective.name,
+                                "module": type(self).__name__, "version": __version__}
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         return self.generator(mixture)

@@ -19,13 +19,21 @@ def test_gan_ddp_two_processes(toy_root, tmp_path):
                "--trainer.logger.init_args.save_dir", str(tmp_path / "runs"),
                "--trainer.callbacks.init_args.dirpath", str(tmp_path / "ckpt"),
                "--trainer.callbacks+", "tests.helpers.WeightDigest",
-               "--trainer.callbacks.out", str(tmp_path / "digest")], tmp_path)
+               "--trainer.callbacks.out", str(tmp_path / "digest"),
+               "--trainer.callbacks+", "gansep.training.SeparationMetrics",
+               "--trainer.callbacks.every_n_epochs", "1"], tmp_path)
     assert "`Trainer.fit` stopped: `max_steps=3` reached." in out.stdout + out.stderr
     assert (tmp_path / "ckpt" / "last.ckpt").is_file()
     ranks = [json.loads((tmp_path / "digest" / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0].keys() == ranks[1].keys() and any("discriminator" in k for k in ranks[0])
     for name, value in ranks[0].items():
         assert abs(value - ranks[1][name]) <= 1e-6 * max(1.0, abs(value)), name
+    # The SDR callback ran under DDP (tracks shared over ranks, gathered) and was logged.
+    import csv
+
+    rows = list(csv.DictReader(open(tmp_path / "runs" / "demo" / "gan" / "metrics.csv")))
+    assert any(row.get("val/sdr/vocals") for row in rows)
+    assert any(row.get("val/si_sdr/accompaniment") for row in rows)
 
 
 def test_plain_ddp_is_refused_with_a_clear_message(toy_root, tmp_path):

@@ -1,0 +1,125 @@
+"""Lightning callbacks: SDR of whole validation tracks during training."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from gansep.eval.bsseval import bss_eval, median_over_frames
+from gansep.eval.separate import separate_file_audio
+
+log = logging.getLogger(__name__)
+
+
+def si_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-8) -> float:
+    """Scale-invariant SDR in dB of one source, channels concatenated, means removed
+    (Le Roux et al., 2019)."""
+    reference = (reference - reference.mean(-1, keepdims=True)).ravel()
+    estimate = (estimate - estimate.mean(-1, keepdims=True)).ravel()
+    scale = np.dot(estimate, reference) / (np.dot(reference, reference) + eps)
+    target = scale * reference
+    return float(10 * np.log10((target @ target + eps) / ((estimate - target) @
+                                                          (estimate - target) + eps)))
+
+
+def log_spectrogram(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
+    """A ``(bins, frames)`` image in [0, 1]: log magnitude of the channel mean, 80 dB range,
+    low frequencies at the bottom."""
+    signal = torch.from_numpy(audio.mean(0).astype(np.float32))
+    spec = torch.stft(signal, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True)
+    db = 20 * torch.log10(spec.abs() + 1e-7)
+    image = ((db - db.max() + 80) / 80).clamp(0, 1)
+    return image.flip(0).numpy()
+
+
+class SeparationMetrics(pl.Callback):
+    """Every ``every_n_epochs`` validation epochs, separates whole validation tracks (or their
+    first ``duration`` seconds) with the module's inference generator (EMA weights when kept)
+    and logs, per source, the median over tracks of the SDR (BSSEval v4, median over 1 s
+    frames, fast backend) and of the SI-SDR as ``val/sdr/<source>`` and
+    ``val/si_sdr/<source>``. Under DDP every rank separates its share of the tracks and the
+    scores are gathered before logging. Loggers that take media (TensorBoard, wandb) also get
+    ``audio_tracks`` tracks' estimates as audio and log spectrograms of mixture, estimate and
+    reference.
+
+    Args:
+        every_n_epochs: run on validation epochs divisible by this.
+        duration: seconds from the start of each track (None: whole tracks).
+        max_tracks: at most this many validation tracks (None: all).
+        audio_tracks: tracks whose audio and spectrograms are logged.
+        batch_size: chunks per forward pass.
+    """
+
+    def __init__(self, every_n_epochs: int = 1, duration: float | None = 30.0,
+                 max_tracks: int | None = None, audio_tracks: int = 1, batch_size: int = 4):
+        self.every_n_epochs = every_n_epochs
+        self.duration = duration
+        self.max_tracks = max_tracks
+        self.audio_tracks = audio_tracks
+        self.batch_size = batch_size
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:
+            return
+        tracks = trainer.datamodule.collection.tracks("valid")[: self.max_tracks]
+        generator = module.inference_generator
+        sources = generator.sources
+        # (tracks, sources, [SDR, SI-SDR]); NaN rows belong to other ranks.
+        scores = torch.full((len(tracks), len(sources), 2), float("nan"), device=module.device)
+        for index in range(trainer.global_rank, len(tracks), trainer.world_size):
+            track = tracks[index]
+            stop = track.num_frames
+            if self.duration is not None:
+                stop = min(stop, int(self.duration * track.sample_rate))
+            mixture = track.read_mixture(0, stop)
+            references = track.read_sources(sources, 0, stop)
+            was_training = generator.training
+            generator.eval()
+            estimates = separate_file_audio(generator, mixture, track.sample_rate,
+                                            self.batch_size)
+            generator.train(was_training)
+            if stop >= track.sample_rate:
+                sdr = median_over_frames(bss_eval(references, estimates, track.sample_rate)["SDR"])
+                scores[index, :, 0] = torch.as_tensor(sdr, dtype=scores.dtype)
+            for k in range(len(sources)):
+                scores[index, k, 1] = si_sdr(references[k], estimates[k])
+            if index < self.audio_tracks and trainer.is_global_zero:
+                self._log_media(trainer, track, mixture, references, estimates, sources)
+        if trainer.world_size > 1:
+            gathered = trainer.strategy.all_gather(scores)  # (world, tracks, sources, 2)
+            # Each entry was filled by one rank; fmax keeps it and ignores the others' NaN.
+            values = np.fmax.reduce(gathered.cpu().numpy(), axis=0)
+        else:
+            values = scores.cpu().numpy()
+        for k, source in enumerate(sources):
+            for j, name in enumerate(("sdr", "si_sdr")):
+                column = values[:, k, j]
+                column = column[~np.isnan(column)]
+                if len(column):
+                    module.log(f"val/{name}/{source}", float(np.median(column)), sync_dist=False,
+                               rank_zero_only=False)
+
+    def _log_media(self, trainer, track, mixture, references, estimates, sources) -> None:
+        step, rate = trainer.global_step, track.sample_rate
+        for logger in trainer.loggers:
+            experiment = getattr(logger, "experiment", None)
+            if hasattr(experiment, "add_audio"):  # TensorBoard
+                for k, source in enumerate(sources):
+                    tag = f"separation/{track.name}/{source}"
+                    experiment.add_audio(tag, torch.from_numpy(estimates[k].mean(0)), step, rate)
+                    for kind, audio in (("estimate", estimates[k]), ("reference", references[k])):
+                        experiment.add_image(f"{tag}/{kind}", log_spectrogram(audio)[None], step)
+                experiment.add_image(f"separation/{track.name}/mixture",
+                                     log_spectrogram(mixture)[None], step)
+            elif hasattr(logger, "log_audio"):  # wandb
+                logger.log_audio(key=f"separation/{track.name}",
+                                 audios=[estimates[k].mean(0) for k in range(len(sources))],
+                                 sample_rate=[rate] * len(sources), caption=list(sources),
+                                 step=step)
+                logger.log_image(key=f"spectrogram/{track.name}",
+                                 images=[log_spectrogram(mixture)] + [
+                                     log_spectrogram(estimates[k]) for k in range(len(sources))],
+                                 caption=["mixture"] + list(sources), step=step)

@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from gansep.data import SeparationData, StemsFolder
+from gansep.training import Separator
+from gansep.training.callbacks import SeparationMetrics, log_spectrogram, si_sdr
+from tests.conftest import tiny_generator
+
+
+def test_si_sdr_hand_value():
+    reference = np.array([[1.0, -1.0, 1.0, -1.0]])
+    noise = np.array([[1.0, 1.0, -1.0, -1.0]])
+    assert si_sdr(reference, 3 * (reference + 0.5 * noise)) == pytest.approx(
+        10 * np.log10(4), abs=1e-6)
+
+
+def test_spectrogram_image_range():
+    image = log_spectrogram(np.random.default_rng(0).standard_normal((2, 8000)))
+    assert image.shape[0] == 513 and image.min() >= 0 and image.max() == 1
+
+
+def test_callback_logs_sdr_and_media(toy_root, tmp_path):
+    module = Separator(tiny_generator())
+    data = SeparationData(StemsFolder(toy_root), batch_size=2, excerpts_per_epoch=4)
+    logger = TensorBoardLogger(tmp_path, name="tb")
+    trainer = pl.Trainer(max_epochs=1, logger=logger, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False,
+                         num_sanity_val_steps=0,
+                         callbacks=[SeparationMetrics(duration=2.0, audio_tracks=1)])
+    trainer.fit(module, data)
+    metrics = trainer.callback_metrics
+    for source in ("vocals", "accompaniment"):
+        assert np.isfinite(float(metrics[f"val/sdr/{source}"]))
+        assert np.isfinite(float(metrics[f"val/si_sdr/{source}"]))
+    events = list((tmp_path / "tb").glob("**/events.out.tfevents*"))
+    assert events and events[0].stat().st_size > 100_000  # audio and images were written
