@@ -39,6 +39,25 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
     return museval_json(scores, sources, window, hop)
 
 
+def score_all(jobs, out: Path) -> int:
+    """Runs ``jobs`` (``(track name, function returning its scores)``), skipping tracks whose
+    JSON exists, writing each result atomically, reporting failed tracks and going on; then
+    writes the aggregate table. Returns 1 if any track failed, else 0."""
+    failures = []
+    for name, job in tqdm(list(jobs), desc="tracks", unit="track"):
+        target = out / "test" / f"{name}.json"
+        if target.exists():
+            continue  # scored by an earlier run
+        try:
+            result = job()
+        except (TrackError, DataError) as error:
+            failures.append(f"{name}: {error}")
+            log.error("%s: %s", name, error)
+            continue
+        write_json_atomic(target, result)
+    return finish(out, failures)
+
+
 def finish(out: Path, failures: list[str]) -> int:
     rows = read_track_scores(out)
     if rows:
@@ -95,32 +114,24 @@ def evaluate_main(argv: list[str]) -> int:
     generator.to(args.device)
     log.info("%s: %s weights at step %s; %d %s tracks", args.ckpt, info["weights"],
              info["global_step"], len(tracks), args.split)
-    failures = []
-    for track in tqdm(tracks, desc="tracks", unit="track"):
-        target = args.out / "test" / f"{track.name}.json"
-        if target.exists():
-            continue  # scored by an earlier run
-        try:
-            stop = track.num_frames
-            if args.duration:
-                stop = min(stop, int(args.duration * track.sample_rate))
-            mixture = track.read_mixture(0, stop)
-            references = track.read_sources(generator.sources, 0, stop)
-            with torch.inference_mode():
-                estimates = separate_file_audio(generator, mixture, track.sample_rate,
-                                                args.batch_size)
-            if args.write_estimates:
-                for source, audio in zip(generator.sources, estimates):
-                    write_audio(args.out / "estimates" / track.name / f"{source}.wav", audio,
-                                track.sample_rate)
-            result = score_track(references, estimates, track.sample_rate, generator.sources,
-                                 args.backend, args.window, args.hop)
-        except (TrackError, DataError) as error:
-            failures.append(f"{track.name}: {error}")
-            log.error("%s: %s", track.name, error)
-            continue
-        write_json_atomic(target, result)
-    return finish(args.out, failures)
+
+    def job(track):
+        stop = track.num_frames
+        if args.duration:
+            stop = min(stop, int(args.duration * track.sample_rate))
+        mixture = track.read_mixture(0, stop)
+        references = track.read_sources(generator.sources, 0, stop)
+        with torch.inference_mode():
+            estimates = separate_file_audio(generator, mixture, track.sample_rate,
+                                            args.batch_size)
+        if args.write_estimates:
+            for source, audio in zip(generator.sources, estimates):
+                write_audio(args.out / "estimates" / track.name / f"{source}.wav", audio,
+                            track.sample_rate)
+        return score_track(references, estimates, track.sample_rate, generator.sources,
+                           args.backend, args.window, args.hop)
+
+    return score_all(((t.name, lambda t=t: job(t)) for t in tracks), args.out)
 
 
 # ------------------------------------------------------------------------------- score
@@ -166,19 +177,9 @@ def score_main(argv: list[str]) -> int:
     if not track_dirs:
         log.error("gansep score: %s holds no track folders", args.estimates)
         return 2
-    failures = []
-    for folder in tqdm(track_dirs, desc="tracks", unit="track"):
-        target = args.out / "test" / f"{folder.name}.json"
-        if target.exists():
-            continue
-        try:
-            result = _score_folder(folder, args.references / folder.name, args)
-        except (TrackError, DataError) as error:
-            failures.append(f"{folder.name}: {error}")
-            log.error("%s: %s", folder.name, error)
-            continue
-        write_json_atomic(target, result)
-    return finish(args.out, failures)
+    jobs = ((folder.name, lambda folder=folder: _score_folder(
+        folder, args.references / folder.name, args)) for folder in track_dirs)
+    return score_all(jobs, args.out)
 
 
 def _score_folder(estimate_dir: Path, reference_dir: Path, args) -> dict:
