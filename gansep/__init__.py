@@ -1,3 +1,10 @@
 """gansep: adversarially trained Wave-U-Net source separation."""
 
 __version__ = "0.1.0"
+
+
+def load_separator(folder, device: str = "cpu"):
+    """Loads an exported separator folder; see :func:`gansep.export.load_separator`."""
+    from gansep.export import load_separator as load
+
+    return load(folder, device)

@@ -54,3 +54,180 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[WaveU
     info.update(global_step=checkpoint.get("global_step"),
                 weights="ema" if prefix.startswith("ema") else "raw")
     return generator.eval(), info
+
+
+# ----------------------------------------------------------------------------- export
+WEIGHTS, CONFIG, TORCHSCRIPT, ONNX = "model.safetensors", "separator.json", "separator.ts", \
+    "separator.onnx"
+FORMAT = "gansep-separator/1"
+# Output seconds per forward pass when separating files: long chunks amortise the valid
+# convolutions' input context (M4: 131054 context samples for 16389 nominal outputs).
+CHUNK_SECONDS = 10.0
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_separator(checkpoint: str | Path, out: str | Path, ema: bool = True,
+                     onnx: bool = False) -> dict:
+    """Writes the generator of ``checkpoint`` (EMA weights when kept and ``ema``) to ``out``
+    with :func:`write_separator`. Returns the separator's JSON description."""
+    generator, info = generator_from_checkpoint(checkpoint, ema=ema)
+    provenance = {"trained_with": info.get("version"), "objective": info.get("objective"),
+                  "step": info.get("global_step"), "weights": info["weights"],
+                  "checkpoint": str(Path(checkpoint).resolve())}
+    return write_separator(generator, out, provenance, onnx)
+
+
+def write_separator(generator: WaveUNet, out: str | Path, provenance: dict | None = None,
+                    onnx: bool = False) -> dict:
+    """Writes ``generator`` to the folder ``out``: weights as safetensors, a JSON that
+    rebuilds it (architecture, rate, channels, sources, lengths and context, provenance, every
+    file's SHA-256), a TorchScript module traced at the nominal input length and, with
+    ``onnx`` and the onnx package installed, an ONNX file. Every file is written atomically."""
+    import json
+    import warnings
+
+    from safetensors.torch import save_file
+
+    from gansep import __version__
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CheckpointError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    generator = generator.eval()
+    g = generator.geometry
+    state = {k: v.detach().contiguous() for k, v in generator.state_dict().items()}
+    _atomic(out / WEIGHTS, lambda tmp: save_file(state, tmp))
+    example = torch.zeros(1, generator.channels, g.input_length)
+    with warnings.catch_warnings():  # shape arithmetic is constant at the traced length
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        traced = torch.jit.trace(generator, example, check_trace=False)
+    _atomic(out / TORCHSCRIPT, lambda tmp: traced.save(tmp))
+    files = {"weights": WEIGHTS, "torchscript": TORCHSCRIPT}
+    if onnx:
+        if _onnx_available():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _atomic(out / ONNX, lambda tmp: torch.onnx.export(
+                    generator, example, tmp, input_names=["mixture"],
+                    output_names=["estimates"],
+                    dynamic_axes={"mixture": {0: "batch"}, "estimates": {0: "batch"}},
+                    dynamo=False))
+            files["onnx"] = ONNX
+        else:
+            log.warning("--onnx: the onnx package is not installed (pip install "
+                        "'gansep[onnx]'); no ONNX file written")
+    config = {
+        "format": FORMAT,
+        "generator": {"class_path": "gansep.models.WaveUNet", "init_args": generator.config},
+        "sample_rate": generator.sample_rate, "channels": generator.channels,
+        "sources": generator.sources,
+        "input_length": g.input_length, "output_length": g.output_length,
+        "context": [g.context_left, g.context_right], "gansep_version": __version__,
+        **(provenance or {}),
+        "files": files, "sha256": {name: _sha256(out / name) for name in files.values()},
+    }
+    _atomic(out / CONFIG, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=1)))
+    return config
+
+
+def _onnx_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("onnx") is not None
+
+
+def _atomic(path: Path, write) -> None:
+    from gansep.atomic import atomic_target
+
+    with atomic_target(path) as tmp:
+        write(tmp)
+
+
+class ExportedSeparator:
+    """A separator loaded from an export folder: ``separate(waveform, sample_rate)``.
+
+    Attributes:
+        generator: the Wave-U-Net (eval mode).
+        sources, sample_rate, channels: from its JSON.
+        config: the whole JSON.
+    """
+
+    def __init__(self, generator: WaveUNet, config: dict):
+        self.generator = generator
+        self.config = config
+        self.sources = list(generator.sources)
+        self.sample_rate = generator.sample_rate
+        self.channels = generator.channels
+
+    def to(self, device: str | torch.device) -> "ExportedSeparator":
+        self.generator.to(device)
+        return self
+
+    def separate(self, waveform, sample_rate: int, batch_size: int = 1,
+                 progress: bool = False, chunk_seconds: float = CHUNK_SECONDS) -> dict:
+        """Separates ``waveform`` (``(channels, time)`` or ``(time,)``, numpy or torch, any
+        rate and channel count) into ``{source: waveform}`` with the input's shape, rate and
+        type. The track is processed in chunks of ``chunk_seconds`` of output (borders are
+        seamless: see :func:`gansep.eval.separate.separate`), ``batch_size`` at a time."""
+        import numpy as np
+
+        from gansep.eval.separate import separate_file_audio
+
+        is_torch = isinstance(waveform, torch.Tensor)
+        audio = waveform.detach().cpu().numpy() if is_torch else np.asarray(waveform)
+        flat = audio.ndim == 1
+        audio = audio[None] if flat else audio
+        if audio.ndim != 2 or audio.shape[-1] == 0:
+            raise ValueError(f"separate expects (channels, time) or (time,) audio, got shape "
+                             f"{tuple(np.shape(waveform))}")
+        with torch.inference_mode():
+            estimates = separate_file_audio(self.generator, audio.astype(np.float32),
+                                            sample_rate, batch_size, progress,
+                                            int(chunk_seconds * self.sample_rate))
+        out = {}
+        for source, estimate in zip(self.sources, estimates):
+            estimate = estimate[0] if flat else estimate
+            out[source] = torch.from_numpy(estimate) if is_torch else estimate
+        return out
+
+
+def load_separator(folder: str | Path, device: str = "cpu") -> ExportedSeparator:
+    """Loads an export folder written by :func:`export_separator` (or ``gansep export``):
+    safetensors weights and JSON only, nothing unpickled; the weights' SHA-256 is checked."""
+    import json
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    config_path = folder / CONFIG
+    if not config_path.is_file():
+        raise CheckpointError(f"{folder}: not a gansep separator folder (no {CONFIG})")
+    try:
+        config = json.loads(config_path.read_text())
+        init_args = config["generator"]["init_args"]
+        expected = config["sha256"][WEIGHTS]
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise CheckpointError(f"{config_path}: damaged separator description ({error})") from None
+    weights = folder / WEIGHTS
+    if not weights.is_file():
+        raise CheckpointError(f"{weights}: missing")
+    if _sha256(weights) != expected:
+        raise CheckpointError(f"{weights}: SHA-256 differs from {CONFIG}: the file was changed "
+                              "or truncated after export")
+    try:
+        generator = WaveUNet(**init_args)
+        generator.load_state_dict(load_file(weights))
+    except (SafetensorError, RuntimeError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{weights}: cannot load ({str(error).splitlines()[0]})") from None
+    return ExportedSeparator(generator.eval(), config).to(device)

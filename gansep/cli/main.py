@@ -16,6 +16,9 @@ TOOLS = {
     "evaluate": ("gansep.cli.evaluate:evaluate_main",
                  "separate and score a test split with a checkpoint (museval format)"),
     "score": ("gansep.cli.evaluate:score_main", "score any separator's output folders"),
+    "export": ("gansep.cli.separate:export_main",
+               "write a checkpoint's generator as safetensors + JSON + TorchScript"),
+    "separate": ("gansep.cli.separate:separate_main", "separate audio files"),
 }
 
 DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from math import gcd
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
+
+from gansep.atomic import atomic_target
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 
@@ -36,18 +36,9 @@ def read_audio(path: str | Path, start: int = 0, stop: int | None = None) -> tup
 
 
 def write_audio(path: str | Path, audio: np.ndarray, rate: int, subtype: str | None = None) -> None:
-    """Writes ``(channels, time)`` audio atomically: a temporary file in the same folder is
-    renamed over ``path`` once complete, so an interrupted write never leaves a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
+    """Writes ``(channels, time)`` audio atomically (see :func:`gansep.atomic.atomic_target`)."""
+    with atomic_target(path) as tmp:
         sf.write(tmp, np.asarray(audio).T, rate, subtype=subtype)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

@@ -156,21 +156,21 @@ def bss_eval_v4(references: np.ndarray, estimates: np.ndarray, window: int, hop:
                               n=size, axis=-1, workers=-1)[..., :span]
         proj_own = sfft.irfft(np.einsum("ektf,ekfc->ectf", f_ref, f_own, optimize=True),
                               n=size, axis=-1, workers=-1)[..., :span]
-        s_true = np.zeros_like(proj_all)
-        s_true[..., :width] = ref_frames[:, :, t]
-        estimate = np.zeros_like(proj_all)
-        estimate[..., :width] = est_frames[:, :, t]
-        # museval's decomposition, term by term (same arithmetic, same rounding order).
-        e_spat = proj_own - s_true
-        e_interf = proj_all - s_true - e_spat
-        e_artif = -s_true - e_spat - e_interf + estimate
-        energy = lambda x: np.sum(x**2, axis=(1, 3))  # noqa: E731  (sources, frames)
-        values = {
-            "SDR": _db(energy(s_true), energy(e_spat + e_interf + e_artif)),
-            "ISR": _db(energy(s_true), energy(e_spat)),
-            "SIR": _db(energy(s_true + e_spat), energy(e_interf)),
-            "SAR": _db(energy(s_true + e_spat + e_interf), energy(e_artif)),
-        }
+        ref, est = ref_frames[:, :, t], est_frames[:, :, t]
+        # museval's decomposition with s_true and the estimate zero-padded by L-1 samples:
+        # e_spat = P_own - s, e_interf = P_all - P_own, e_artif = est - P_all, and their sum
+        # est - s. Computed in place on the frame spans.
+        energy = lambda x: np.einsum("ectn,ectn->et", x, x)  # noqa: E731  (sources, frames)
+        e_artif = np.negative(proj_all)
+        e_artif[..., :width] += est
+        e_interf = proj_all - proj_own
+        values = {"SIR": _db(energy(proj_own), energy(e_interf)),
+                  "SAR": _db(energy(proj_all), energy(e_artif))}
+        e_spat = proj_own
+        e_spat[..., :width] -= ref
+        error = est - ref
+        values["SDR"] = _db(energy(ref), energy(error))
+        values["ISR"] = _db(energy(ref), energy(e_spat))
         for name, value in values.items():
             out[name][:, t] = np.where(silent[t][None], np.nan, value)
     return out

@@ -47,22 +47,14 @@ def museval_json(scores: dict[str, np.ndarray], sources: list[str], window: floa
 
 
 def write_json_atomic(path, data) -> None:
-    """Writes JSON to a temporary file beside ``path`` and renames it over ``path``."""
+    """Writes JSON atomically (see :func:`gansep.atomic.atomic_target`)."""
     import json
-    import os
-    import tempfile
-    from pathlib import Path
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as file:
+    from gansep.atomic import atomic_target
+
+    with atomic_target(path) as tmp:
+        with open(tmp, "w") as file:
             json.dump(data, file, indent=1, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def read_track_scores(folder) -> list[dict]:

@@ -63,7 +63,7 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
 
 
 def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
-                        progress: bool = False):
+                        progress: bool = False, chunk_length: int | None = None):
     """Separates ``(channels, time)`` numpy audio at any ``rate``: resampled to the model's rate
     and channel count, separated, and mapped back. Returns ``(sources, channels, time)`` float32
     numpy at ``rate`` with the input's channels and length."""
@@ -73,7 +73,7 @@ def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
     model_input = fit_channels(resample(mixture, rate, generator.sample_rate), generator.channels)
     device = next(generator.parameters()).device
     estimate = separate(generator, torch.from_numpy(model_input).to(device), batch_size,
-                        progress=progress).float().cpu().numpy()
+                        chunk_length, progress).float().cpu().numpy()
     estimate = fit_channels(resample(estimate, generator.sample_rate, rate), mixture.shape[0])
     time = mixture.shape[-1]
     if estimate.shape[-1] < time:

@@ -1,0 +1,63 @@
+"""Real-time factor and peak memory of ``gansep separate`` on a 3-minute stereo 44.1 kHz file
+for the M4 and M5-HighSR presets (untrained weights: speed does not depend on them).
+
+    python bench/separate.py [--seconds 180] [--presets m4 m5-highsr]
+
+Each preset is exported to a temporary folder, then ``gansep separate`` runs in a subprocess;
+the wall time of that whole command (start-up, reading, resampling, separation, writing) over
+the audio's duration is the real-time factor, and the subprocess's peak resident memory is
+read from the kernel (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from gansep.cli.describe import build_generator, generator_spec
+from gansep.export import write_separator
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=180.0)
+    parser.add_argument("--presets", nargs="+", default=["m4", "m5-highsr"])
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        audio = (np.random.default_rng(0).standard_normal((int(args.seconds * 44100), 2))
+                 * 0.1).astype(np.float32)
+        sf.write(folder / "track.wav", audio, 44100, subtype="PCM_16")
+        for preset in args.presets:
+            torch.manual_seed(0)
+            generator = build_generator(generator_spec(Path(f"configs/models/{preset}.yaml")))
+            write_separator(generator, folder / preset)
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "gansep.cli.main", "separate", "--model",
+                            str(folder / preset), str(folder / "track.wav"), "--out",
+                            str(folder / f"out-{preset}")], check=True, capture_output=True)
+            elapsed = time.perf_counter() - start
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            rows.append((preset, elapsed, elapsed / args.seconds,
+                         max(peak, before) / 1024))
+    print(f"gansep separate, {args.seconds:.0f} s stereo 44.1 kHz WAV, torch "
+          f"{torch.__version__}, {torch.get_num_threads()} threads")
+    print("| preset | wall (s) | real-time factor | peak RSS (MiB) |")
+    print("|---|---:|---:|---:|")
+    for preset, elapsed, rtf, peak in rows:
+        print(f"| {preset} | {elapsed:.1f} | {rtf:.3f} | {peak:.0f} |")
+
+
+if __name__ == "__main__":
+    main()

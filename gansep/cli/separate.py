@@ -1,0 +1,130 @@
+"""``gansep export`` (a checkpoint's generator as a shareable separator folder) and
+``gansep separate`` (apply one to audio files)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from gansep.data.audio import AUDIO_EXTENSIONS, DataError, read_audio, write_audio
+
+log = logging.getLogger(__name__)
+
+FFMPEG_EXTENSIONS = (".mp4", ".m4a", ".aac", ".opus", ".webm")
+READABLE = AUDIO_EXTENSIONS + (".mp3",) + FFMPEG_EXTENSIONS
+
+
+def export_main(argv: list[str]) -> int:
+    from gansep.export import CheckpointError, export_separator
+
+    parser = argparse.ArgumentParser(prog="gansep export", description=(
+        "Write a checkpoint's generator as safetensors + JSON + TorchScript (+ ONNX)."))
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="export folder")
+    parser.add_argument("--no-ema", action="store_true", help="raw weights, not the EMA copy")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also write ONNX (needs the onnx package: gansep[onnx])")
+    args = parser.parse_args(argv)
+    try:
+        config = export_separator(args.checkpoint, args.out, ema=not args.no_ema,
+                                  onnx=args.onnx)
+    except CheckpointError as error:
+        log.error("gansep export: %s", error)
+        return 2
+    log.info("exported %s (%s weights, step %s, sources %s) to %s: %s", args.checkpoint,
+             config["weights"], config["step"], ", ".join(config["sources"]), args.out,
+             ", ".join(config["files"].values()))
+    return 0
+
+
+def read_any(path: Path) -> tuple[np.ndarray, int]:
+    """``(channels, time)`` float32 and rate: soundfile, or ffmpeg for what it does not read."""
+    if path.suffix.lower() not in FFMPEG_EXTENSIONS:
+        return read_audio(path)
+    try:
+        probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0",
+                                "-show_entries", "stream=sample_rate,channels", "-of",
+                                "csv=p=0", str(path)], capture_output=True, text=True, check=True)
+        rate, channels = (int(v) for v in probe.stdout.strip().split(",")[:2])
+        decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0",
+                                  "-f", "f32le", "-"], capture_output=True, check=True)
+    except FileNotFoundError:
+        raise DataError(f"{path}: reading {path.suffix} needs ffmpeg on PATH") from None
+    except (subprocess.CalledProcessError, ValueError) as error:
+        message = getattr(error, "stderr", "") or error
+        raise DataError(f"{path}: ffmpeg cannot decode it ({str(message).strip()[:200]})") from None
+    audio = np.frombuffer(decoded.stdout, dtype=np.float32).reshape(-1, channels).T
+    return np.ascontiguousarray(audio), rate
+
+
+def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
+    """Audio files named or found (recursively) in named folders, and problems found."""
+    files, problems = [], []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.is_file()
+                           and p.suffix.lower() in READABLE and not p.name.startswith("."))
+            if not found:
+                problems.append(f"{item}: folder holds no audio files ({', '.join(READABLE)})")
+            files.extend(found)
+        elif item.is_file():
+            files.append(item)
+        else:
+            problems.append(f"{item}: no such file or folder")
+    return files, problems
+
+
+def separate_main(argv: list[str]) -> int:
+    from gansep.export import CHUNK_SECONDS, CheckpointError, load_separator
+
+    parser = argparse.ArgumentParser(prog="gansep separate", description=(
+        "Separate audio files with an exported separator: OUT/<track>/<source>.<format>."))
+    parser.add_argument("inputs", nargs="+", type=Path, help="audio files or folders")
+    parser.add_argument("--model", type=Path, required=True, help="folder from gansep export")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--format", choices=["wav", "flac"], default="wav")
+    parser.add_argument("--subtype", default="PCM_16",
+                        help="soundfile subtype: PCM_16, PCM_24, FLOAT, ...")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--batch-size", type=int, default=1, help="chunks per forward pass")
+    parser.add_argument("--chunk-seconds", type=float, default=CHUNK_SECONDS,
+                        help="output seconds per chunk (memory grows with it)")
+    args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        log.error("gansep separate: output path %s is a file, not a folder", args.out)
+        return 2
+    try:
+        separator = load_separator(args.model, args.device)
+    except CheckpointError as error:
+        log.error("gansep separate: %s", error)
+        return 2
+    files, failures = collect_inputs(args.inputs)
+    for problem in failures:
+        log.error("%s", problem)
+    for path in files:
+        try:
+            mixture, rate = read_any(path)
+            if mixture.shape[-1] == 0:
+                raise DataError(f"{path}: empty audio (0 samples)")
+            if not np.all(np.isfinite(mixture)):
+                raise DataError(f"{path}: audio holds NaN or infinite samples")
+            log.info("%s: %.1f s at %d Hz, %d channel(s)", path, mixture.shape[-1] / rate, rate,
+                     mixture.shape[0])
+            estimates = separator.separate(mixture, rate, args.batch_size, progress=True,
+                                           chunk_seconds=args.chunk_seconds)
+            folder = args.out / path.stem
+            if folder.exists() and not folder.is_dir():
+                raise DataError(f"{folder}: output path exists and is a file")
+            for source, audio in estimates.items():
+                write_audio(folder / f"{source}.{args.format}", audio, rate, args.subtype)
+        except (DataError, ValueError, RuntimeError) as error:
+            failures.append(str(error) if str(path) in str(error) else f"{path}: {error}")
+            log.error("%s", failures[-1])
+    if failures:
+        log.error("%d input(s) failed:\n  %s", len(failures), "\n  ".join(failures))
+        return 1
+    return 0
