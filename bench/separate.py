@@ -12,7 +12,6 @@ read from the kernel (ru_maxrss).
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -27,10 +26,17 @@ from gansep.cli.describe import build_generator, generator_spec
 from gansep.export import write_separator
 
 
+# Runs the gansep command in this process, then prints its own peak RSS in MiB.
+PEAK = ("import resource, sys; from gansep.cli.main import main; sys.argv[0] = 'gansep'; "
+        "code = main(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); sys.exit(code)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--presets", nargs="+", default=["m4", "m5-highsr"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -42,18 +48,20 @@ def main() -> None:
             torch.manual_seed(0)
             generator = build_generator(generator_spec(Path(f"configs/models/{preset}.yaml")))
             write_separator(generator, folder / preset)
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "gansep.cli.main", "separate", "--model",
-                            str(folder / preset), str(folder / "track.wav"), "--out",
-                            str(folder / f"out-{preset}")], check=True, capture_output=True)
-            elapsed = time.perf_counter() - start
-            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            rows.append((preset, elapsed, elapsed / args.seconds,
-                         max(peak, before) / 1024))
+            for precision in args.precisions:
+                # ru_maxrss of children is the largest so far: run each in a fresh shell whose
+                # own maximum is reported by the child itself.
+                start = time.perf_counter()
+                result = subprocess.run(
+                    [sys.executable, "-c", PEAK, "separate", "--model", str(folder / preset),
+                     str(folder / "track.wav"), "--out", str(folder / f"out-{preset}"),
+                     "--precision", precision], check=True, capture_output=True, text=True)
+                elapsed = time.perf_counter() - start
+                peak = float(result.stdout.strip().splitlines()[-1])
+                rows.append((f"{preset} {precision}", elapsed, elapsed / args.seconds, peak))
     print(f"gansep separate, {args.seconds:.0f} s stereo 44.1 kHz WAV, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads")
-    print("| preset | wall (s) | real-time factor | peak RSS (MiB) |")
+    print("| preset, precision | wall (s) | real-time factor | peak RSS (MiB) |")
     print("|---|---:|---:|---:|")
     for preset, elapsed, rtf, peak in rows:
         print(f"| {preset} | {elapsed:.1f} | {rtf:.3f} | {peak:.0f} |")

@@ -174,11 +174,16 @@ class ExportedSeparator:
         return self
 
     def separate(self, waveform, sample_rate: int, batch_size: int = 1,
-                 progress: bool = False, chunk_seconds: float = CHUNK_SECONDS) -> dict:
+                 progress: bool = False, chunk_seconds: float = CHUNK_SECONDS,
+                 precision: str = "fp32") -> dict:
         """Separates ``waveform`` (``(channels, time)`` or ``(time,)``, numpy or torch, any
         rate and channel count) into ``{source: waveform}`` with the input's shape, rate and
         type. The track is processed in chunks of ``chunk_seconds`` of output (borders are
-        seamless: see :func:`gansep.eval.separate.separate`), ``batch_size`` at a time."""
+        seamless: see :func:`gansep.eval.separate.separate`), ``batch_size`` at a time.
+        ``precision="bf16"`` runs the network under bfloat16 autocast (about 3x faster on CPUs
+        with AVX512-BF16, outputs within ~2e-3 of float32)."""
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
         import numpy as np
 
         from gansep.eval.separate import separate_file_audio
@@ -190,7 +195,9 @@ class ExportedSeparator:
         if audio.ndim != 2 or audio.shape[-1] == 0:
             raise ValueError(f"separate expects (channels, time) or (time,) audio, got shape "
                              f"{tuple(np.shape(waveform))}")
-        with torch.inference_mode():
+        device = next(self.generator.parameters()).device.type
+        with torch.inference_mode(), torch.autocast(device, torch.bfloat16,
+                                                    enabled=precision == "bf16"):
             estimates = separate_file_audio(self.generator, audio.astype(np.float32),
                                             sample_rate, batch_size, progress,
                                             int(chunk_seconds * self.sample_rate))

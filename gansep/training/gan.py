@@ -171,8 +171,9 @@ class GANSeparator(Separator):
             return
         generator_optimizer = self._optimizers()[0].optimizer
         for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
-            # The discriminators' schedule starts with their training, after the warm-up.
-            if scheduler.optimizer is generator_optimizer or self.adversarial_active:
+            # The discriminators' schedule starts once they have trained (after the warm-up).
+            if (scheduler.optimizer is generator_optimizer
+                    or self.adversarial_active and self.global_step > self.warmup_steps):
                 scheduler.step()
 
     def on_train_epoch_end(self) -> None:

@@ -140,7 +140,7 @@ class Separator(pl.LightningModule):
             self.log(f"test/{name}/{source}", value)
         table = markdown_table(medians, self.generator.sources, ["gansep", "mixture"])
         tracks = len({row["track"] for row in self._test_rows})
-        log.info("Median SDR over %d test tracks (BSSEval v4, museval; median over 1 s frames, "
+        log.info("Median SDR over %d test tracks (BSSEval v4 SDR, as museval computes it; median over 1 s frames, "
                  "then over tracks):\n%s", tracks, table)
         if self.trainer.log_dir and self.trainer.is_global_zero:
             out = Path(self.trainer.log_dir)
