@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
+from lightning_fabric.plugins import CheckpointIO
 from pytorch_lightning.cli import LightningCLI
 
+from gansep.data.audio import DataError
 from gansep.data.datamodule import SeparationData
+from gansep.training.robust import AtomicCheckpointIO, DivergenceError, SaveOnPreemption
 from gansep.training.separator import Separator
 
 TOOLS = {
@@ -28,12 +31,22 @@ DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"
 
 
 class GansepCLI(LightningCLI):
-    """LightningCLI over any :class:`Separator` subclass and :class:`SeparationData`."""
+    """LightningCLI over any :class:`Separator` subclass and :class:`SeparationData`, whose
+    trainers write checkpoints atomically and save ``last.ckpt`` on SIGTERM."""
+
+    def instantiate_trainer(self, **kwargs):
+        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            plugins.append(AtomicCheckpointIO())
+        kwargs.setdefault("plugins", plugins)
+        return super().instantiate_trainer(**kwargs)
 
 
 def run_lightning(args: list[str] | None) -> None:
     GansepCLI(Separator, SeparationData, subclass_mode_model=True, args=args,
               save_config_kwargs={"overwrite": True},
+              trainer_defaults={"callbacks": [SaveOnPreemption()]},
               parser_kwargs={"description": DESCRIPTION})
 
 
@@ -46,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
         module_name, _, function = TOOLS[args[0]][0].partition(":")
         entry = getattr(importlib.import_module(module_name), function or "main")
         return entry(args[1:]) or 0
-    run_lightning(None if argv is None else args)
+    try:
+        run_lightning(None if argv is None else args)
+    except (DivergenceError, DataError) as error:
+        logging.getLogger("gansep").error("gansep: %s", error)
+        return 1
     return 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-from gansep.data.sampling import (Augmentation, ExcerptSampler, ExcerptSpec, FullTracks,
+from gansep.data.sampling import (Augmentation, ExcerptLoader, ExcerptSampler, ExcerptSpec,
+                                  FullTracks,
                                   TrainingExcerpts, ValidationExcerpts)
 from gansep.data.tracks import TrackCollection
 
@@ -66,7 +67,13 @@ class SeparationData(pl.LightningDataModule):
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
         sampler = ExcerptSampler(self.excerpts_per_epoch, replicas, rank)
-        return self._loader(dataset, batch_size=self.batch_size, sampler=sampler, drop_last=True)
+        loader = ExcerptLoader(dataset, batch_size=self.batch_size, sampler=sampler,
+                               drop_last=True, num_workers=self.num_workers,
+                               persistent_workers=self.num_workers > 0)
+        if trainer is not None:
+            # Batches of this epoch trained on when a checkpoint is written (after the batch).
+            loader.progress = lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed
+        return loader
 
     def val_dataloader(self) -> DataLoader:
         dataset = ValidationExcerpts(self.collection.tracks("valid"), self.spec,

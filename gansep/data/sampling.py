@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from gansep.data.audio import resample
 from gansep.data.tracks import Track
@@ -205,22 +205,50 @@ class FullTracks(Dataset):
 class ExcerptSampler(DistributedSampler):
     """Indices ``epoch * n + i`` for ``i`` in ``range(n)``, sharded over ``num_replicas``: each
     epoch draws fresh excerpts, reproducibly. Being a DistributedSampler, Lightning calls its
-    ``set_epoch`` and does not wrap it again under DDP."""
+    ``set_epoch`` and does not wrap it again under DDP. :meth:`resume` makes the next pass
+    start part-way through an epoch."""
 
     def __init__(self, excerpts_per_epoch: int, num_replicas: int = 1, rank: int = 0):
         # DistributedSampler.__init__ wants a dataset and an initialised process group; this
         # sampler needs neither, so it sets its own state.
         self.num_excerpts = excerpts_per_epoch
         self.num_replicas, self.rank, self.epoch = num_replicas, rank, 0
+        self.skip = 0
 
     @property
     def _per_replica(self) -> int:
         return -(-self.num_excerpts // self.num_replicas)  # equal shards: DDP ranks stay in step
 
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.epoch, self.skip = epoch, 0
+
+    def resume(self, epoch: int, skip: int) -> None:
+        """The next pass yields epoch ``epoch``'s indices from the ``skip``-th on."""
+        self.epoch, self.skip = epoch, skip
+
     def __iter__(self):
         total = self._per_replica * self.num_replicas
         base = self.epoch * total
-        return iter(range(base + self.rank, base + total, self.num_replicas))
+        indices = range(base + self.rank, base + total, self.num_replicas)[self.skip:]
+        self.skip = 0
+        return iter(indices)
 
     def __len__(self) -> int:
         return self._per_replica
+
+
+class ExcerptLoader(DataLoader):
+    """A DataLoader over an :class:`ExcerptSampler` whose position in the epoch goes into
+    Lightning's checkpoints (Lightning saves and restores loaders that have ``state_dict`` and
+    ``load_state_dict``): a run resumed from a mid-epoch checkpoint draws exactly the excerpts
+    the uninterrupted run would have. ``progress`` returns the batches of the current epoch
+    already trained on (set by the DataModule)."""
+
+    progress = staticmethod(lambda: 0)
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.sampler.epoch, "batches": int(self.progress())}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sampler.resume(state["epoch"], state["batches"] * self.batch_size)

@@ -12,6 +12,7 @@ from pytorch_lightning.strategies import DDPStrategy
 from gansep.losses import Objective
 from gansep.models.waveunet import WaveUNet
 from gansep.training.ema import EMA
+from gansep.training.robust import gradient_norm
 from gansep.training.separator import Separator
 
 
@@ -54,6 +55,9 @@ class GANSeparator(Separator):
         ema_decay: keep an exponential moving average of the generator's weights with this
             decay, used for validation, test and export (None: no average).
         eval_batch_size: chunks per forward pass when separating whole tracks.
+        max_bad_steps: discriminator or generator updates whose loss (or, without a
+            GradScaler, gradient norm) is not finite are skipped; more than this many in a row
+            stop the run with a DivergenceError naming the term and step.
     """
 
     adversarial_training = True
@@ -66,8 +70,10 @@ class GANSeparator(Separator):
                  scheduler_interval: str = "epoch", discriminator_steps: int = 1,
                  warmup_steps: int = 0, gradient_clip: float | None = None,
                  discriminator_gradient_clip: float | None = None,
-                 ema_decay: float | None = None, eval_batch_size: int = 4):
-        super().__init__(generator, objective, optimizer, lr_scheduler, eval_batch_size)
+                 ema_decay: float | None = None, eval_batch_size: int = 4,
+                 max_bad_steps: int = 10):
+        super().__init__(generator, objective, optimizer, lr_scheduler, eval_batch_size,
+                         max_bad_steps)
         if scheduler_interval not in ("step", "epoch"):
             raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got "
                              f"{scheduler_interval!r}")
@@ -117,9 +123,18 @@ class GANSeparator(Separator):
         optimizers = self.optimizers()
         return optimizers if isinstance(optimizers, list) else [optimizers]
 
-    def _clip(self, optimizer, value: float | None) -> None:
+    def _clip_and_check(self, optimizer, value: float | None, parameters, where: str) -> bool:
+        """Clips the gradients; False (and the gradients dropped) when their norm is not
+        finite. Under a GradScaler (16-bit) the scaler already skips such steps itself."""
         if value is not None:
             self.clip_gradients(optimizer, gradient_clip_val=value, gradient_clip_algorithm="norm")
+        if str(self.trainer.precision).startswith("16"):
+            return True
+        norm = gradient_norm(parameters)
+        if self.finite({"gradient norm": norm}, where):
+            return True
+        optimizer.zero_grad(set_to_none=True)
+        return False
 
     @property
     def adversarial_active(self) -> bool:
@@ -137,14 +152,16 @@ class GANSeparator(Separator):
             d_optimizer = optimizers[1]
             for _ in range(self.discriminator_steps):
                 d_loss, d_terms = self.adversarial.discriminator_loss(reference, estimate, context)
+                terms.update(d_terms, d_loss=d_loss)
+                if not self.finite({**d_terms, "d_loss": d_loss}, "discriminator"):
+                    continue
                 d_optimizer.zero_grad(set_to_none=True)
                 self.manual_backward(d_loss)
-                self._clip(d_optimizer, self.discriminator_gradient_clip)
-                with _uncounted(d_optimizer):
-                    d_optimizer.step()
-            terms.update(d_terms, d_loss=d_loss)
-        loss, reconstruction = self.objective(estimate, reference)
-        terms.update(reconstruction)
+                if self._clip_and_check(d_optimizer, self.discriminator_gradient_clip,
+                                        self.adversarial.parameters(), "discriminator"):
+                    with _uncounted(d_optimizer):
+                        d_optimizer.step()
+        loss, g_terms = self.objective(estimate, reference)
         if self.adversarial_active:
             # The discriminators only pass gradients through to the generator here.
             self.adversarial.requires_grad_(False)
@@ -152,12 +169,20 @@ class GANSeparator(Separator):
                 reference, estimate, context)
             self.adversarial.requires_grad_(True)
             loss = loss + adversarial
-            terms.update(adversarial_terms)
+            g_terms.update(adversarial_terms)
+        terms.update(g_terms)
+        if not self.finite({**g_terms, "loss": loss}, "generator"):
+            self.log("train/skipped_steps", float(self.guard.skipped))
+            return None
         g_optimizer = optimizers[0]
         g_optimizer.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        self._clip(g_optimizer, self.gradient_clip)
+        if not self._clip_and_check(g_optimizer, self.gradient_clip, self.generator.parameters(),
+                                    "generator"):
+            self.log("train/skipped_steps", float(self.guard.skipped))
+            return None
         g_optimizer.step()
+        self.guard.passed()
         if self.ema is not None:
             self.ema.update(self.generator)
         if self.scheduler_interval == "step":

@@ -16,6 +16,7 @@ from gansep.eval.results import markdown_table, median_over_tracks
 from gansep.eval.separate import separate_file_audio
 from gansep.losses import Objective
 from gansep.models.waveunet import WaveUNet
+from gansep.training.robust import FiniteGuard
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,14 @@ class Separator(pl.LightningModule):
             the Wave-U-Net paper's learning rate 1e-4).
         lr_scheduler: optional scheduler, stepped every epoch.
         eval_batch_size: chunks per forward pass when separating whole tracks.
+        max_bad_steps: steps with a non-finite loss are skipped; more than this many in a row
+            stop the run (DivergenceError naming the term and step).
     """
 
     def __init__(self, generator: WaveUNet, objective: Objective | None = None,
                  optimizer: OptimizerCallable = _adam,
-                 lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4):
+                 lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4,
+                 max_bad_steps: int = 10):
         super().__init__()
         # Under LightningCLI this records the configuration (class paths and arguments), so that
         # `--ckpt_path` and load_from_checkpoint rebuild the module.
@@ -67,6 +71,7 @@ class Separator(pl.LightningModule):
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.eval_batch_size = eval_batch_size
+        self.guard = FiniteGuard(max_bad_steps)
         self._test_rows: list[dict] = []
 
     adversarial_training = False
@@ -80,7 +85,19 @@ class Separator(pl.LightningModule):
         # Plain data that rebuilds the generator without unpickling any object.
         checkpoint["gansep"] = {"generator": self.generator.config,
                                 "objective": self.objective.name,
-                                "module": type(self).__name__, "version": __version__}
+                                "module": type(self).__name__, "version": __version__,
+                                "guard": self.guard.state_dict()}
+
+    def finite(self, values: dict, where: str) -> bool:
+        """The guard's verdict on ``values``, agreed by all ranks."""
+        agree = None
+        if self._trainer is not None and self.trainer.world_size > 1:
+            agree = lambda ok: self.trainer.strategy.reduce_boolean_decision(ok, all=True)  # noqa: E731
+        return self.guard.check(values, where, self.global_step, agree)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "guard" in checkpoint.get("gansep", {}):
+            self.guard.load_state_dict(checkpoint["gansep"]["guard"])
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         return self.generator(mixture)
@@ -95,9 +112,13 @@ class Separator(pl.LightningModule):
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step,
                      sync_dist=not on_step, batch_size=batch_size)
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
         mixture, sources = batch
         total, terms = self.objective(self.generator(mixture), sources)
+        if not self.finite({**terms, "loss": total}, "generator"):
+            self.log("train/skipped_steps", float(self.guard.skipped))
+            return None  # Lightning skips backward and the optimiser step
+        self.guard.passed()
         self.log_terms("train", total, terms, len(mixture))
         return total
 

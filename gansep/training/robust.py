@@ -1,0 +1,114 @@
+"""Surviving long runs: atomic checkpoints, a checkpoint on SIGTERM, and a guard against
+non-finite losses."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins import TorchCheckpointIO
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from gansep.atomic import atomic_target
+
+log = logging.getLogger(__name__)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes every checkpoint to a temporary file and renames it into place, so a run killed
+    during a save leaves the previous checkpoint intact, never a truncated one."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} takes no storage_options")
+        with atomic_target(path) as tmp:
+            torch.save(checkpoint, tmp)
+
+
+class SaveOnPreemption(pl.Callback):
+    """On SIGTERM (a scheduler's pre-emption) Lightning stops at the next batch boundary; this
+    then writes ``last.ckpt`` in every ModelCheckpoint's folder so that ``--ckpt_path last``
+    resumes from exactly there, and the process exits with status 0."""
+
+    def on_exception(self, trainer: pl.Trainer, module: pl.LightningModule,
+                     exception: BaseException) -> None:
+        if not isinstance(exception, SIGTERMException):
+            return
+        for callback in trainer.checkpoint_callbacks:
+            if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+                path = Path(callback.dirpath) / (callback.CHECKPOINT_NAME_LAST
+                                                 + callback.FILE_EXTENSION)
+                trainer.save_checkpoint(path)
+                log.info("SIGTERM: saved %s at step %d; resume with --ckpt_path last", path,
+                         trainer.global_step)
+
+
+class DivergenceError(RuntimeError):
+    """Too many consecutive training steps with non-finite losses or gradients."""
+
+
+class FiniteGuard:
+    """Counts steps skipped for non-finite values and stops the run after ``limit``
+    consecutive ones, naming the term and the step.
+
+    Args:
+        limit: consecutive bad steps tolerated; the next one raises DivergenceError.
+    """
+
+    def __init__(self, limit: int):
+        if limit < 0:
+            raise ValueError(f"max_bad_steps must be >= 0, got {limit}")
+        self.limit = limit
+        self.consecutive = 0
+        self.skipped = 0
+
+    @staticmethod
+    def first_bad(values: dict[str, torch.Tensor]) -> str | None:
+        """The name of the first non-finite value, or None."""
+        for name, value in values.items():
+            if not torch.isfinite(torch.as_tensor(value)).all():
+                return name
+        return None
+
+    def check(self, values: dict[str, torch.Tensor], where: str, step: int,
+              agree=None) -> bool:
+        """True when every value is finite; otherwise counts a skipped step (and raises once
+        more than ``limit`` follow each other). ``agree`` (under DDP, the strategy's
+        ``reduce_boolean_decision``) makes every rank take the same decision, so that no rank
+        waits for another's gradients."""
+        bad = self.first_bad(values)
+        finite = bad is None if agree is None else bool(agree(bad is None))
+        if finite:
+            return True
+        self.consecutive += 1
+        self.skipped += 1
+        value = (float(torch.as_tensor(values[bad]).detach().float().flatten()[0])
+                 if bad is not None else float("nan"))
+        bad = bad if bad is not None else "value on another rank"
+        log.warning("step %d: %s %s is %s; step skipped (%d in a row)", step, where, bad,
+                    value if not math.isfinite(value) else "non-finite", self.consecutive)
+        if self.consecutive > self.limit:
+            raise DivergenceError(
+                f"training diverged: {self.consecutive} consecutive steps with non-finite "
+                f"values, the last at step {step}: {where} {bad} = {value}. The last good "
+                "checkpoint is left as it was.")
+        return False
+
+    def passed(self) -> None:
+        self.consecutive = 0
+
+    def state_dict(self) -> dict:
+        return {"consecutive": self.consecutive, "skipped": self.skipped}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.consecutive, self.skipped = state["consecutive"], state["skipped"]
+
+
+def gradient_norm(parameters) -> torch.Tensor:
+    """The total 2-norm of the parameters' gradients (0 when none has one)."""
+    grads = [p.grad.detach().norm() for p in parameters if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(())

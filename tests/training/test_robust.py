@@ -1,0 +1,158 @@
+"""Faults injected for real: NaN losses, kills during training and during checkpoint writes,
+bad configurations."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from gansep.data import SeparationData, StemsFolder
+from gansep.losses import GAN, L1, Objective
+from gansep.models.discriminators import MultiPeriod
+from gansep.training import GANSeparator
+from gansep.training.robust import AtomicCheckpointIO, DivergenceError
+from tests.cli.test_cli import ROOT, run
+from tests.conftest import GANSEP, tiny_generator
+from tests.helpers import NaNAfter
+
+
+def fit(module, root, steps):
+    data = SeparationData(StemsFolder(root), batch_size=2, excerpts_per_epoch=8)
+    trainer = pl.Trainer(max_steps=steps, logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, limit_val_batches=0)
+    trainer.fit(module, data)
+    return trainer
+
+
+def gan(reconstruction, **kwargs):
+    objective = Objective(reconstruction, GAN(MultiPeriod(periods=[2, 3], channels=[4, 8])))
+    return GANSeparator(tiny_generator(), objective, **kwargs)
+
+
+def test_a_nan_step_is_skipped_and_training_goes_on(toy_root):
+    module = gan([L1(), NaNAfter(start=2, stop=3)], warmup_steps=0)
+    fit(module, toy_root, 5)
+    assert module.global_step == 5 and module.guard.skipped == 1
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_persistent_nan_stops_naming_term_and_step(toy_root):
+    module = gan([L1(), NaNAfter(start=2)], max_bad_steps=2)
+    with pytest.raises(DivergenceError, match=r"3 consecutive .* at step 2: generator nan_after"):
+        fit(module, toy_root, 10)
+    assert module.global_step == 2
+
+
+def test_nan_discriminator_is_detected(toy_root):
+    module = gan([L1()], max_bad_steps=1)
+    with torch.no_grad():
+        next(module.objective.adversarial.parameters()).fill_(float("nan"))
+    with pytest.raises(DivergenceError, match=r"at step 0: generator adv_mpd"):
+        fit(module, toy_root, 3)
+
+
+def test_checkpoint_write_killed_midway_leaves_the_old_one(tmp_path, monkeypatch):
+    io = AtomicCheckpointIO()
+    path = tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": 1}, path)
+
+    def dying_save(obj, target, *args, **kwargs):
+        with open(target, "wb") as file:
+            file.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # killed while writing
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def fit_args(root, out, steps=8):
+    return ["fit", "--config", str(ROOT / "configs/demo-gan.yaml"),
+            "--model.init_args.generator.init_args.levels", "3",
+            "--model.init_args.generator.init_args.output_length", "512",
+            "--model.init_args.warmup_steps", "3", "--trainer.max_steps", str(steps),
+            "--data.collection.init_args.root", str(root), "--data.batch_size", "2",
+            "--data.excerpts_per_epoch", "10", "--trainer.enable_progress_bar", "false",
+            "--trainer.logger.init_args.save_dir", str(out / "runs"),
+            "--trainer.callbacks.init_args.dirpath", str(out / "ckpt"),
+            "--trainer.callbacks.init_args.every_n_train_steps", "1",
+            "--trainer.callbacks.init_args.monitor", "null"]
+
+
+def start(args, cwd, progress):
+    slow = ["--trainer.callbacks+", "tests.helpers.SlowSteps",
+            "--trainer.callbacks.progress", str(progress)]
+    return subprocess.Popen(GANSEP + args + slow, cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def wait_for_step(progress, step, process, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if progress.exists() and progress.read_text() and int(progress.read_text()) >= step:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("training did not reach the step in time")
+
+
+def test_sigterm_saves_and_exits_cleanly(toy_root, tmp_path):
+    process = start(fit_args(toy_root, tmp_path, steps=50), tmp_path, tmp_path / "progress")
+    wait_for_step(tmp_path / "progress", 3, process)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "SIGTERM: saved" in err
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert 3 <= checkpoint["global_step"] < 50
+
+
+def test_sigkill_then_resume_equals_uninterrupted(toy_root, tmp_path):
+    straight = tmp_path / "straight"
+    run(fit_args(toy_root, straight), tmp_path)
+    expected = torch.load(straight / "ckpt" / "last.ckpt", weights_only=True)
+    killed = tmp_path / "killed"
+    process = start(fit_args(toy_root, killed), tmp_path, tmp_path / "progress")
+    wait_for_step(tmp_path / "progress", 4, process)  # mid-epoch (5 steps per epoch)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    interrupted_at = torch.load(killed / "ckpt" / "last.ckpt", weights_only=True)["global_step"]
+    assert 3 <= interrupted_at < 8  # mid-epoch: 5 steps per epoch
+    run(fit_args(toy_root, killed) + ["--ckpt_path", "last"], tmp_path)
+    resumed = torch.load(killed / "ckpt" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == expected["global_step"] == 8
+    for key, value in expected["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][key], value, rtol=0, atol=1e-6,
+                                   msg=key)
+    for a, b in zip(expected["optimizer_states"], resumed["optimizer_states"]):
+        for state_a, state_b in zip(a["state"].values(), b["state"].values()):
+            torch.testing.assert_close(state_b["exp_avg_sq"], state_a["exp_avg_sq"], rtol=0,
+                                       atol=1e-9)
+
+
+@pytest.mark.parametrize("override, message", [
+    (["--model.init_args.generator.init_args.levels", "0"], "levels must be a positive integer"),
+    (["--model.init_args.generator.init_args.down_kernel", "4"], "down_kernel must be a positive"
+                                                                  " odd integer"),
+    (["--model.init_args.generator.init_args.upsampling", "cubic"], "upsampling"),
+    (["--data.batch_size", "many"], "batch_size"),
+    (["--model.init_args.warmup_stepz", "3"], "warmup_stepz"),
+])
+def test_bad_configuration_fails_before_data(tmp_path, override, message):
+    out = run(["fit", "--config", str(ROOT / "configs/demo-gan.yaml"),
+               "--data.collection.init_args.root", str(tmp_path / "no-such-data"), *override],
+              tmp_path, check=False)
+    assert out.returncode != 0 and message in out.stderr
+    assert "no-such-data: dataset root does not exist" not in out.stderr
