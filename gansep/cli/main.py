@@ -22,6 +22,7 @@ TOOLS = {
     "export": ("gansep.cli.separate:export_main",
                "write a checkpoint's generator as safetensors + JSON + TorchScript"),
     "separate": ("gansep.cli.separate:separate_main", "separate audio files"),
+    "check-data": ("gansep.cli.check_data", "list every problem of a dataset"),
 }
 
 DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"

@@ -31,12 +31,14 @@ class SeparationData(pl.LightningDataModule):
         test_duration: evaluate only the first seconds of each test track (None: whole tracks).
         num_workers: DataLoader worker processes.
         seed: seed of the training excerpts (together with the epoch).
+        max_bad_files: training tracks found unreadable, truncated or holding NaN are skipped
+            (each reported once); more than this many stop the run with their list.
     """
 
     def __init__(self, collection: TrackCollection, batch_size: int = 4,
                  excerpts_per_epoch: int = 1000, valid_excerpts_per_track: int = 4,
                  augmentation: Augmentation | None = None, test_duration: float | None = None,
-                 num_workers: int = 0, seed: int = 0):
+                 num_workers: int = 0, seed: int = 0, max_bad_files: int = 10):
         super().__init__()
         self.collection = collection
         self.batch_size = batch_size
@@ -46,6 +48,7 @@ class SeparationData(pl.LightningDataModule):
         self.test_duration = test_duration
         self.num_workers = num_workers
         self.seed = seed
+        self.max_bad_files = max_bad_files
         self.spec: ExcerptSpec | None = None
 
     def configure(self, generator) -> "SeparationData":
@@ -63,7 +66,7 @@ class SeparationData(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         dataset = TrainingExcerpts(self.collection.tracks("train"), self.spec,
-                                   self.augmentation, self.seed)
+                                   self.augmentation, self.seed, self.max_bad_files)
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
         sampler = ExcerptSampler(self.excerpts_per_epoch, replicas, rank)

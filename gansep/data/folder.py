@@ -56,6 +56,9 @@ class FolderTrack(Track):
         if audio.shape[-1] != stop - start:
             raise DataError(f"{self.files[name]}: truncated: asked for frames [{start}, {stop}), "
                             f"got {audio.shape[-1]}")
+        if not np.isfinite(audio).all():
+            raise DataError(f"{self.files[name]}: NaN or infinite samples in frames "
+                            f"[{start}, {stop})")
         return audio
 
     def read_stems(self, start: int, stop: int) -> dict[str, np.ndarray]:

@@ -7,6 +7,7 @@ reaches past a track's ends it is zero-padded, so every part of a track can be a
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from math import ceil, gcd
 from typing import Sequence
@@ -15,8 +16,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from gansep.data.audio import resample
+from gansep.data.audio import DataError, resample
 from gansep.data.tracks import Track
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,31 +106,60 @@ class TrainingExcerpts(Dataset):
     """Random excerpts. Item ``i`` depends only on ``(seed, i)``, so the sampler's indices fix
     the samples (see :class:`ExcerptSampler`).
 
+    A file that turns out unreadable, truncated or holding NaN is reported once (file and
+    reason), its track is left out, and another excerpt is drawn; once more than
+    ``max_bad_files`` tracks are out, DataError lists them all.
+
     Args:
         tracks: the training tracks.
         spec: the model's rate, channels, sources and lengths.
         augmentation: random changes, or None.
         seed: base seed.
+        max_bad_files: bad tracks tolerated before the run stops.
     """
 
     def __init__(self, tracks: Sequence[Track], spec: ExcerptSpec,
-                 augmentation: Augmentation | None = None, seed: int = 0):
+                 augmentation: Augmentation | None = None, seed: int = 0,
+                 max_bad_files: int = 10):
         self.tracks = list(tracks)
         self.spec = spec
         self.augmentation = augmentation
         self.seed = seed
+        self.max_bad_files = max_bad_files
+        self.bad: dict[str, str] = {}  # track name -> the problem met
 
     def __len__(self) -> int:
         return len(self.tracks)
 
     def _draw(self, rng: np.random.Generator) -> tuple[Track, int]:
-        """A random track and the start (model rate) of its input span."""
+        """A random track (not one found bad) and the start (model rate) of its input span."""
         track = self.tracks[rng.integers(len(self.tracks))]
+        while track.name in self.bad:
+            track = self.tracks[rng.integers(len(self.tracks))]
         frames = track.num_frames * self.spec.sample_rate // track.sample_rate
         out_start = int(rng.integers(0, max(1, frames - self.spec.output_length + 1)))
         return track, out_start - self.spec.context_left
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        while True:
+            try:
+                return self._excerpt(index)
+            except DataError as error:
+                self._mark_bad(error)
+
+    def _mark_bad(self, error: DataError) -> None:
+        track = next((t for t in self.tracks if t.name not in self.bad
+                      and _names_track(str(error), t)), None)
+        if track is None:
+            raise error
+        self.bad[track.name] = str(error)
+        log.error("skipping track %s from now on: %s", track.name, error)
+        if len(self.bad) > self.max_bad_files or len(self.bad) == len(self.tracks):
+            listing = "\n  ".join(self.bad.values())
+            raise DataError(f"{len(self.bad)} bad training files (more than max_bad_files = "
+                            f"{self.max_bad_files} or no track left):\n  {listing}")
+
+    def _excerpt(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         spec, aug = self.spec, self.augmentation
         rng = np.random.default_rng((self.seed, index))
         track, start = self._draw(rng)
@@ -152,6 +184,13 @@ def _sample(sources: np.ndarray, spec: ExcerptSpec) -> tuple[torch.Tensor, torch
     mixture = sources.sum(axis=0)
     stop = spec.context_left + spec.output_length
     return torch.from_numpy(mixture), torch.from_numpy(sources[..., spec.context_left:stop].copy())
+
+
+def _names_track(message: str, track: Track) -> bool:
+    """Whether an error message is about ``track`` (its folder or file path, or its name)."""
+    where = getattr(track, "files", None) or {}
+    return any(str(path) in message for path in where.values()) or (
+        str(getattr(track, "path", "\0")) in message) or message.startswith(f"{track.name}:")
 
 
 class ValidationExcerpts(Dataset):

@@ -1,0 +1,28 @@
+"""``gansep check-data ROOT``: list every problem of a dataset before training on it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from gansep.data.check import check_dataset
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gansep check-data", description=(
+        "Scan <root>/<split>/<track>/ (a stems folder or MUSDB18-HQ) and list unreadable or "
+        "truncated files, NaN, mismatched sample rates, lengths and channel counts, mixtures "
+        "that are not the sum of their stems, and silent stems."))
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--tolerance", type=float, default=1e-3,
+                        help="max |mixture - sum of stems| relative to the mixture's peak")
+    parser.add_argument("--sample-rate", type=int, help="the rate every file must have")
+    args = parser.parse_args(argv)
+    count, problems = check_dataset(args.root, args.tolerance, args.sample_rate)
+    for problem in problems:
+        log.error("%s", problem)
+    log.info("%d track(s) checked, %d problem(s)", count, len(problems))
+    return 1 if problems else 0

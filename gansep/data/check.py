@@ -1,0 +1,77 @@
+"""Up-front dataset checks: every problem of a stems folder (or MUSDB18-HQ) listed at once,
+rather than the first one met during training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gansep.data.audio import AUDIO_EXTENSIONS, DataError, audio_info, read_audio
+from gansep.data.folder import MIXTURE
+from gansep.data.tracks import SPLITS
+
+
+def check_track(folder: Path, tolerance: float, expected_rate: int | None = None) -> list[str]:
+    """The problems of one track folder: unreadable files, NaN, unequal rates, lengths or
+    channel counts, a mixture that is not the sum of the stems (max |difference| over the
+    mixture's peak above ``tolerance``), silent stems."""
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in AUDIO_EXTENSIONS and not p.name.startswith("."))
+    if not files:
+        return [f"{folder}: no audio files"]
+    problems, audio, shapes = [], {}, {}
+    for path in files:
+        try:
+            info = audio_info(path)
+            data, _ = read_audio(path)
+        except DataError as error:
+            problems.append(str(error))
+            continue
+        if data.shape[-1] != info.frames:
+            problems.append(f"{path}: truncated: header says {info.frames} frames, "
+                            f"{data.shape[-1]} could be read")
+        if not np.isfinite(data).all():
+            problems.append(f"{path}: NaN or infinite samples")
+            data = np.nan_to_num(data)
+        shapes[path] = (info.samplerate, data.shape[-1], info.channels)
+        audio[path.stem] = data
+        if path.stem != MIXTURE and not np.any(data):
+            problems.append(f"{path}: silent stem (all samples zero)")
+    if expected_rate is not None:
+        problems += [f"{p}: sample rate {s[0]} Hz, expected {expected_rate} Hz"
+                     for p, s in shapes.items() if s[0] != expected_rate]
+    for index, name in enumerate(("sample rate", "length", "channel count")):
+        values = {s[index] for s in shapes.values()}
+        if len(values) > 1:
+            listing = ", ".join(f"{p.name}: {s[index]}" for p, s in shapes.items())
+            problems.append(f"{folder}: unequal {name}s ({listing})")
+    stems = [a for n, a in audio.items() if n != MIXTURE]
+    if MIXTURE in audio and stems and len({a.shape for a in audio.values()}) == 1:
+        mixture = audio[MIXTURE]
+        error = np.abs(mixture - np.sum(stems, axis=0)).max() / max(np.abs(mixture).max(), 1e-9)
+        if error > tolerance:
+            problems.append(f"{folder}: mixture differs from the sum of the stems by "
+                            f"{error:.2e} of its peak (tolerance {tolerance:g})")
+    return problems
+
+
+def check_dataset(root: str | Path, tolerance: float = 1e-3,
+                  expected_rate: int | None = None) -> tuple[int, list[str]]:
+    """``(tracks checked, problems)`` for ``<root>/<split>/<track>/`` (MUSDB18-HQ's layout
+    too)."""
+    root = Path(root)
+    if not root.is_dir():
+        return 0, [f"{root}: dataset root does not exist or is not a folder"]
+    splits = [root / s for s in SPLITS if (root / s).is_dir()]
+    if not splits:
+        return 0, [f"{root}: none of the split folders {list(SPLITS)} exists"]
+    count, problems = 0, []
+    for split in splits:
+        tracks = sorted(p for p in split.iterdir() if p.is_dir())
+        if not tracks:
+            problems.append(f"{split}: no track folders")
+        for track in tracks:
+            count += 1
+            problems += check_track(track, tolerance, expected_rate)
+    return count, problems
