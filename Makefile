@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean ffmpeg
+.PHONY: install demo test bench clean ffmpeg compare-demo
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ demo: install $(DATA)/test
 	$(BIN)/gansep fit --config configs/demo.yaml --trainer.enable_progress_bar false
 	$(BIN)/gansep test --config configs/demo.yaml --trainer.enable_progress_bar false \
 	  --trainer.logger.init_args.version test --ckpt_path runs/demo/l1/checkpoints/last.ckpt
+
+# The demo sweep (objectives x seeds on the toy data), then the comparison of its runs.
+compare-demo: install $(DATA)/test
+	$(BIN)/gansep sweep experiments/objectives-demo.yaml --runs-dir runs/objectives-demo
+	$(BIN)/gansep compare runs/objectives-demo --baseline l1 --out runs/objectives-demo-comparison
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

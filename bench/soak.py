@@ -31,6 +31,7 @@ def fit_args(data: Path, out: Path, steps: int) -> list[str]:
             "--model.init_args.generator.init_args.levels", "4",
             "--model.init_args.generator.init_args.output_length", "1024",
             "--model.init_args.warmup_steps", "20", "--trainer.max_steps", str(steps),
+            "--trainer.max_epochs", "-1",
             "--data.collection.init_args.root", str(data), "--data.batch_size", "2",
             "--data.excerpts_per_epoch", "14", "--trainer.enable_progress_bar", "false",
             "--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0",
@@ -76,11 +77,14 @@ def main() -> None:
             command = fit_args(data, killed, args.steps)
             if (killed / "ckpt" / "last.ckpt").exists():
                 command += ["--ckpt_path", "last"]
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, env=env)
-            time.sleep(rng.uniform(5.0, 9.0))
+            with open(folder / "killed.log", "w") as output:
+                process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT,
+                                           env=env)
+                time.sleep(rng.uniform(5.0, 9.0))
             if process.poll() is not None:
-                break  # the run finished before this kill
+                print(f"run ended by itself (exit {process.returncode}):\n"
+                      + (folder / "killed.log").read_text()[-1500:])
+                break  # the run ended before this kill
             process.send_signal(signal.SIGKILL)
             process.wait()
             cycles_run += 1

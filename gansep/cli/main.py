@@ -23,6 +23,8 @@ TOOLS = {
                "write a checkpoint's generator as safetensors + JSON + TorchScript"),
     "separate": ("gansep.cli.separate:separate_main", "separate audio files"),
     "check-data": ("gansep.cli.check_data", "list every problem of a dataset"),
+    "sweep": ("gansep.cli.sweep", "run a wandb-format sweep locally, one process per run"),
+    "compare": ("gansep.cli.compare", "compare objectives: tables, box plot, Wilcoxon tests"),
 }
 
 DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"

@@ -1,0 +1,123 @@
+"""gansep sweep (wandb sweep files, run locally) and gansep compare."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from scipy.stats import wilcoxon
+
+from gansep.cli.sweep import SweepError, expand, run_name
+from gansep.eval.results import museval_json, write_json_atomic
+from tests.cli.test_cli import ROOT, run
+
+
+def test_grid_expansion():
+    sweep = {"method": "grid", "parameters": {
+        "model.init_args.objective": {"values": ["a.yaml", "b.yaml", "c.yaml"]},
+        "seed_everything": {"values": [0, 1]}, "trainer.max_steps": {"value": 5}}}
+    runs = expand(sweep)
+    assert len(runs) == 6
+    assert runs[0] == {"model.init_args.objective": "a.yaml", "seed_everything": 0,
+                       "trainer.max_steps": 5}
+    assert {(r["model.init_args.objective"], r["seed_everything"]) for r in runs} == {
+        (o, s) for o in ("a.yaml", "b.yaml", "c.yaml") for s in (0, 1)}
+    assert len(expand(sweep, max_runs=4)) == 4
+    assert len({run_name(r) for r in runs}) == 6
+
+
+def test_random_expansion_and_errors():
+    sweep = {"method": "random", "run_cap": 5, "parameters": {
+        "lr": {"distribution": "log_uniform_values", "min": 1e-5, "max": 1e-3},
+        "steps": {"distribution": "int_uniform", "min": 1, "max": 3},
+        "objective": {"values": ["x", "y"]}}}
+    runs = expand(sweep, seed=1)
+    assert len(runs) == 5 and runs == expand(sweep, seed=1)
+    assert all(1e-5 <= r["lr"] <= 1e-3 and r["steps"] in (1, 2, 3) for r in runs)
+    with pytest.raises(SweepError, match="grid sweeps need 'values'"):
+        expand({"method": "grid", "parameters": {"lr": {"distribution": "uniform"}}})
+    with pytest.raises(SweepError, match="method 'bayes' is not supported"):
+        expand({"method": "bayes", "parameters": {"a": {"value": 1}}})
+
+
+def sweep_file(tmp_path, toy_root):
+    sweep = {
+        "method": "grid",
+        "parameters": {
+            "model.init_args.objective": {"values": [
+                str(ROOT / "configs/objectives/l1.yaml"), str(tmp_path / "missing.yaml")]},
+            "seed_everything": {"value": 0},
+            "trainer.max_steps": {"value": 2},
+            "data.collection.init_args.root": {"value": str(toy_root)},
+        },
+        "command": ["${env}", "gansep", "fit", "--config", str(ROOT / "configs/demo-gan.yaml"),
+                    "--model.init_args.generator.init_args.levels=3",
+                    "--model.init_args.generator.init_args.output_length=512",
+                    "--data.batch_size=2", "--data.excerpts_per_epoch=4",
+                    "--trainer.callbacks.init_args.monitor=null",
+                    "--trainer.enable_progress_bar=false", "${args}"],
+    }
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+def test_sweep_runs_records_failures_and_resumes(tmp_path, toy_root):
+    path = sweep_file(tmp_path, toy_root)
+    runs = tmp_path / "runs"
+    out = run(["sweep", str(path), "--runs-dir", str(runs)], tmp_path, check=False)
+    assert out.returncode == 1  # one run failed, the sweep still went on
+    statuses = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/status.json")}
+    assert sorted(s["status"] for s in statuses.values()) == ["failed", "finished"]
+    finished = next(runs / n for n, s in statuses.items() if s["status"] == "finished")
+    assert (finished / "checkpoints" / "last.ckpt").is_file()
+    assert len(list((finished / "results" / "test").glob("*.json"))) == 2
+    config = yaml.safe_load((finished / "logs" / "run" / "train" / "config.yaml").read_text())
+    assert config["trainer"]["max_steps"] == 2  # the parameter reached the run's config
+    assert config["model"]["init_args"]["objective"]["init_args"]["reconstruction"][0][
+        "class_path"] == "gansep.losses.L1"
+    stamp = (finished / "status.json").stat().st_mtime_ns
+    again = run(["sweep", str(path), "--runs-dir", str(runs)], tmp_path, check=False)
+    assert "0 finished, 1 skipped (finished earlier), 1 failed" in again.stderr
+    assert (finished / "status.json").stat().st_mtime_ns == stamp
+
+
+def fake_run(folder, objective, tracks):
+    """A run folder whose results give SDR ``tracks[name]`` (one frame) for vocals."""
+    write_json_atomic(folder / "params.json", {"model.init_args.objective":
+                                               f"configs/objectives/{objective}.yaml"})
+    write_json_atomic(folder / "status.json", {"status": "finished"})
+    for name, sdr in tracks.items():
+        scores = {m: np.array([[sdr]]) for m in ("SDR", "SIR", "SAR", "ISR")}
+        write_json_atomic(folder / "results" / "test" / f"{name}.json",
+                          museval_json(scores, ["vocals"]))
+
+
+def test_compare_tables_statistics_and_plot(tmp_path):
+    base = {"t1": 1.0, "t2": 2.0, "t3": 3.0, "t4": 4.0, "t5": 5.0}
+    runs = tmp_path / "runs"
+    fake_run(runs / "l1-0", "l1", base)
+    fake_run(runs / "gan-0", "gan", {t: v + d for (t, v), d in zip(base.items(),
+                                                                   [0.5, 1.0, 1.5, 2.5, -0.5])})
+    fake_run(runs / "gan-1", "gan", {t: v + d for (t, v), d in zip(base.items(),
+                                                                   [1.5, 1.0, 0.5, 1.5, 0.5])})
+    run(["compare", str(runs), "--baseline", "l1", "--out", str(tmp_path / "cmp")], tmp_path)
+    lines = (tmp_path / "cmp" / "compare-sdr.csv").read_text().splitlines()
+    rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
+    # gan pools 10 values: per-track values of both seeds.
+    pooled = [1.5, 3.0, 4.5, 6.5, 4.5, 2.5, 3.0, 3.5, 5.5, 5.5]
+    q1, median, q3 = np.percentile(pooled, [25, 50, 75])
+    assert rows["gan"][2] == f"{median:.3f}" and rows["gan"][3] == f"{q1:.3f}..{q3:.3f}"
+    assert rows["gan"][4] == "10" and rows["l1"][2] == "3.000"
+    # Paired over tracks, each track averaged over seeds: differences 1, 1, 1, 2, 0.
+    differences = [1.0, 1.0, 1.0, 2.0, 0.0]
+    assert rows["gan"][5] == f"{np.median(differences):+.3f}"
+    assert rows["gan"][6] == f"{wilcoxon(differences).pvalue:.3g}"
+    assert rows["l1"][5] == "(baseline)"
+    png = (tmp_path / "cmp" / "sdr-boxplot.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    bad = run(["compare", str(runs), "--baseline", "l3", "--out", str(tmp_path / "x")],
+              tmp_path, check=False)
+    assert bad.returncode == 2 and "baseline 'l3' is none of the objectives" in bad.stderr
