@@ -87,6 +87,10 @@ def main() -> None:
                 break  # the run ended before this kill
             process.send_signal(signal.SIGKILL)
             process.wait()
+            if not (killed / "ckpt" / "last.ckpt").exists():
+                print(f"cycle {cycle + 1}: killed before the first checkpoint (not counted)",
+                      flush=True)
+                continue
             cycles_run += 1
             left = torch.load(killed / "ckpt" / "last.ckpt", weights_only=False)
             reference = torch.load(straight / "ckpt" / f"step={left['global_step']}.ckpt",
