@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--presets", nargs="+", default=["m4", "m5-highsr"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--long-seconds", type=float, default=600.0,
+                        help="also separate a file this long with the first preset (0: skip), "
+                             "to show that memory does not grow with the file")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -59,6 +62,21 @@ def main() -> None:
                 elapsed = time.perf_counter() - start
                 peak = float(result.stdout.strip().splitlines()[-1])
                 rows.append((f"{preset} {precision}", elapsed, elapsed / args.seconds, peak))
+        if args.long_seconds:
+            long = (np.random.default_rng(1).standard_normal((int(args.long_seconds * 44100),
+                                                               2)) * 0.1).astype(np.float32)
+            sf.write(folder / "long.wav", long, 44100, subtype="PCM_16")
+            del long
+            preset = args.presets[0]
+            start = time.perf_counter()
+            result = subprocess.run(
+                [sys.executable, "-c", PEAK, "separate", "--model", str(folder / preset),
+                 str(folder / "long.wav"), "--out", str(folder / "out-long")],
+                check=True, capture_output=True, text=True)
+            elapsed = time.perf_counter() - start
+            rows.append((f"{preset} fp32, {args.long_seconds:.0f} s file", elapsed,
+                         elapsed / args.long_seconds,
+                         float(result.stdout.strip().splitlines()[-1])))
     print(f"gansep separate, {args.seconds:.0f} s stereo 44.1 kHz WAV, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads")
     print("| preset, precision | wall (s) | real-time factor | peak RSS (MiB) |")

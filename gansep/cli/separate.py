@@ -9,8 +9,10 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import torch
 
-from gansep.data.audio import AUDIO_EXTENSIONS, DataError, read_audio, write_audio
+from gansep.data.audio import AUDIO_EXTENSIONS, DataError, read_audio
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,63 @@ def read_any(path: Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(audio), rate
 
 
+def open_input(path: Path):
+    """``(read(start, stop), frames, rate, channels)``: soundfile reads segments of the file on
+    demand; formats only ffmpeg reads are decoded whole."""
+    if path.suffix.lower() in FFMPEG_EXTENSIONS:
+        audio, rate = read_any(path)
+        return (lambda a, b: audio[:, a:b]), audio.shape[-1], rate, audio.shape[0]
+    try:
+        info = sf.info(str(path))
+    except Exception as error:
+        raise DataError(f"{path}: cannot read audio ({error})") from None
+
+    def read(start: int, stop: int) -> np.ndarray:
+        audio, _ = read_audio(path, start, stop)
+        if audio.shape[-1] != stop - start:
+            raise DataError(f"{path}: truncated: frames [{start}, {stop}) asked, "
+                            f"{audio.shape[-1]} read")
+        if not np.isfinite(audio).all():
+            raise DataError(f"{path}: audio holds NaN or infinite samples")
+        return audio
+    return read, info.frames, info.samplerate, info.channels
+
+
+def separate_file(separator, path: Path, folder: Path, args) -> None:
+    """Separates ``path`` into ``folder/<source>.<format>`` segment by segment, so memory does
+    not grow with the file; the files appear (atomically) once complete."""
+    from contextlib import ExitStack
+
+    from gansep.atomic import atomic_target
+    from gansep.eval.separate import separate_stream
+
+    read, frames, rate, channels = open_input(path)
+    if frames == 0:
+        raise DataError(f"{path}: empty audio (0 samples)")
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder}: output path exists and is a file")
+    log.info("%s: %.1f s at %d Hz, %d channel(s)", path, frames / rate, rate, channels)
+    with ExitStack() as stack:
+        writers = []
+        for source in separator.sources:
+            tmp = stack.enter_context(atomic_target(folder / f"{source}.{args.format}"))
+            writers.append(stack.enter_context(sf.SoundFile(
+                tmp, "w", samplerate=rate, channels=channels, subtype=args.subtype,
+                format=args.format.upper())))
+
+        def write(estimates: np.ndarray) -> None:
+            for writer, estimate in zip(writers, estimates):
+                writer.write(estimate.T)
+        with torch.inference_mode(), torch.autocast(
+                next(separator.generator.parameters()).device.type, torch.bfloat16,
+                enabled=args.precision == "bf16"):
+            separate_stream(separator.generator, read, frames, rate, write,
+                            args.segment_seconds, args.batch_size,
+                            int(args.chunk_seconds * separator.sample_rate), progress=True)
+        for writer in writers:
+            writer.close()  # before the rename
+
+
 def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     """Audio files named or found (recursively) in named folders, and problems found."""
     files, problems = [], []
@@ -93,6 +152,8 @@ def separate_main(argv: list[str]) -> int:
     parser.add_argument("--batch-size", type=int, default=1, help="chunks per forward pass")
     parser.add_argument("--chunk-seconds", type=float, default=CHUNK_SECONDS,
                         help="output seconds per chunk (memory grows with it)")
+    parser.add_argument("--segment-seconds", type=float, default=60.0,
+                        help="seconds of audio held in memory at a time (long files)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: bfloat16 autocast, faster on CPUs with AVX512-BF16 and GPUs")
     args = parser.parse_args(argv)
@@ -109,21 +170,7 @@ def separate_main(argv: list[str]) -> int:
         log.error("%s", problem)
     for path in files:
         try:
-            mixture, rate = read_any(path)
-            if mixture.shape[-1] == 0:
-                raise DataError(f"{path}: empty audio (0 samples)")
-            if not np.all(np.isfinite(mixture)):
-                raise DataError(f"{path}: audio holds NaN or infinite samples")
-            log.info("%s: %.1f s at %d Hz, %d channel(s)", path, mixture.shape[-1] / rate, rate,
-                     mixture.shape[0])
-            estimates = separator.separate(mixture, rate, args.batch_size, progress=True,
-                                           chunk_seconds=args.chunk_seconds,
-                                           precision=args.precision)
-            folder = args.out / path.stem
-            if folder.exists() and not folder.is_dir():
-                raise DataError(f"{folder}: output path exists and is a file")
-            for source, audio in estimates.items():
-                write_audio(folder / f"{source}.{args.format}", audio, rate, args.subtype)
+            separate_file(separator, path, args.out / path.stem, args)
         except (DataError, ValueError, RuntimeError) as error:
             failures.append(str(error) if str(path) in str(error) else f"{path}: {error}")
             log.error("%s", failures[-1])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from math import ceil, gcd
+
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -63,19 +65,76 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
 
 
 def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
-                        progress: bool = False, chunk_length: int | None = None):
+                        progress: bool = False, chunk_length: int | None = None,
+                        audible: tuple[int, int] | None = None):
     """Separates ``(channels, time)`` numpy audio at any ``rate``: resampled to the model's rate
     and channel count, separated, and mapped back. Returns ``(sources, channels, time)`` float32
-    numpy at ``rate`` with the input's channels and length."""
+    numpy at ``rate`` with the input's channels and length. ``audible`` ``(start, stop)``
+    (samples at ``rate``) marks the real audio in a zero-padded block: outside it the model's
+    input (the resampler's ringing) and its estimates are zeroed, as they implicitly are for a
+    whole file."""
     from gansep.data.audio import resample
     from gansep.data.sampling import fit_channels
 
     model_input = fit_channels(resample(mixture, rate, generator.sample_rate), generator.channels)
+    outside = None
+    if audible is not None and rate != generator.sample_rate:
+        factor = gcd(int(rate), int(generator.sample_rate))
+        up, down = generator.sample_rate // factor, rate // factor
+        outside = (-(-audible[0] * up // down), -(-audible[1] * up // down))
+        model_input[..., : outside[0]] = 0
+        model_input[..., outside[1]:] = 0
     device = next(generator.parameters()).device
     estimate = separate(generator, torch.from_numpy(model_input).to(device), batch_size,
                         chunk_length, progress).float().cpu().numpy()
+    if outside is not None:
+        estimate[..., : outside[0]] = 0
+        estimate[..., outside[1]:] = 0
     estimate = fit_channels(resample(estimate, generator.sample_rate, rate), mixture.shape[0])
     time = mixture.shape[-1]
     if estimate.shape[-1] < time:
         estimate = F.pad(torch.from_numpy(estimate), (0, time - estimate.shape[-1])).numpy()
     return estimate[..., :time]
+
+
+def stream_segments(generator, num_frames: int, rate: int, segment_seconds: float = 60.0):
+    """Plans the separation of a long file in segments: yields ``(read_start, read_stop,
+    keep_start, keep_stop)`` at the file's rate. Each segment is read with a margin on both
+    sides that covers the network's input context and the resampling filter, and starts on a
+    sample that maps to a multiple of ``2**levels`` at the model's rate, so the kept part equals
+    what separating the whole file at once gives (memory then depends on the segment length,
+    not the file's)."""
+    factor = gcd(int(rate), int(generator.sample_rate))
+    up, down = generator.sample_rate // factor, rate // factor
+    block = 2**generator.levels
+    unit = down * block // gcd(up, block)  # file samples per aligned step
+    g = generator.geometry
+    context = max(g.context_left, g.context_right, block) * down / up  # in file samples
+    resampling = 10 * max(up, down) / up + 2
+    margin = -(-int(ceil(context + resampling)) // unit) * unit
+    segment = max(unit, int(segment_seconds * rate) // unit * unit)
+    for start in range(0, max(num_frames, 1), segment):
+        stop = min(num_frames, start + segment)
+        yield start - margin, stop + margin, start, stop
+
+
+def separate_stream(generator, read, num_frames: int, rate: int, write,
+                    segment_seconds: float = 60.0, batch_size: int = 1,
+                    chunk_length: int | None = None, progress: bool = False) -> None:
+    """Separates a long file segment by segment (see :func:`stream_segments`):
+    ``read(start, stop)`` returns ``(channels, stop - start)`` audio at ``rate`` (zeros outside
+    the file are added here), ``write(estimates)`` receives consecutive
+    ``(sources, channels, time)`` pieces."""
+    plan = list(stream_segments(generator, num_frames, rate, segment_seconds))
+    bar = tqdm(total=num_frames, desc="separating", unit="sample", unit_scale=True,
+               disable=not progress, leave=False)
+    for read_start, read_stop, keep_start, keep_stop in plan:
+        lo, hi = max(0, read_start), min(num_frames, read_stop)
+        audio = read(lo, hi)
+        audio = F.pad(torch.from_numpy(audio), (lo - read_start, read_stop - hi)).numpy()
+        estimates = separate_file_audio(generator, audio, rate, batch_size,
+                                        chunk_length=chunk_length,
+                                        audible=(lo - read_start, hi - read_start))
+        write(estimates[..., keep_start - read_start : keep_stop - read_start])
+        bar.update(keep_stop - keep_start)
+    bar.close()
