@@ -3,8 +3,9 @@
 Each run folder (a sweep run, or any folder holding ``results/test/*.json`` or ``test/*.json``
 in museval's format) is one seed of one objective; the objective is the run's
 ``model.init_args.objective`` parameter (``params.json``) or, failing that, the folder name.
-Per objective and source, the per-track scores (median over frames) of all its seeds are
-pooled: the table gives their median and interquartile range. Against ``--baseline``, a paired
+Per metric, objective and source, the per-track scores of all its seeds are pooled (SDR, SIR,
+SAR, ISR: median over frames; SI-SDR: whole track): the table gives their median and
+interquartile range. Against ``--baseline``, a paired
 Wilcoxon signed-rank test over tracks (each track's score averaged over seeds) gives the
 p-value and the median difference. A box plot shows per-track SDR per objective.
 """
@@ -18,11 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gansep.eval.results import read_track_scores
+from gansep.eval.results import TRACK_METRICS, read_track_scores
 
 log = logging.getLogger(__name__)
-
-METRICS = ("SDR", "SIR", "SAR", "ISR")
 
 
 def objective_of(run: Path) -> str:
@@ -35,7 +34,7 @@ def objective_of(run: Path) -> str:
 
 
 def load_runs(runs: list[Path]) -> list[dict]:
-    """Rows ``{objective, run, track, source, SDR, SIR, SAR, ISR}``."""
+    """Rows ``{objective, run, track, source, SDR, SIR, SAR, ISR, SI-SDR}``."""
     rows = []
     for run in runs:
         folder = run / "results" if (run / "results" / "test").is_dir() else run
@@ -162,8 +161,12 @@ def main(argv: list[str]) -> int:
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     outputs = []
-    for metric in METRICS:
+    for metric in TRACK_METRICS:
         table = summarise(rows, args.baseline, metric)
+        if not table:  # e.g. SI-SDR of results written before gansep stored it
+            log.warning("no %s values in these results: no compare-%s table", metric,
+                        metric.lower())
+            continue
         markdown, csv = render(table, args.baseline, metric)
         (args.out / f"compare-{metric.lower()}.md").write_text(markdown)
         (args.out / f"compare-{metric.lower()}.csv").write_text(csv)

@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 from gansep.data.audio import AUDIO_EXTENSIONS, DataError, read_audio, write_audio
 from gansep.data.tracks import assemble_sources
 from gansep.eval.bsseval import bss_eval
+from gansep.eval.si_sdr import si_sdr
 from gansep.eval.results import (aggregate_table, museval_json, read_track_scores,
                                  write_json_atomic)
 
@@ -29,14 +30,16 @@ class TrackError(ValueError):
 
 def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, sources: list[str],
                 backend: str, window: float = 1.0, hop: float = 1.0) -> dict:
-    """museval-format scores of one track, or TrackError for unscorable input."""
+    """museval-format scores of one track (with each source's whole-track SI-SDR), or
+    TrackError for unscorable input."""
     if references.shape[-1] < int(window * rate):
         raise TrackError(f"{references.shape[-1] / rate:.2f} s of audio is shorter than one "
                          f"{window} s evaluation frame")
     if not np.any(references):
         raise TrackError("all reference sources are silent: nothing to score")
     scores = bss_eval(references, estimates, rate, window, hop, backend=backend)
-    return museval_json(scores, sources, window, hop)
+    return museval_json(scores, sources, window, hop,
+                        si_sdr=[si_sdr(r, e) for r, e in zip(references, estimates)])
 
 
 def score_all(jobs, out: Path) -> int:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from gansep.eval.bsseval import median_over_frames
+from gansep.eval.bsseval import METRICS, median_over_frames
+
+#: What a per-track result row holds: BSSEval v4 (median over frames) and the whole-track
+#: SI-SDR, which gansep stores beside museval's frames (museval's readers ignore it).
+TRACK_METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR")
 
 
 def median_over_tracks(rows: list[dict], key: str = "SDR") -> dict[tuple[str, str], float]:
@@ -32,9 +36,10 @@ def markdown_table(medians: dict[tuple[str, str], float], sources: list[str],
 
 # ------------------------------------------------------------------ museval-format results
 def museval_json(scores: dict[str, np.ndarray], sources: list[str], window: float = 1.0,
-                 hop: float = 1.0) -> dict:
+                 hop: float = 1.0, si_sdr: list[float] | None = None) -> dict:
     """One track's framewise scores in museval's TrackStore layout (``musdb.schema.json``):
-    ``{"targets": [{"name", "frames": [{"time", "duration", "metrics"}]}]}``."""
+    ``{"targets": [{"name", "frames": [{"time", "duration", "metrics"}]}]}``, each target with
+    its whole-track ``"SI-SDR"`` when ``si_sdr`` (one value per source) is given."""
     def value(x):
         return None if np.isnan(x) else round(float(x), 5)
     targets = []
@@ -42,7 +47,10 @@ def museval_json(scores: dict[str, np.ndarray], sources: list[str], window: floa
         frames = [{"time": t * hop, "duration": window,
                    "metrics": {m: value(scores[m][k, t]) for m in ("SDR", "SIR", "SAR", "ISR")}}
                   for t in range(scores["SDR"].shape[1])]
-        targets.append({"name": source, "frames": frames})
+        target = {"name": source, "frames": frames}
+        if si_sdr is not None:
+            target["SI-SDR"] = value(si_sdr[k])
+        targets.append(target)
     return {"targets": targets, "museval_version": "0.4.1", "gansep_backend": "bsseval-v4"}
 
 
@@ -58,8 +66,9 @@ def write_json_atomic(path, data) -> None:
 
 
 def read_track_scores(folder) -> list[dict]:
-    """Rows ``{track, source, SDR, SIR, SAR, ISR}`` (median over frames) from every museval
-    JSON file under ``folder/test``."""
+    """Rows ``{track, source, SDR, SIR, SAR, ISR, SI-SDR}`` (BSSEval metrics: median over
+    frames; SI-SDR: whole track, NaN where the file has none) from every museval JSON file under
+    ``folder/test``."""
     import json
     from pathlib import Path
 
@@ -68,22 +77,25 @@ def read_track_scores(folder) -> list[dict]:
         data = json.loads(path.read_text())
         for target in data["targets"]:
             row = {"track": path.stem, "method": "gansep", "source": target["name"]}
-            for metric in ("SDR", "SIR", "SAR", "ISR"):
+            for metric in METRICS:
                 values = [f["metrics"][metric] for f in target["frames"]]
                 values = np.array([np.nan if v is None else v for v in values], dtype=float)
                 row[metric] = float(median_over_frames(values[None])[0]) if len(values) else np.nan
+            value = target.get("SI-SDR")
+            row["SI-SDR"] = np.nan if value is None else float(value)
             rows.append(row)
     return rows
 
 
 def aggregate_table(rows: list[dict]) -> tuple[str, str]:
-    """Median over tracks of each source's per-track medians, for every metric: Markdown and
+    """Median over tracks of each source's per-track scores, for every metric: Markdown and
     CSV."""
     sources = list(dict.fromkeys(row["source"] for row in rows))
-    metrics = ("SDR", "SIR", "SAR", "ISR")
+    metrics = TRACK_METRICS
     medians = {m: median_over_tracks(rows, m) for m in metrics}
     tracks = len({row["track"] for row in rows})
-    md = [f"Median over {tracks} tracks of the median over frames (BSSEval v4, dB)", "",
+    md = [f"Median over {tracks} tracks of the median over frames (BSSEval v4, dB); SI-SDR "
+          "over whole tracks", "",
           "| source | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
     csv = ["source," + ",".join(metrics)]
     for source in sources:

@@ -10,19 +10,9 @@ import torch
 
 from gansep.eval.bsseval import bss_eval, median_over_frames
 from gansep.eval.separate import separate_file_audio
+from gansep.eval.si_sdr import si_sdr
 
 log = logging.getLogger(__name__)
-
-
-def si_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-8) -> float:
-    """Scale-invariant SDR in dB of one source, channels concatenated, means removed
-    (Le Roux et al., 2019)."""
-    reference = (reference - reference.mean(-1, keepdims=True)).ravel()
-    estimate = (estimate - estimate.mean(-1, keepdims=True)).ravel()
-    scale = np.dot(estimate, reference) / (np.dot(reference, reference) + eps)
-    target = scale * reference
-    return float(10 * np.log10((target @ target + eps) / ((estimate - target) @
-                                                          (estimate - target) + eps)))
 
 
 def log_spectrogram(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:

@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from gansep.data import SeparationData, StemsFolder
+from gansep.eval.si_sdr import si_sdr
 from gansep.training import Separator
 from tests.cli.test_cli import run
 from tests.conftest import tiny_generator
@@ -45,10 +46,22 @@ def test_evaluate_writes_museval_results_and_resumes(checkpoint, toy_root, tmp_p
     store.add_eval_dir(out)
     expected = store.agg_frames_tracks_scores()
     table = (out / "results.csv").read_text().splitlines()
-    assert table[0] == "source,SDR,SIR,SAR,ISR"
-    ours = {line.split(",")[0]: float(line.split(",")[1]) for line in table[1:]}
+    assert table[0] == "source,SDR,SIR,SAR,ISR,SI-SDR"
+    ours = {line.split(",")[0]: [float(v) for v in line.split(",")[1:]] for line in table[1:]}
     for source in ("vocals", "accompaniment"):
-        assert ours[source] == pytest.approx(expected.loc[(source, "SDR")], abs=1e-4)
+        assert ours[source][0] == pytest.approx(expected.loc[(source, "SDR")], abs=1e-4)
+    # SI-SDR of the whole track, stored beside museval's frames: the median over tracks of
+    # each JSON's value, and each value that of the written estimates.
+    per_track = {source: [] for source in ("vocals", "accompaniment")}
+    for path in files:
+        for target in json.loads(path.read_text())["targets"]:
+            per_track[target["name"]].append(target["SI-SDR"])
+    reference = sf.read(toy_root / "test" / "toy-test-000" / "vocals.wav")[0].T
+    estimate = sf.read(out / "estimates" / "toy-test-000" / "vocals.wav")[0].T
+    assert per_track["vocals"][0] == pytest.approx(si_sdr(reference, estimate),
+                                                   abs=1e-3)  # 16-bit estimate file
+    for source, values in per_track.items():
+        assert ours[source][4] == pytest.approx(np.median(values), abs=1e-4)
     assert "| vocals |" in (out / "results.md").read_text()
     # Resume: a finished track is not redone, a missing one is.
     kept = files[0].stat().st_mtime_ns

@@ -85,14 +85,15 @@ def test_sweep_runs_records_failures_and_resumes(tmp_path, toy_root):
 
 
 def fake_run(folder, objective, tracks):
-    """A run folder whose results give SDR ``tracks[name]`` (one frame) for vocals."""
+    """A run folder whose results give SDR ``tracks[name]`` (one frame) for vocals, and an
+    SI-SDR 1 dB below it."""
     write_json_atomic(folder / "params.json", {"model.init_args.objective":
                                                f"configs/objectives/{objective}.yaml"})
     write_json_atomic(folder / "status.json", {"status": "finished"})
     for name, sdr in tracks.items():
         scores = {m: np.array([[sdr]]) for m in ("SDR", "SIR", "SAR", "ISR")}
         write_json_atomic(folder / "results" / "test" / f"{name}.json",
-                          museval_json(scores, ["vocals"]))
+                          museval_json(scores, ["vocals"], si_sdr=[sdr - 1.0]))
 
 
 def test_compare_tables_statistics_and_plot(tmp_path):
@@ -116,6 +117,9 @@ def test_compare_tables_statistics_and_plot(tmp_path):
     assert rows["gan"][5] == f"{np.median(differences):+.3f}"
     assert rows["gan"][6] == f"{wilcoxon(differences).pvalue:.3g}"
     assert rows["l1"][5] == "(baseline)"
+    si = (tmp_path / "cmp" / "compare-si-sdr.csv").read_text().splitlines()
+    si = {line.split(",")[0]: line.split(",") for line in si[1:]}
+    assert si["gan"][2] == f"{median - 1:.3f}" and si["gan"][5] == rows["gan"][5]
     png = (tmp_path / "cmp" / "sdr-boxplot.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     bad = run(["compare", str(runs), "--baseline", "l3", "--out", str(tmp_path / "x")],

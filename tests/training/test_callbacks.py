@@ -5,7 +5,8 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from gansep.data import SeparationData, StemsFolder
 from gansep.training import Separator
-from gansep.training.callbacks import SeparationMetrics, log_spectrogram, si_sdr
+from gansep.eval.si_sdr import si_sdr
+from gansep.training.callbacks import SeparationMetrics, log_spectrogram
 from tests.conftest import tiny_generator
 
 
@@ -14,6 +15,9 @@ def test_si_sdr_hand_value():
     noise = np.array([[1.0, 1.0, -1.0, -1.0]])
     assert si_sdr(reference, 3 * (reference + 0.5 * noise)) == pytest.approx(
         10 * np.log10(4), abs=1e-6)
+    # Offsets are removed; a silent reference has no SI-SDR.
+    assert si_sdr(reference + 2.0, reference - 1.0) > 70
+    assert np.isnan(si_sdr(np.zeros((2, 8)), np.ones((2, 8))))
 
 
 def test_spectrogram_image_range():
