@@ -1,17 +1,10 @@
-"""The ``gansep`` command: LightningCLI (fit, validate, test, predict) plus gansep's own tools."""
+"""The ``gansep`` command: LightningCLI (fit, validate, test, predict; see
+:mod:`gansep.cli.lightning`) plus gansep's own tools, each imported only when it runs."""
 
 from __future__ import annotations
 
 import logging
 import sys
-
-from lightning_fabric.plugins import CheckpointIO
-from pytorch_lightning.cli import LightningCLI
-
-from gansep.data.audio import DataError
-from gansep.data.datamodule import SeparationData
-from gansep.training.robust import AtomicCheckpointIO, DivergenceError, SaveOnPreemption
-from gansep.training.separator import Separator
 
 TOOLS = {
     "describe": ("gansep.cli.describe", "print a model's lengths, context and size"),
@@ -33,26 +26,6 @@ DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"
                                        for name, (_, about) in TOOLS.items()))
 
 
-class GansepCLI(LightningCLI):
-    """LightningCLI over any :class:`Separator` subclass and :class:`SeparationData`, whose
-    trainers write checkpoints atomically and save ``last.ckpt`` on SIGTERM."""
-
-    def instantiate_trainer(self, **kwargs):
-        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
-        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
-        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
-            plugins.append(AtomicCheckpointIO())
-        kwargs.setdefault("plugins", plugins)
-        return super().instantiate_trainer(**kwargs)
-
-
-def run_lightning(args: list[str] | None) -> None:
-    GansepCLI(Separator, SeparationData, subclass_mode_model=True, args=args,
-              save_config_kwargs={"overwrite": True},
-              trainer_defaults={"callbacks": [SaveOnPreemption()]},
-              parser_kwargs={"description": DESCRIPTION})
-
-
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -62,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
         module_name, _, function = TOOLS[args[0]][0].partition(":")
         entry = getattr(importlib.import_module(module_name), function or "main")
         return entry(args[1:]) or 0
+    # Lightning is imported only here: the tools start in a fraction of its import time.
+    from gansep.cli.lightning import run_lightning
+    from gansep.data.audio import DataError
+    from gansep.training.robust import DivergenceError
+
     try:
         run_lightning(None if argv is None else args)
     except (DivergenceError, DataError) as error:

@@ -1,7 +1,6 @@
 """Datasets: track collections (folders of stems, MUSDB18, generated toy data) and sampling."""
 
 from gansep.data.audio import DataError, read_audio, resample, write_audio
-from gansep.data.datamodule import SeparationData
 from gansep.data.folder import StemsFolder
 from gansep.data.musdb import MUSDB
 from gansep.data.sampling import Augmentation, ExcerptSpec
@@ -11,3 +10,12 @@ from gansep.data.tracks import Track, TrackCollection
 __all__ = ["Augmentation", "DataError", "ExcerptSpec", "MUSDB", "SeparationData", "StemsFolder",
            "Track", "TrackCollection", "make_toy_dataset", "read_audio", "resample",
            "write_audio"]
+
+
+def __getattr__(name: str):
+    # The DataModule imports Lightning (seconds); the tools that only read audio do not need it.
+    if name == "SeparationData":
+        from gansep.data.datamodule import SeparationData
+
+        return SeparationData
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

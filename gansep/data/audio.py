@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from gansep.atomic import atomic_target
 
@@ -45,6 +44,8 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Band-limited polyphase resampling along the last axis (scipy's Kaiser-windowed FIR)."""
     if from_rate == to_rate:
         return audio
+    from scipy.signal import resample_poly  # imported here: scipy.signal takes ~0.8 s
+
     factor = gcd(int(from_rate), int(to_rate))
     up, down = int(to_rate) // factor, int(from_rate) // factor
     return resample_poly(audio, up, down, axis=-1).astype(np.float32, copy=False)

@@ -67,7 +67,8 @@ def sweep_file(tmp_path, toy_root):
 def test_sweep_runs_records_failures_and_resumes(tmp_path, toy_root):
     path = sweep_file(tmp_path, toy_root)
     runs = tmp_path / "runs"
-    out = run(["sweep", str(path), "--runs-dir", str(runs)], tmp_path, check=False)
+    out = run(["sweep", str(path), "--runs-dir", str(runs), "--parallel", "2"], tmp_path,
+              check=False)
     assert out.returncode == 1  # one run failed, the sweep still went on
     statuses = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/status.json")}
     assert sorted(s["status"] for s in statuses.values()) == ["failed", "finished"]

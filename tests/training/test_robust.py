@@ -142,6 +142,22 @@ def test_sigkill_then_resume_equals_uninterrupted(toy_root, tmp_path):
                                        atol=1e-9)
 
 
+def cli_in_process(args, capsys, caplog) -> tuple[int, str]:
+    """``gansep ARGS`` in this process (no second Lightning import): exit code and everything
+    it said (stderr, stdout, log records, an escaping exception)."""
+    from gansep.cli.main import main
+
+    said = ""
+    try:
+        code = main(args)
+    except SystemExit as exit:
+        code = exit.code
+    except Exception as error:  # what a subprocess would print as its last traceback line
+        code, said = 1, f"{type(error).__name__}: {error}"
+    captured = capsys.readouterr()
+    return code, captured.err + captured.out + caplog.text + said
+
+
 @pytest.mark.parametrize("override, message", [
     (["--model.init_args.generator.init_args.levels", "0"], "levels must be a positive integer"),
     (["--model.init_args.generator.init_args.down_kernel", "4"], "down_kernel must be a positive"
@@ -149,10 +165,15 @@ def test_sigkill_then_resume_equals_uninterrupted(toy_root, tmp_path):
     (["--model.init_args.generator.init_args.upsampling", "cubic"], "upsampling"),
     (["--data.batch_size", "many"], "batch_size"),
     (["--model.init_args.warmup_stepz", "3"], "warmup_stepz"),
+    ([], "no-such-data: dataset root does not exist"),  # the control: a good configuration
 ])
-def test_bad_configuration_fails_before_data(tmp_path, override, message):
-    out = run(["fit", "--config", str(ROOT / "configs/demo-gan.yaml"),
-               "--data.collection.init_args.root", str(tmp_path / "no-such-data"), *override],
-              tmp_path, check=False)
-    assert out.returncode != 0 and message in out.stderr
-    assert "no-such-data: dataset root does not exist" not in out.stderr
+def test_bad_configuration_fails_before_data(tmp_path, monkeypatch, capsys, caplog, override,
+                                             message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["gansep"])
+    code, said = cli_in_process(["fit", "--config", str(ROOT / "configs/demo-gan.yaml"),
+                                 "--data.collection.init_args.root", str(tmp_path / "no-such-data"),
+                                 *override], capsys, caplog)
+    assert code != 0 and message in said
+    if override:  # refused before the data was looked at
+        assert "no-such-data: dataset root does not exist" not in said

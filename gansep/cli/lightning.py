@@ -1,0 +1,31 @@
+"""``gansep fit|validate|test|predict``: the LightningCLI over gansep's modules."""
+
+from __future__ import annotations
+
+from lightning_fabric.plugins import CheckpointIO
+from pytorch_lightning.cli import LightningCLI
+
+from gansep.cli.main import DESCRIPTION
+from gansep.data.datamodule import SeparationData
+from gansep.training.robust import AtomicCheckpointIO, SaveOnPreemption
+from gansep.training.separator import Separator
+
+
+class GansepCLI(LightningCLI):
+    """LightningCLI over any :class:`Separator` subclass and :class:`SeparationData`, whose
+    trainers write checkpoints atomically and save ``last.ckpt`` on SIGTERM."""
+
+    def instantiate_trainer(self, **kwargs):
+        plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
+        plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
+            plugins.append(AtomicCheckpointIO())
+        kwargs.setdefault("plugins", plugins)
+        return super().instantiate_trainer(**kwargs)
+
+
+def run_lightning(args: list[str] | None) -> None:
+    GansepCLI(Separator, SeparationData, subclass_mode_model=True, args=args,
+              save_config_kwargs={"overwrite": True},
+              trainer_defaults={"callbacks": [SaveOnPreemption()]},
+              parser_kwargs={"description": DESCRIPTION})
