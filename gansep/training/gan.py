@@ -16,8 +16,8 @@ from gansep.training.robust import gradient_norm
 from gansep.training.separator import Separator
 
 
-def _adam_gan(params):
-    # HiFi-GAN's optimiser settings (AdamW, betas 0.8/0.99) at the Wave-U-Net learning rate.
+def adamw_gan(params) -> torch.optim.Optimizer:
+    """The GAN default: HiFi-GAN's AdamW (betas 0.8/0.99) at the Wave-U-Net learning rate."""
     return torch.optim.AdamW(params, lr=1e-4, betas=(0.8, 0.99))
 
 
@@ -43,7 +43,7 @@ class GANSeparator(Separator):
         generator: the separation network.
         objective: reconstruction terms plus the adversarial term (discriminator, GAN loss,
             weights).
-        optimizer: the generator's optimiser (default AdamW, lr 1e-4, betas 0.8/0.99).
+        optimizer: the generator's optimiser (None: AdamW, lr 1e-4, betas 0.8/0.99).
         discriminator_optimizer: the discriminators' optimiser (same default).
         lr_scheduler, discriminator_lr_scheduler: optional schedulers of each.
         scheduler_interval: step the schedulers every ``step`` or every ``epoch``.
@@ -63,8 +63,8 @@ class GANSeparator(Separator):
     adversarial_training = True
 
     def __init__(self, generator: WaveUNet, objective: Objective | None = None,
-                 optimizer: OptimizerCallable = _adam_gan,
-                 discriminator_optimizer: OptimizerCallable = _adam_gan,
+                 optimizer: OptimizerCallable | None = None,
+                 discriminator_optimizer: OptimizerCallable | None = None,
                  lr_scheduler: LRSchedulerCallable | None = None,
                  discriminator_lr_scheduler: LRSchedulerCallable | None = None,
                  scheduler_interval: str = "epoch", discriminator_steps: int = 1,
@@ -72,8 +72,8 @@ class GANSeparator(Separator):
                  discriminator_gradient_clip: float | None = None,
                  ema_decay: float | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10):
-        super().__init__(generator, objective, optimizer, lr_scheduler, eval_batch_size,
-                         max_bad_steps)
+        super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
+                         lr_scheduler, eval_batch_size, max_bad_steps)
         if scheduler_interval not in ("step", "epoch"):
             raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got "
                              f"{scheduler_interval!r}")
@@ -81,7 +81,8 @@ class GANSeparator(Separator):
             raise ValueError("discriminator_steps must be >= 1 and warmup_steps >= 0, got "
                              f"{discriminator_steps} and {warmup_steps}")
         self.automatic_optimization = False
-        self.discriminator_optimizer = discriminator_optimizer
+        self.discriminator_optimizer = (discriminator_optimizer
+                                        if discriminator_optimizer is not None else adamw_gan)
         self.discriminator_lr_scheduler = discriminator_lr_scheduler
         self.scheduler_interval = scheduler_interval
         self.discriminator_steps = discriminator_steps

@@ -30,7 +30,8 @@ def _plain(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def _adam(params):
+def adam(params) -> torch.optim.Optimizer:
+    """The default optimiser: Adam with the Wave-U-Net paper's settings."""
     return torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.999))
 
 
@@ -41,8 +42,9 @@ class Separator(pl.LightningModule):
     Args:
         generator: the separation network.
         objective: the loss (default: L1 alone).
-        optimizer: builds the optimiser from the generator's parameters (default: Adam with
-            the Wave-U-Net paper's learning rate 1e-4).
+        optimizer: builds the optimiser from the generator's parameters (None: Adam with the
+            Wave-U-Net paper's learning rate 1e-4). The default is None rather than a function
+            because jsonargparse turns a function default into its dotted name, a string.
         lr_scheduler: optional scheduler, stepped every epoch.
         eval_batch_size: chunks per forward pass when separating whole tracks.
         max_bad_steps: steps with a non-finite loss are skipped; more than this many in a row
@@ -50,7 +52,7 @@ class Separator(pl.LightningModule):
     """
 
     def __init__(self, generator: WaveUNet, objective: Objective | None = None,
-                 optimizer: OptimizerCallable = _adam,
+                 optimizer: OptimizerCallable | None = None,
                  lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10):
         super().__init__()
@@ -68,7 +70,7 @@ class Separator(pl.LightningModule):
             raise ValueError(f"{type(self).__name__} trains reconstruction objectives only; the "
                              f"objective {self.objective.name} has an adversarial term: use "
                              "class_path gansep.training.GANSeparator")
-        self.optimizer = optimizer
+        self.optimizer = optimizer if optimizer is not None else adam
         self.lr_scheduler = lr_scheduler
         self.eval_batch_size = eval_batch_size
         self.guard = FiniteGuard(max_bad_steps)

@@ -84,3 +84,24 @@ def test_bad_config_key_is_named(tmp_path):
     out = run(["fit", "--config", "configs/demo.yaml", "--model.init_args.generator.init_args"
                ".levls", "3"], ROOT, check=False)
     assert out.returncode != 0 and "levls" in out.stderr
+
+
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
+def test_every_run_config_builds_module_and_optimisers(config, toy_root, tmp_path, monkeypatch):
+    """Each ready-made run config of configs/ instantiates through the CLI (on the toy data)
+    into a module whose optimisers build: what `gansep fit --config` does before step one."""
+    from gansep.cli.lightning import GansepCLI
+    from gansep.data import SeparationData
+    from gansep.training import Separator
+
+    monkeypatch.chdir(tmp_path)
+    cli = GansepCLI(Separator, SeparationData, subclass_mode_model=True, run=False,
+                    args=["--config", str(ROOT / "configs" / config), "--trainer.logger", "false",
+                          "--trainer.accelerator", "cpu", "--trainer.devices", "1",
+                          "--data.collection.init_args.root", str(toy_root)])
+    built = cli.model.configure_optimizers()
+    optimizers = (built[0] if isinstance(built, tuple) else
+                  [built["optimizer"] if isinstance(built, dict) else built])
+    expected = 2 if cli.model.objective.adversarial is not None else 1
+    assert len(optimizers) == expected
+    assert all(isinstance(o, torch.optim.Optimizer) for o in optimizers)
