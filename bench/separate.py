@@ -1,12 +1,12 @@
 """Real-time factor and peak memory of ``gansep separate`` on a 3-minute stereo 44.1 kHz file
 for the M4 and M5-HighSR presets (untrained weights: speed does not depend on them).
 
-    python bench/separate.py [--seconds 180] [--presets m4 m5-highsr]
+    python bench/separate.py [--seconds 180] [--presets m4 m5-highsr] [--device cuda]
 
 Each preset is exported to a temporary folder, then ``gansep separate`` runs in a subprocess;
 the wall time of that whole command (start-up, reading, resampling, separation, writing) over
 the audio's duration is the real-time factor, and the subprocess's peak resident memory is
-read from the kernel (ru_maxrss).
+read from the kernel (ru_maxrss); on a GPU, also the peak memory torch allocated there.
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ from gansep.cli.describe import build_generator, generator_spec
 from gansep.export import write_separator
 
 
-# Runs the gansep command in this process, then prints its own peak RSS in MiB.
-PEAK = ("import resource, sys; from gansep.cli.main import main; sys.argv[0] = 'gansep'; "
+# Runs the gansep command in this process, then prints its own peak RSS and peak GPU memory
+# (0 without CUDA), in MiB.
+PEAK = ("import resource, sys, torch; from gansep.cli.main import main; sys.argv[0] = 'gansep'; "
         "code = main(sys.argv[1:]); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); sys.exit(code)")
+        "gpu = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0; "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, gpu); sys.exit(code)")
 
 
 def main() -> None:
@@ -40,6 +42,7 @@ def main() -> None:
     parser.add_argument("--long-seconds", type=float, default=600.0,
                         help="also separate a file this long with the first preset (0: skip), "
                              "to show that memory does not grow with the file")
+    parser.add_argument("--device", default="cpu", help="passed to gansep separate --device")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -58,10 +61,11 @@ def main() -> None:
                 result = subprocess.run(
                     [sys.executable, "-c", PEAK, "separate", "--model", str(folder / preset),
                      str(folder / "track.wav"), "--out", str(folder / f"out-{preset}"),
-                     "--precision", precision], check=True, capture_output=True, text=True)
+                     "--precision", precision, "--device", args.device],
+                    check=True, capture_output=True, text=True)
                 elapsed = time.perf_counter() - start
-                peak = float(result.stdout.strip().splitlines()[-1])
-                rows.append((f"{preset} {precision}", elapsed, elapsed / args.seconds, peak))
+                peak, gpu = map(float, result.stdout.strip().splitlines()[-1].split())
+                rows.append((f"{preset} {precision}", elapsed, elapsed / args.seconds, peak, gpu))
         if args.long_seconds:
             long = (np.random.default_rng(1).standard_normal((int(args.long_seconds * 44100),
                                                                2)) * 0.1).astype(np.float32)
@@ -71,18 +75,20 @@ def main() -> None:
             start = time.perf_counter()
             result = subprocess.run(
                 [sys.executable, "-c", PEAK, "separate", "--model", str(folder / preset),
-                 str(folder / "long.wav"), "--out", str(folder / "out-long")],
-                check=True, capture_output=True, text=True)
+                 str(folder / "long.wav"), "--out", str(folder / "out-long"),
+                 "--device", args.device], check=True, capture_output=True, text=True)
             elapsed = time.perf_counter() - start
+            peak, gpu = map(float, result.stdout.strip().splitlines()[-1].split())
             rows.append((f"{preset} fp32, {args.long_seconds:.0f} s file", elapsed,
-                         elapsed / args.long_seconds,
-                         float(result.stdout.strip().splitlines()[-1])))
+                         elapsed / args.long_seconds, peak, gpu))
+    where = (torch.cuda.get_device_name() if args.device.startswith("cuda")
+             else f"{torch.get_num_threads()} CPU threads")
     print(f"gansep separate, {args.seconds:.0f} s stereo 44.1 kHz WAV, torch "
-          f"{torch.__version__}, {torch.get_num_threads()} threads")
-    print("| preset, precision | wall (s) | real-time factor | peak RSS (MiB) |")
-    print("|---|---:|---:|---:|")
-    for preset, elapsed, rtf, peak in rows:
-        print(f"| {preset} | {elapsed:.1f} | {rtf:.3f} | {peak:.0f} |")
+          f"{torch.__version__}, {where}")
+    print("| preset, precision | wall (s) | real-time factor | peak RSS (MiB) | peak GPU (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    for preset, elapsed, rtf, peak, gpu in rows:
+        print(f"| {preset} | {elapsed:.1f} | {rtf:.3f} | {peak:.0f} | {gpu:.0f} |")
 
 
 if __name__ == "__main__":
