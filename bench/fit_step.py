@@ -20,11 +20,7 @@ import time
 import pytorch_lightning as pl
 import torch
 
-from gansep.cli.lightning import GansepCLI
-from gansep.cli.main import DESCRIPTION
-from gansep.data.datamodule import SeparationData
-from gansep.training.robust import SaveOnPreemption
-from gansep.training.separator import Separator
+from gansep.cli.lightning import lightning_cli
 
 SKIP = 5
 
@@ -64,10 +60,7 @@ def main(args: list[str]) -> None:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    cli = GansepCLI(Separator, SeparationData, subclass_mode_model=True, args=["fit", *args],
-                    save_config_kwargs={"overwrite": True},
-                    trainer_defaults={"callbacks": [SaveOnPreemption(), stats]},
-                    parser_kwargs={"description": DESCRIPTION})
+    cli = lightning_cli(["fit", *args], callbacks=[stats])
     wall = time.perf_counter() - start
     trainer = cli.trainer
     where = (torch.cuda.get_device_name() if trainer.strategy.root_device.type == "cuda"

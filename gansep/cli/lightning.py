@@ -24,8 +24,10 @@ class GansepCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
-def run_lightning(args: list[str] | None) -> None:
-    GansepCLI(Separator, SeparationData, subclass_mode_model=True, args=args,
-              save_config_kwargs={"overwrite": True},
-              trainer_defaults={"callbacks": [SaveOnPreemption()]},
-              parser_kwargs={"description": DESCRIPTION})
+def lightning_cli(args: list[str] | None, run: bool = True, callbacks=()) -> GansepCLI:
+    """gansep's LightningCLI over ``args`` (with ``run=False``: no subcommand, the module,
+    data and trainer built but nothing run). ``callbacks`` join the configuration's."""
+    return GansepCLI(Separator, SeparationData, subclass_mode_model=True, args=args, run=run,
+                     save_config_kwargs={"overwrite": True},
+                     trainer_defaults={"callbacks": [SaveOnPreemption(), *callbacks]},
+                     parser_kwargs={"description": DESCRIPTION})

@@ -36,12 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         entry = getattr(importlib.import_module(module_name), function or "main")
         return entry(args[1:]) or 0
     # Lightning is imported only here: the tools start in a fraction of its import time.
-    from gansep.cli.lightning import run_lightning
+    from gansep.cli.lightning import lightning_cli
     from gansep.data.audio import DataError
     from gansep.training.robust import DivergenceError
 
     try:
-        run_lightning(None if argv is None else args)
+        lightning_cli(None if argv is None else args)
     except (DivergenceError, DataError) as error:
         logging.getLogger("gansep").error("gansep: %s", error)
         return 1

@@ -90,15 +90,12 @@ def test_bad_config_key_is_named(tmp_path):
 def test_every_run_config_builds_module_and_optimisers(config, toy_root, tmp_path, monkeypatch):
     """Each ready-made run config of configs/ instantiates through the CLI (on the toy data)
     into a module whose optimisers build: what `gansep fit --config` does before step one."""
-    from gansep.cli.lightning import GansepCLI
-    from gansep.data import SeparationData
-    from gansep.training import Separator
+    from gansep.cli.lightning import lightning_cli
 
     monkeypatch.chdir(tmp_path)
-    cli = GansepCLI(Separator, SeparationData, subclass_mode_model=True, run=False,
-                    args=["--config", str(ROOT / "configs" / config), "--trainer.logger", "false",
-                          "--trainer.accelerator", "cpu", "--trainer.devices", "1",
-                          "--data.collection.init_args.root", str(toy_root)])
+    cli = lightning_cli(["--config", str(ROOT / "configs" / config), "--trainer.logger", "false",
+                         "--trainer.accelerator", "cpu", "--trainer.devices", "1",
+                         "--data.collection.init_args.root", str(toy_root)], run=False)
     built = cli.model.configure_optimizers()
     optimizers = (built[0] if isinstance(built, tuple) else
                   [built["optimizer"] if isinstance(built, dict) else built])

@@ -118,8 +118,7 @@ def test_default_optimisers_from_a_config_without_optimizer(toy_root, tmp_path, 
                                                             objective, expected):
     """A run config that names no optimiser gets the documented defaults (jsonargparse used to
     hand the modules a function default as its dotted name, a string)."""
-    from gansep.cli.lightning import GansepCLI
-    from gansep.data import SeparationData
+    from gansep.cli.lightning import lightning_cli
 
     configs = Path(__file__).resolve().parents[2] / "configs"
     config = tmp_path / "run.yaml"
@@ -130,8 +129,7 @@ def test_default_optimisers_from_a_config_without_optimizer(toy_root, tmp_path, 
         f"    objective: {configs / 'objectives' / objective}\n"
         f"data:\n  collection: {{class_path: gansep.data.StemsFolder, "
         f"init_args: {{root: {toy_root}}}}}\n")
-    cli = GansepCLI(Separator, SeparationData, subclass_mode_model=True, run=False,
-                    args=["--config", str(config)])
+    cli = lightning_cli(["--config", str(config)], run=False)
     built = cli.model.configure_optimizers()
     optimizers = built[0] if isinstance(built, tuple) else [built]
     assert [(type(o), o.defaults["betas"]) for o in optimizers] == expected
