@@ -1,4 +1,5 @@
-"""Atomic file writes: nothing half-written ever sits at the final path."""
+"""File helpers: atomic writes (nothing half-written ever sits at the final path) and
+content hashes."""
 
 from __future__ import annotations
 
@@ -30,3 +31,14 @@ def atomic_target(path: str | Path):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def sha256_file(path: str | Path) -> str:
+    """The hex SHA-256 of a file's content, read in 1 MiB blocks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -8,26 +8,48 @@ from pathlib import Path
 
 import torch
 
+from gansep.atomic import sha256_file
+from gansep.errors import GansepError
 from gansep.models.waveunet import WaveUNet
 
 log = logging.getLogger(__name__)
 
 
-class CheckpointError(ValueError):
+class CheckpointError(GansepError, ValueError):
     """A file that is not a usable gansep checkpoint; the message names it."""
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """Loads a Lightning checkpoint without unpickling objects (``weights_only=True``)."""
+def load_checkpoint_file(path: str | Path, map_location="cpu") -> dict:
+    """Loads a torch checkpoint without unpickling code (``weights_only=True``). A missing,
+    truncated or foreign file, or one whose pickle names code to run, is a CheckpointError
+    that says so (and never suggests loading it unsafely)."""
+    import pickle
+
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+        raise CheckpointError(f"{path}: no such checkpoint file"
+                              + (" (it is a folder)" if path.is_dir() else ""))
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, tampered, or not a torch file
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({first[:200]})") from None
-    if not isinstance(checkpoint, dict) or "gansep" not in checkpoint:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - every failure is the file's
+        # torch's own message advises weights_only=False: never relay it.
+        if isinstance(error, pickle.UnpicklingError) and "global" in str(error).lower():
+            raise CheckpointError(f"{path}: not a loadable checkpoint: it holds pickled objects "
+                                  "other than tensors and plain data (code to run), and gansep "
+                                  "never unpickles code") from None
+        kind = "truncated or damaged" if path.stat().st_size else "empty"
+        raise CheckpointError(f"{path}: not a readable checkpoint ({kind} file, or not written "
+                              "by torch.save)") from None
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (holds a {type(checkpoint).__name__}, "
+                              "not a dict)")
+    return checkpoint
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Loads a gansep Lightning checkpoint with :func:`load_checkpoint_file`."""
+    checkpoint = load_checkpoint_file(path)
+    if "gansep" not in checkpoint:
         raise CheckpointError(f"{path}: not a gansep checkpoint (no 'gansep' entry: it was not "
                               "written by gansep's Separator or GANSeparator)")
     return checkpoint
@@ -60,19 +82,12 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[WaveU
 WEIGHTS, CONFIG, TORCHSCRIPT, ONNX = "model.safetensors", "separator.json", "separator.ts", \
     "separator.onnx"
 FORMAT = "gansep-separator/1"
+# The SHA-256 of the JSON description itself (every other key, canonically serialised):
+# an edited separator.json is caught, not silently obeyed.
+DIGEST = "description_sha256"
 # Output seconds per forward pass when separating files: long chunks amortise the valid
 # convolutions' input context (M4: 131054 context samples for 16389 nominal outputs).
 CHUNK_SECONDS = 10.0
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_separator(checkpoint: str | Path, out: str | Path, ema: bool = True,
@@ -134,10 +149,44 @@ def write_separator(generator: WaveUNet, out: str | Path, provenance: dict | Non
         "input_length": g.input_length, "output_length": g.output_length,
         "context": [g.context_left, g.context_right], "gansep_version": __version__,
         **(provenance or {}),
-        "files": files, "sha256": {name: _sha256(out / name) for name in files.values()},
+        "files": files, "sha256": {name: sha256_file(out / name) for name in files.values()},
     }
+    config[DIGEST] = _description_digest(config)
     _atomic(out / CONFIG, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=1)))
     return config
+
+
+def _description_digest(config: dict) -> str:
+    import hashlib
+    import json
+
+    body = {k: v for k, v in config.items() if k != DIGEST}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _check_digest(config: dict, path: Path) -> None:
+    """CheckpointError unless the description is of this format and its own digest holds."""
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: format {config.get('format')!r}, expected {FORMAT!r}")
+    if DIGEST not in config:
+        log.warning("%s: written by an older gansep without %s; its own integrity is not "
+                    "checked, only its consistency", path, DIGEST)
+    elif config[DIGEST] != _description_digest(config):
+        raise CheckpointError(f"{path}: edited after export (its {DIGEST} does not match its "
+                              "content): re-export the checkpoint rather than edit the file")
+
+
+def _check_consistency(config: dict, generator: WaveUNet, path: Path) -> None:
+    """CheckpointError unless the description's top level agrees with the network its
+    ``generator.init_args`` build."""
+    g = generator.geometry
+    expected = {"sample_rate": generator.sample_rate, "channels": generator.channels,
+                "sources": generator.sources, "input_length": g.input_length,
+                "output_length": g.output_length, "context": [g.context_left, g.context_right]}
+    for key, value in expected.items():
+        if config.get(key) != value:
+            raise CheckpointError(f"{path}: {key} is {config.get(key)!r}, but the generator "
+                                  f"described in generator.init_args has {value!r}")
 
 
 def _onnx_available() -> bool:
@@ -222,18 +271,29 @@ def load_separator(folder: str | Path, device: str = "cpu") -> ExportedSeparator
         raise CheckpointError(f"{folder}: not a gansep separator folder (no {CONFIG})")
     try:
         config = json.loads(config_path.read_text())
-        init_args = config["generator"]["init_args"]
-        expected = config["sha256"][WEIGHTS]
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise CheckpointError(f"{config_path}: damaged separator description ({error})") from None
+        init_args = dict(config["generator"]["init_args"])
+        hashes = {name: config["sha256"][name] for name in config["files"].values()}
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError,
+            AttributeError) as error:
+        raise CheckpointError(f"{config_path}: damaged separator description "
+                              f"({type(error).__name__}: {error})") from None
+    if WEIGHTS not in hashes:
+        raise CheckpointError(f"{config_path}: damaged separator description (no {WEIGHTS})")
+    for name, expected in hashes.items():  # every file the export wrote, not only the weights
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(f"{path}: missing (listed in {CONFIG})")
+        if sha256_file(path) != expected:
+            raise CheckpointError(f"{path}: SHA-256 differs from {CONFIG}: the file was changed "
+                                  "or truncated after export")
+    _check_digest(config, config_path)
     weights = folder / WEIGHTS
-    if not weights.is_file():
-        raise CheckpointError(f"{weights}: missing")
-    if _sha256(weights) != expected:
-        raise CheckpointError(f"{weights}: SHA-256 differs from {CONFIG}: the file was changed "
-                              "or truncated after export")
     try:
         generator = WaveUNet(**init_args)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"{config_path}: generator.init_args unusable ({error})") from None
+    _check_consistency(config, generator, config_path)
+    try:
         generator.load_state_dict(load_file(weights))
     except (SafetensorError, RuntimeError, TypeError, ValueError) as error:
         raise CheckpointError(f"{weights}: cannot load ({str(error).splitlines()[0]})") from None

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from gansep.cli.options import natural_float, positive_int
 from gansep.data.check import check_dataset
 
 log = logging.getLogger(__name__)
@@ -17,9 +18,9 @@ def main(argv: list[str]) -> int:
         "truncated files, NaN, mismatched sample rates, lengths and channel counts, mixtures "
         "that are not the sum of their stems, and silent stems."))
     parser.add_argument("root", type=Path)
-    parser.add_argument("--tolerance", type=float, default=1e-3,
+    parser.add_argument("--tolerance", type=natural_float, default=1e-3,
                         help="max |mixture - sum of stems| relative to the mixture's peak")
-    parser.add_argument("--sample-rate", type=int, help="the rate every file must have")
+    parser.add_argument("--sample-rate", type=positive_int, help="the rate every file must have")
     args = parser.parse_args(argv)
     count, problems = check_dataset(args.root, args.tolerance, args.sample_rate)
     for problem in problems:

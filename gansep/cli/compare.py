@@ -1,178 +1,26 @@
-"""``gansep compare RUN_DIR... --out DIR``: compare training objectives on their test results.
-
-Each run folder (a sweep run, or any folder holding ``results/test/*.json`` or ``test/*.json``
-in museval's format) is one seed of one objective; the objective is the run's
-``model.init_args.objective`` parameter (``params.json``) or, failing that, the folder name.
-Per metric, objective and source, the per-track scores of all its seeds are pooled (SDR, SIR,
-SAR, ISR: median over frames; SI-SDR: whole track): the table gives their median and
-interquartile range. Against ``--baseline``, a paired
-Wilcoxon signed-rank test over tracks (each track's score averaged over seeds) gives the
-p-value and the median difference. A box plot shows per-track SDR per objective.
-"""
+"""``gansep compare RUN_DIR... --out DIR``: compare training objectives on their test results
+(see :mod:`gansep.experiments.compare`)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
-import numpy as np
-
-from gansep.eval.results import TRACK_METRICS, read_track_scores
+from gansep.cli.options import writable_folder
 
 log = logging.getLogger(__name__)
 
 
-def objective_of(run: Path) -> str:
-    params = run / "params.json"
-    if params.exists():
-        value = json.loads(params.read_text()).get("model.init_args.objective")
-        if value is not None:
-            return Path(str(value)).stem
-    return run.name
-
-
-def load_runs(runs: list[Path]) -> list[dict]:
-    """Rows ``{objective, run, track, source, SDR, SIR, SAR, ISR, SI-SDR}``."""
-    rows = []
-    for run in runs:
-        folder = run / "results" if (run / "results" / "test").is_dir() else run
-        if not (folder / "test").is_dir():
-            raise FileNotFoundError(f"{run}: no results (expected {run}/results/test/*.json)")
-        for row in read_track_scores(folder):
-            rows.append({"objective": objective_of(run), "run": run.name, **row})
-    return rows
-
-
-def summarise(rows: list[dict], baseline: str | None, metric: str = "SDR") -> dict:
-    """Per (objective, source): median, IQR and count of the pooled per-track scores; and,
-    against the baseline, the paired Wilcoxon test over tracks."""
-    from scipy.stats import wilcoxon
-
-    table = {}
-    objectives = list(dict.fromkeys(r["objective"] for r in rows))
-    sources = list(dict.fromkeys(r["source"] for r in rows))
-    for objective in objectives:
-        for source in sources:
-            values = np.array([r[metric] for r in rows if r["objective"] == objective
-                               and r["source"] == source], dtype=float)
-            values = values[~np.isnan(values)]
-            if not len(values):
-                continue
-            q1, median, q3 = np.percentile(values, [25, 50, 75])
-            entry = {"median": median, "q1": q1, "q3": q3, "n": len(values)}
-            if baseline is not None and objective != baseline:
-                entry.update(paired_test(rows, objective, baseline, source, metric, wilcoxon))
-            table[(objective, source)] = entry
-    return table
-
-
-def per_track_means(rows, objective, source, metric) -> dict[str, float]:
-    tracks: dict[str, list[float]] = {}
-    for r in rows:
-        if r["objective"] == objective and r["source"] == source and not np.isnan(r[metric]):
-            tracks.setdefault(r["track"], []).append(r[metric])
-    return {t: float(np.mean(v)) for t, v in tracks.items()}
-
-
-def paired_test(rows, objective, baseline, source, metric, wilcoxon) -> dict:
-    a = per_track_means(rows, objective, source, metric)
-    b = per_track_means(rows, baseline, source, metric)
-    common = sorted(set(a) & set(b))
-    differences = np.array([a[t] - b[t] for t in common])
-    out = {"paired_tracks": len(common),
-           "median_difference": float(np.median(differences)) if len(common) else np.nan,
-           "p_value": np.nan}
-    if len(common) >= 2 and np.any(differences != 0):
-        out["p_value"] = float(wilcoxon(differences).pvalue)
-    return out
-
-
-def render(table: dict, baseline: str | None, metric: str) -> tuple[str, str]:
-    header = ["objective", "source", f"median {metric}", "IQR", "n"]
-    if baseline:
-        header += [f"median diff vs {baseline}", "Wilcoxon p", "tracks"]
-    md = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
-    csv = [",".join(h.replace(",", "") for h in header)]
-    for (objective, source), e in table.items():
-        cells = [objective, source, f"{e['median']:.3f}", f"{e['q1']:.3f}..{e['q3']:.3f}",
-                 str(e["n"])]
-        if baseline:
-            if objective == baseline:
-                cells += ["(baseline)", "", ""]
-            else:
-                cells += [f"{e['median_difference']:+.3f}", f"{e['p_value']:.3g}",
-                          str(e["paired_tracks"])]
-        md.append("| " + " | ".join(cells) + " |")
-        csv.append(",".join(cells))
-    return "\n".join(md) + "\n", "\n".join(csv) + "\n"
-
-
-def box_plot(rows: list[dict], path: Path, metric: str = "SDR") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gansep.atomic import atomic_target
-
-    objectives = list(dict.fromkeys(r["objective"] for r in rows))
-    sources = list(dict.fromkeys(r["source"] for r in rows))
-    figure, axes = plt.subplots(1, len(sources), figsize=(4 + 2 * len(objectives), 4),
-                                squeeze=False)
-    for axis, source in zip(axes[0], sources):
-        data = [[r[metric] for r in rows if r["objective"] == o and r["source"] == source
-                 and not np.isnan(r[metric])] for o in objectives]
-        axis.boxplot(data)
-        axis.set_xticks(range(1, len(objectives) + 1), objectives, rotation=30, ha="right")
-        axis.set_title(source)
-        axis.set_ylabel(f"{metric} per track (dB)")
-        axis.grid(axis="y", alpha=0.3)
-    figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
-    plt.close(figure)
-
-
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="gansep compare", description=__doc__.splitlines()[0])
+    from gansep.experiments.compare import __doc__ as about, compare_runs
+
+    parser = argparse.ArgumentParser(prog="gansep compare", description=about.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (or a sweep's runs dir)")
     parser.add_argument("--baseline", help="objective the others are tested against")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    runs = []
-    for path in args.runs:  # a sweep's runs dir stands for all its finished runs
-        children = sorted(p.parent for p in path.glob("*/status.json")
-                          if json.loads(p.read_text())["status"] == "finished")
-        runs += children if children else [path]
-    try:
-        rows = load_runs(runs)
-    except FileNotFoundError as error:
-        log.error("gansep compare: %s", error)
-        return 2
-    if not rows:
-        log.error("gansep compare: no per-track results in %s", [str(r) for r in runs])
-        return 2
-    objectives = {r["objective"] for r in rows}
-    if args.baseline and args.baseline not in objectives:
-        log.error("gansep compare: baseline %r is none of the objectives %s", args.baseline,
-                  sorted(objectives))
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    outputs = []
-    for metric in TRACK_METRICS:
-        table = summarise(rows, args.baseline, metric)
-        if not table:  # e.g. SI-SDR of results written before gansep stored it
-            log.warning("no %s values in these results: no compare-%s table", metric,
-                        metric.lower())
-            continue
-        markdown, csv = render(table, args.baseline, metric)
-        (args.out / f"compare-{metric.lower()}.md").write_text(markdown)
-        (args.out / f"compare-{metric.lower()}.csv").write_text(csv)
-        outputs.append(markdown)
-    box_plot(rows, args.out / "sdr-boxplot.png")
-    log.info("Per-track SDR over %d runs (%d objectives):\n%s", len(runs), len(objectives),
-             outputs[0])
+    writable_folder(args.out)
+    log.info("%s", compare_runs(args.runs, args.out, args.baseline))
     log.info("wrote %s", args.out)
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 from jsonargparse import ArgumentParser
 
+from gansep.errors import ConfigError
 from gansep.models.waveunet import WaveUNet
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def generator_spec(config: Path) -> dict:
     try:
         data = yaml.safe_load(config.read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise SystemExit(f"gansep describe: cannot read {config}: {error}") from None
+        raise ConfigError(f"cannot read {config}: {error}") from None
     spec, base = data, config.parent
     if isinstance(data, dict) and "model" in data:
         spec = (data["model"] or {}).get("init_args", {}).get("generator")
@@ -28,7 +29,7 @@ def generator_spec(config: Path) -> dict:
         path = (base / spec) if not Path(spec).is_absolute() else Path(spec)
         return generator_spec(path)
     if not isinstance(spec, dict) or "class_path" not in spec:
-        raise SystemExit(f"gansep describe: {config} holds neither a generator (class_path, "
+        raise ConfigError(f"{config} holds neither a generator (class_path, "
                          "init_args) nor a run config with model.init_args.generator")
     return spec
 
@@ -55,6 +56,8 @@ def describe(generator: WaveUNet) -> str:
                     f"{g.context_right} right ({g.context_right / rate:.4f} s)"),
         ("parameters", f"{params:,}"),
         ("size", f"{size_mb:.2f} MB (float32)"),
+        ("activations", f"{generator.activation_bytes() / 2**20:.1f} MiB per training example "
+                        "(float32, estimated)"),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

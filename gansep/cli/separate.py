@@ -12,7 +12,9 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from gansep.data.audio import AUDIO_EXTENSIONS, DataError, read_audio
+from gansep.cli.options import device, positive_float, positive_int, writable_folder
+from gansep.data.audio import AUDIO_EXTENSIONS, DataError, read_audio, wav_truncation
+from gansep.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ READABLE = AUDIO_EXTENSIONS + (".mp3",) + FFMPEG_EXTENSIONS
 
 
 def export_main(argv: list[str]) -> int:
-    from gansep.export import CheckpointError, export_separator
+    from gansep.export import export_separator
 
     parser = argparse.ArgumentParser(prog="gansep export", description=(
         "Write a checkpoint's generator as safetensors + JSON + TorchScript (+ ONNX)."))
@@ -31,12 +33,8 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("--onnx", action="store_true",
                         help="also write ONNX (needs the onnx package: gansep[onnx])")
     args = parser.parse_args(argv)
-    try:
-        config = export_separator(args.checkpoint, args.out, ema=not args.no_ema,
-                                  onnx=args.onnx)
-    except CheckpointError as error:
-        log.error("gansep export: %s", error)
-        return 2
+    writable_folder(args.out)
+    config = export_separator(args.checkpoint, args.out, ema=not args.no_ema, onnx=args.onnx)
     log.info("exported %s (%s weights, step %s, sources %s) to %s: %s", args.checkpoint,
              config["weights"], config["step"], ", ".join(config["sources"]), args.out,
              ", ".join(config["files"].values()))
@@ -88,17 +86,30 @@ def open_input(path: Path):
 def separate_file(separator, path: Path, folder: Path, args) -> None:
     """Separates ``path`` into ``folder/<source>.<format>`` segment by segment, so memory does
     not grow with the file; the files appear (atomically) once complete."""
-    from contextlib import ExitStack
-
-    from gansep.atomic import atomic_target
-    from gansep.eval.separate import separate_stream
-
     read, frames, rate, channels = open_input(path)
+    truncated = wav_truncation(path)
+    if truncated:
+        log.warning("warning: %s; separating the part that is there", truncated)
     if frames == 0:
         raise DataError(f"{path}: empty audio (0 samples)")
     if folder.exists() and not folder.is_dir():
         raise DataError(f"{folder}: output path exists and is a file")
     log.info("%s: %.1f s at %d Hz, %d channel(s)", path, frames / rate, rate, channels)
+    created = not folder.exists()
+    try:
+        _write_separation(separator, read, frames, rate, channels, folder, args)
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # leave no empty folder behind a failed input
+        raise
+
+
+def _write_separation(separator, read, frames, rate, channels, folder, args) -> None:
+    from contextlib import ExitStack
+
+    from gansep.atomic import atomic_target
+    from gansep.eval.separate import separate_stream
+
     with ExitStack() as stack:
         writers = []
         for source in separator.sources:
@@ -137,8 +148,26 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
     return files, problems
 
 
+def distinct_outputs(files: list[Path], out: Path) -> list[Path]:
+    """Each input's outputs go to ``OUT/<file name without extension>/``: inputs that share
+    that name (``a/song.wav`` and ``b/song.wav``, or ``song.wav`` and ``song.mp3``) would
+    overwrite each other, so they are refused before anything is written. Returns ``files``
+    with repeats of the same path dropped."""
+    by_name: dict[str, list[Path]] = {}
+    for path in dict.fromkeys(files):  # the same file named twice is separated once
+        by_name.setdefault(path.stem, []).append(path)
+    clashes = {name: paths for name, paths in by_name.items() if len(paths) > 1}
+    if clashes:
+        listing = "; ".join(f"{out / name}/ from {', '.join(map(str, paths))}"
+                            for name, paths in clashes.items())
+        raise ConfigError(f"inputs share an output folder (OUT/<file name without extension>/), "
+                          f"nothing written: {listing}. Rename them or separate them into "
+                          "different --out folders")
+    return list(dict.fromkeys(files))
+
+
 def separate_main(argv: list[str]) -> int:
-    from gansep.export import CHUNK_SECONDS, CheckpointError, load_separator
+    from gansep.export import CHUNK_SECONDS, load_separator
 
     parser = argparse.ArgumentParser(prog="gansep separate", description=(
         "Separate audio files with an exported separator: OUT/<track>/<source>.<format>."))
@@ -148,24 +177,23 @@ def separate_main(argv: list[str]) -> int:
     parser.add_argument("--format", choices=["wav", "flac"], default="wav")
     parser.add_argument("--subtype", default="PCM_16",
                         help="soundfile subtype: PCM_16, PCM_24, FLOAT, ...")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--batch-size", type=int, default=1, help="chunks per forward pass")
-    parser.add_argument("--chunk-seconds", type=float, default=CHUNK_SECONDS,
+    parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--batch-size", type=positive_int, default=1,
+                        help="chunks per forward pass")
+    parser.add_argument("--chunk-seconds", type=positive_float, default=CHUNK_SECONDS,
                         help="output seconds per chunk (memory grows with it)")
-    parser.add_argument("--segment-seconds", type=float, default=60.0,
+    parser.add_argument("--segment-seconds", type=positive_float, default=60.0,
                         help="seconds of audio held in memory at a time (long files)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: bfloat16 autocast, faster on CPUs with AVX512-BF16 and GPUs")
     args = parser.parse_args(argv)
-    if args.out.exists() and not args.out.is_dir():
-        log.error("gansep separate: output path %s is a file, not a folder", args.out)
-        return 2
-    try:
-        separator = load_separator(args.model, args.device)
-    except CheckpointError as error:
-        log.error("gansep separate: %s", error)
-        return 2
+    if not sf.check_format(args.format.upper(), args.subtype):
+        raise ConfigError(f"--subtype {args.subtype!r} cannot be written as {args.format} "
+                          f"(soundfile offers {', '.join(sf.available_subtypes(args.format.upper()))})")
+    writable_folder(args.out)
     files, failures = collect_inputs(args.inputs)
+    files = distinct_outputs(files, args.out)
+    separator = load_separator(args.model, args.device)
     for problem in failures:
         log.error("%s", problem)
     for path in files:

@@ -1,190 +1,31 @@
-"""``gansep sweep FILE``: run a wandb-format sweep locally and offline.
-
-The file is wandb's sweep YAML: ``method`` (grid or random), ``parameters`` whose names are
-LightningCLI keys (``values``, ``value``, or a ``distribution`` with bounds), and a ``command``
-whose ``${args}`` become ``--key=value`` pairs, as ``wandb agent`` passes them. Each run gets
-its own folder under ``--runs-dir`` (named from its parameters) holding ``params.json``, the
-resolved ``config.yaml``, logs, checkpoints, ``results/`` (gansep evaluate on the test split)
-and ``status.json``. A run that fails is recorded as failed and the sweep goes on; running the
-command again skips finished runs (failed ones are tried again).
-"""
+"""``gansep sweep FILE``: run a wandb-format sweep locally and offline (see
+:mod:`gansep.experiments.sweep`)."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import itertools
-import json
 import logging
-import math
-import os
-import random
-import shlex
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import yaml
-
-from gansep.eval.results import write_json_atomic
+from gansep.cli.options import natural_int, positive_int
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COMMAND = ["${env}", "gansep", "fit", "${args}"]
-
-
-class SweepError(ValueError):
-    """A sweep file that cannot be run; the message names the key."""
-
-
-def _sample(name: str, spec: dict, rng: random.Random):
-    """One value of a parameter from its distribution (wandb's names)."""
-    kind = spec.get("distribution", "categorical" if "values" in spec else "constant")
-    if "value" in spec:
-        return spec["value"]
-    if "values" in spec:
-        return rng.choice(spec["values"])
-    low, high = spec.get("min"), spec.get("max")
-    if low is None or high is None:
-        raise SweepError(f"parameter {name}: distribution {kind!r} needs min and max")
-    if kind == "uniform":
-        return rng.uniform(low, high)
-    if kind == "int_uniform":
-        return rng.randint(int(low), int(high))
-    if kind == "log_uniform_values":
-        return math.exp(rng.uniform(math.log(low), math.log(high)))
-    if kind == "q_uniform":
-        q = spec.get("q", 1)
-        return round(rng.uniform(low, high) / q) * q
-    raise SweepError(f"parameter {name}: unsupported distribution {kind!r} (uniform, "
-                     "int_uniform, log_uniform_values, q_uniform, or values)")
-
-
-def expand(sweep: dict, max_runs: int | None = None, seed: int = 0) -> list[dict]:
-    """The runs of a sweep: ``{key: value}`` per run, grid in order or random samples."""
-    method = sweep.get("method", "grid")
-    parameters = sweep.get("parameters") or {}
-    if not isinstance(parameters, dict) or not parameters:
-        raise SweepError("the sweep has no 'parameters'")
-    for name, spec in parameters.items():
-        if not isinstance(spec, dict):
-            raise SweepError(f"parameter {name}: expected a mapping with values/value/"
-                             f"distribution, got {spec!r}")
-    cap = max_runs if max_runs is not None else sweep.get("run_cap")
-    if method == "grid":
-        axes = []
-        for name, spec in parameters.items():
-            if "value" in spec:
-                axes.append([(name, spec["value"])])
-            elif "values" in spec:
-                axes.append([(name, v) for v in spec["values"]])
-            else:
-                raise SweepError(f"parameter {name}: grid sweeps need 'values' or 'value'")
-        runs = [dict(combination) for combination in itertools.product(*axes)]
-        return runs[:cap] if cap else runs
-    if method == "random":
-        if not cap:
-            raise SweepError("random sweeps need run_cap in the file or --max-runs")
-        rng = random.Random(seed)
-        return [{name: _sample(name, spec, rng) for name, spec in parameters.items()}
-                for _ in range(cap)]
-    raise SweepError(f"method {method!r} is not supported locally (grid or random)")
-
-
-def run_name(params: dict) -> str:
-    """A readable, stable folder name for a run's parameters."""
-    parts = []
-    for key, value in params.items():
-        short = Path(str(value)).stem if isinstance(value, str) else str(value)
-        parts.append(f"{key.split('.')[-1]}={short}")
-    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6]
-    return ("_".join(parts).replace("/", "-")[:120] + f"_{digest}").replace(" ", "")
-
-
-def command_for(sweep: dict, params: dict, run_dir: Path) -> list[str]:
-    """The sweep's command with ``${args}`` expanded, plus this run's output folders."""
-    command = sweep.get("command") or DEFAULT_COMMAND
-    args = [f"--{key}={value}" for key, value in params.items()]
-    out = []
-    for item in command:
-        if item == "${args}":
-            out += args
-        elif item in ("${env}", "${interpreter}"):
-            continue
-        elif item == "${program}":
-            out.append(sweep["program"])
-        else:
-            out.append(item)
-    if out and out[0] == "gansep":  # the same installation as this process
-        out = [sys.executable, "-m", "gansep.cli.main"] + out[1:]
-    return out + [f"--trainer.logger.init_args.save_dir={run_dir / 'logs'}",
-                  "--trainer.logger.init_args.name=run", "--trainer.logger.init_args.version=train",
-                  f"--trainer.callbacks.init_args.dirpath={run_dir / 'checkpoints'}"]
-
-
-def _data_root(config_path: Path) -> str | None:
-    config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
-    try:
-        return config["data"]["collection"]["init_args"]["root"]
-    except (KeyError, TypeError):
-        return None
-
-
-def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True) -> str:
-    """Runs one sweep run in its folder (fit, then evaluate), returning its status."""
-    run_dir = runs_dir / run_name(params)
-    status_path = run_dir / "status.json"
-    if status_path.exists() and json.loads(status_path.read_text())["status"] == "finished":
-        log.info("%s: finished earlier, skipped", run_dir.name)
-        return "skipped"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "params.json", params)
-    command = command_for(sweep, params, run_dir)
-    checkpoint = run_dir / "checkpoints" / "last.ckpt"
-    if checkpoint.exists():  # an interrupted run continues where it stopped
-        command.append("--ckpt_path=last")
-    (run_dir / "command.txt").write_text(shlex.join(command) + "\n")
-    log.info("%s: starting", run_dir.name)
-    with open(run_dir / "train.log", "a") as output:
-        code = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT,
-                              env={**os.environ, "WANDB_MODE": os.environ.get(
-                                  "WANDB_MODE", "offline")}).returncode
-        config = run_dir / "logs" / "run" / "train" / "config.yaml"
-        root = _data_root(config)
-        if code == 0 and evaluate and root is not None:
-            code = subprocess.run(
-                [sys.executable, "-m", "gansep.cli.main", "evaluate", "--ckpt", str(checkpoint),
-                 "--data", str(root), "--out", str(run_dir / "results")],
-                stdout=output, stderr=subprocess.STDOUT).returncode
-    status = "finished" if code == 0 else "failed"
-    write_json_atomic(status_path, {"status": status, "exit_code": code, "params": params})
-    log.info("%s: %s%s", run_dir.name, status, "" if code == 0 else
-             f" (exit {code}; see {run_dir / 'train.log'})")
-    return status
-
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="gansep sweep", description=__doc__.splitlines()[0])
+    from gansep.experiments.sweep import __doc__ as about, run_sweep
+
+    parser = argparse.ArgumentParser(prog="gansep sweep", description=about)
     parser.add_argument("file", type=Path, help="wandb sweep YAML")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/sweep"))
-    parser.add_argument("--parallel", type=int, default=1, help="runs at a time")
-    parser.add_argument("--max-runs", type=int, help="at most this many runs")
-    parser.add_argument("--seed", type=int, default=0, help="seed of random sweeps")
+    parser.add_argument("--parallel", type=positive_int, default=1, help="runs at a time")
+    parser.add_argument("--max-runs", type=positive_int, help="at most this many runs")
+    parser.add_argument("--seed", type=natural_int, default=0, help="seed of random sweeps")
     parser.add_argument("--no-evaluate", action="store_true",
                         help="skip gansep evaluate after each run")
     args = parser.parse_args(argv)
-    try:
-        sweep = yaml.safe_load(args.file.read_text())
-        runs = expand(sweep, args.max_runs, args.seed)
-    except (OSError, yaml.YAMLError, SweepError) as error:
-        log.error("gansep sweep: %s: %s", args.file, error)
-        return 2
-    log.info("%s: %d runs into %s", args.file, len(runs), args.runs_dir)
-    with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
-        statuses = list(pool.map(lambda p: execute(sweep, p, args.runs_dir,
-                                                   not args.no_evaluate), runs))
-    counts = {s: statuses.count(s) for s in ("finished", "skipped", "failed")}
+    counts = run_sweep(args.file, args.runs_dir, args.parallel, args.max_runs, args.seed,
+                       not args.no_evaluate)
     log.info("sweep done: %d finished, %d skipped (finished earlier), %d failed",
              counts["finished"], counts["skipped"], counts["failed"])
     return 1 if counts["failed"] else 0

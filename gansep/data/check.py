@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gansep.data.audio import AUDIO_EXTENSIONS, DataError, audio_info, read_audio
+from gansep.data.audio import (AUDIO_EXTENSIONS, DataError, audio_info, read_audio,
+                               wav_truncation)
 from gansep.data.folder import MIXTURE
 from gansep.data.tracks import SPLITS
 
@@ -31,6 +32,13 @@ def check_track(folder: Path, tolerance: float, expected_rate: int | None = None
         if data.shape[-1] != info.frames:
             problems.append(f"{path}: truncated: header says {info.frames} frames, "
                             f"{data.shape[-1]} could be read")
+        truncated = wav_truncation(path)
+        if truncated:
+            problems.append(truncated)
+        if data.shape[-1] == 0:
+            problems.append(f"{path}: empty audio (0 samples)")
+            shapes[path] = (info.samplerate, 0, info.channels)
+            continue
         if not np.isfinite(data).all():
             problems.append(f"{path}: NaN or infinite samples")
             data = np.nan_to_num(data)

@@ -9,6 +9,21 @@ from gansep.data.sampling import (Augmentation, ExcerptLoader, ExcerptSampler, E
                                   FullTracks,
                                   TrainingExcerpts, ValidationExcerpts)
 from gansep.data.tracks import TrackCollection
+from gansep.errors import ConfigError
+
+
+def _check_options(**options) -> None:
+    """ConfigError naming every ``data.*`` option out of range."""
+    at_least = {"batch_size": 1, "excerpts_per_epoch": 1, "valid_excerpts_per_track": 1,
+                "num_workers": 0, "max_bad_files": 0}
+    problems = [f"data.{name} must be an integer >= {low}, got {options[name]!r}"
+                for name, low in at_least.items()
+                if not isinstance(options[name], int) or options[name] < low]
+    duration = options["test_duration"]
+    if duration is not None and not duration > 0:
+        problems.append(f"data.test_duration must be positive seconds (or null), got {duration!r}")
+    if problems:
+        raise ConfigError("; ".join(problems))
 
 
 def _first(batch: list):
@@ -40,6 +55,10 @@ class SeparationData(pl.LightningDataModule):
                  augmentation: Augmentation | None = None, test_duration: float | None = None,
                  num_workers: int = 0, seed: int = 0, max_bad_files: int = 10):
         super().__init__()
+        _check_options(batch_size=batch_size, excerpts_per_epoch=excerpts_per_epoch,
+                       valid_excerpts_per_track=valid_excerpts_per_track,
+                       num_workers=num_workers, max_bad_files=max_bad_files,
+                       test_duration=test_duration)
         self.collection = collection
         self.batch_size = batch_size
         self.excerpts_per_epoch = excerpts_per_epoch
@@ -66,7 +85,8 @@ class SeparationData(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         dataset = TrainingExcerpts(self.collection.tracks("train"), self.spec,
-                                   self.augmentation, self.seed, self.max_bad_files)
+                                   self.augmentation, self.seed, self.max_bad_files,
+                                   bad=self.collection.unusable("train"))
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
         sampler = ExcerptSampler(self.excerpts_per_epoch, replicas, rank)

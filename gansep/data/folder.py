@@ -3,15 +3,20 @@ any format soundfile reads). Without a mixture file the mixture is the sum of th
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from gansep.data.audio import AUDIO_EXTENSIONS, DataError, audio_info, read_audio
+from gansep.data.audio import (AUDIO_EXTENSIONS, DataError, audio_info, read_audio,
+                               wav_truncation)
 from gansep.data.tracks import Track, TrackCollection
 
 MIXTURE = "mixture"
+
+log = logging.getLogger(__name__)
 
 
 class FolderTrack(Track):
@@ -29,22 +34,27 @@ class FolderTrack(Track):
             raise DataError(f"{folder}: no stem files ({'/'.join(AUDIO_EXTENSIONS)}) besides the "
                             "mixture")
         infos = {name: audio_info(path) for name, path in self.files.items()}
+        for path in self.files.values():
+            truncated = wav_truncation(path)
+            if truncated:
+                raise DataError(truncated)
+        # The odd file out is the culprit: compare each file with what most files have.
+        def usual(attribute: str):
+            return Counter(getattr(info, attribute) for info in infos.values()).most_common(1)[0][0]
+        self.sample_rate, self.num_frames, self.channels = (
+            usual("samplerate"), usual("frames"), usual("channels"))
         first_name = self.stems[0]
-        first = infos[first_name]
-        self.sample_rate, self.num_frames, self.channels = (first.samplerate, first.frames,
-                                                            first.channels)
         for name, info in infos.items():
-            path = self.files[name]
+            path, others = self.files[name], "the other files have"
             if info.samplerate != self.sample_rate:
-                raise DataError(f"{path}: sample rate {info.samplerate} Hz differs from "
-                                f"{self.files[first_name].name} ({self.sample_rate} Hz)")
+                raise DataError(f"{path}: sample rate {info.samplerate} Hz, but {others} "
+                                f"{self.sample_rate} Hz")
             if info.frames != self.num_frames:
-                raise DataError(f"{path}: {info.frames} frames, but "
-                                f"{self.files[first_name].name} has {self.num_frames}: "
-                                "stems must have equal lengths")
+                raise DataError(f"{path}: {info.frames} frames, but {others} "
+                                f"{self.num_frames}: stems must have equal lengths")
             if info.channels != self.channels:
-                raise DataError(f"{path}: {info.channels} channels, but "
-                                f"{self.files[first_name].name} has {self.channels}")
+                raise DataError(f"{path}: {info.channels} channels, but {others} "
+                                f"{self.channels}")
         if expected_rate is not None and self.sample_rate != expected_rate:
             raise DataError(f"{self.files[first_name]}: sample rate {self.sample_rate} Hz, "
                             f"expected {expected_rate} Hz for this dataset")
@@ -82,6 +92,11 @@ class StemsFolder(TrackCollection):
     def __init__(self, root: str | Path, sample_rate: int | None = None):
         self.root = Path(root)
         self.sample_rate = sample_rate
+        self._unusable: dict[str, dict[str, str]] = {}
+
+    def unusable(self, split: str) -> dict[str, str]:
+        self.tracks(split)
+        return dict(self._unusable.get(split, {}))
 
     @lru_cache(maxsize=None)
     def tracks(self, split: str) -> list[FolderTrack]:
@@ -92,7 +107,15 @@ class StemsFolder(TrackCollection):
         if not folder.is_dir():
             present = sorted(p.name for p in self.root.iterdir() if p.is_dir())
             raise DataError(f"{folder}: split folder missing (found: {present})")
-        tracks = [FolderTrack(p, self.sample_rate) for p in sorted(folder.iterdir()) if p.is_dir()]
+        tracks, unusable = [], self._unusable.setdefault(split, {})
+        for path in sorted(p for p in folder.iterdir() if p.is_dir()):
+            try:
+                tracks.append(FolderTrack(path, self.sample_rate))
+            except DataError as error:  # reported once, here; the other tracks go on
+                unusable[path.name] = str(error)
+                log.error("skipping track %s: %s", path.name, error)
         if not tracks:
-            raise DataError(f"{folder}: split {split!r} holds no track folders")
+            listing = "".join(f"\n  {problem}" for problem in unusable.values())
+            usable = " usable" if unusable else ""
+            raise DataError(f"{folder}: split {split!r} holds no{usable} track folders{listing}")
         return tracks

@@ -112,6 +112,8 @@ class TrainingExcerpts(Dataset):
 
     Args:
         tracks: the training tracks.
+        bad: tracks already known bad (``{name: problem}``), counted against
+            ``max_bad_files``.
         spec: the model's rate, channels, sources and lengths.
         augmentation: random changes, or None.
         seed: base seed.
@@ -120,13 +122,15 @@ class TrainingExcerpts(Dataset):
 
     def __init__(self, tracks: Sequence[Track], spec: ExcerptSpec,
                  augmentation: Augmentation | None = None, seed: int = 0,
-                 max_bad_files: int = 10):
+                 max_bad_files: int = 10, bad: dict[str, str] | None = None):
         self.tracks = list(tracks)
         self.spec = spec
         self.augmentation = augmentation
         self.seed = seed
         self.max_bad_files = max_bad_files
-        self.bad: dict[str, str] = {}  # track name -> the problem met
+        # track name -> the problem met (``bad``: tracks that could not even be opened)
+        self.bad: dict[str, str] = dict(bad or {})
+        self._check_bad()
 
     def __len__(self) -> int:
         return len(self.tracks)
@@ -154,7 +158,10 @@ class TrainingExcerpts(Dataset):
             raise error
         self.bad[track.name] = str(error)
         log.error("skipping track %s from now on: %s", track.name, error)
-        if len(self.bad) > self.max_bad_files or len(self.bad) == len(self.tracks):
+        self._check_bad()
+
+    def _check_bad(self) -> None:
+        if len(self.bad) > self.max_bad_files or all(t.name in self.bad for t in self.tracks):
             listing = "\n  ".join(self.bad.values())
             raise DataError(f"{len(self.bad)} bad training files (more than max_bad_files = "
                             f"{self.max_bad_files} or no track left):\n  {listing}")

@@ -76,7 +76,12 @@ class TrackCollection(ABC):
 
     @abstractmethod
     def tracks(self, split: str) -> list[Track]:
-        """The tracks of ``split``; DataError when it is empty or cannot be read."""
+        """The usable tracks of ``split``; DataError when none is, or it cannot be read."""
+
+    def unusable(self, split: str) -> dict[str, str]:
+        """Tracks of ``split`` that could not even be opened (left out of :meth:`tracks`),
+        ``{name: problem}``; the problem names the file."""
+        return {}
 
     @staticmethod
     def check_split(split: str) -> None:

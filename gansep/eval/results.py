@@ -72,18 +72,29 @@ def read_track_scores(folder) -> list[dict]:
     import json
     from pathlib import Path
 
+    from gansep.data.audio import DataError
+
     rows = []
     for path in sorted(Path(folder, "test").glob("**/*.json")):
-        data = json.loads(path.read_text())
-        for target in data["targets"]:
-            row = {"track": path.stem, "method": "gansep", "source": target["name"]}
-            for metric in METRICS:
-                values = [f["metrics"][metric] for f in target["frames"]]
-                values = np.array([np.nan if v is None else v for v in values], dtype=float)
-                row[metric] = float(median_over_frames(values[None])[0]) if len(values) else np.nan
-            value = target.get("SI-SDR")
-            row["SI-SDR"] = np.nan if value is None else float(value)
-            rows.append(row)
+        try:
+            rows += _track_rows(path.stem, json.loads(path.read_text()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise DataError(f"{path}: not a readable museval result ({type(error).__name__}: "
+                            f"{error})") from None
+    return rows
+
+
+def _track_rows(track: str, data: dict) -> list[dict]:
+    rows = []
+    for target in data["targets"]:
+        row = {"track": track, "method": "gansep", "source": str(target["name"])}
+        for metric in METRICS:
+            values = [frame["metrics"][metric] for frame in target["frames"]]
+            values = np.array([np.nan if v is None else v for v in values], dtype=float)
+            row[metric] = float(median_over_frames(values[None])[0]) if len(values) else np.nan
+        value = target.get("SI-SDR")
+        row["SI-SDR"] = np.nan if value is None else float(value)
+        rows.append(row)
     return rows
 
 

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gansep.errors import ConfigError
+
 # Slope of the LeakyReLU used after every convolution but the output one (the paper's code uses
 # TensorFlow's default of 0.2).
 LEAKY_SLOPE = 0.2
@@ -150,6 +152,7 @@ class WaveUNet(nn.Module):
         estimated = len(self.sources) - 1 if difference_output else len(self.sources)
         self.output = conv(width[0] + channels, estimated * channels, output_kernel)
         self.geometry = self.geometry_for(output_length)
+        self._check_memory()
 
     @staticmethod
     def _check_arguments(sources, channels, sample_rate, levels, extra_filters, down_kernel,
@@ -171,7 +174,47 @@ class WaveUNet(nn.Module):
         if upsampling not in ("linear", "learned"):
             problems.append(f"upsampling must be 'linear' or 'learned', got {upsampling!r}")
         if problems:
-            raise ValueError("WaveUNet: " + "; ".join(problems))
+            raise ConfigError("WaveUNet: " + "; ".join(problems))
+
+    def activation_bytes(self, input_length: int | None = None) -> int:
+        """Estimated float32 bytes of the activations that one example's training step keeps
+        for the backward pass (every convolution's output and its LeakyReLU, every upsampled
+        and concatenated map), at ``input_length`` (default: the nominal input)."""
+        n = self.geometry.input_length if input_length is None else input_length
+        shrink = (self.down_kernel - 1) if self.context else 0
+        width = [self.extra_filters * (i + 1) for i in range(self.levels + 1)]
+        floats, skips = 0, []
+        for i in range(self.levels):
+            n -= shrink
+            floats += 2 * width[i] * n
+            skips.append(n)
+            n = (n + 1) // 2
+        n -= shrink
+        floats += 2 * width[self.levels] * n
+        for j, skip in enumerate(reversed(skips)):
+            n = 2 * n - 1 if self.context else 2 * n
+            deeper, level = width[self.levels - j], width[self.levels - 1 - j]
+            floats += deeper * n + (deeper + level) * n  # upsampled, concatenated
+            n -= (self.up_kernel - 1) if self.context else 0
+            floats += 2 * level * n
+        return 4 * floats
+
+    def _check_memory(self) -> None:
+        import os
+
+        try:
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return
+        needed = self.activation_bytes()
+        if needed > memory:
+            g = self.geometry
+            raise ConfigError(
+                f"WaveUNet: levels={self.levels}, extra_filters={self.extra_filters}, "
+                f"output_length={g.output_length} needs {g.input_length} input samples and at "
+                f"least an estimated {needed / 2**30:.1f} GiB of activations for one training example, "
+                f"more than this machine's {memory / 2**30:.1f} GiB of memory: use fewer levels "
+                "or a shorter output_length")
 
     # ----------------------------------------------------------------------------- geometry
     def _trace(self, input_length: int) -> tuple[int, float] | None:
@@ -243,7 +286,7 @@ class WaveUNet(nn.Module):
         while self._trace(self._input_length_from_bottleneck(x)) is None:
             x += 1
             if x > 2**16:
-                raise ValueError("WaveUNet: no input length gives a non-empty output for "
+                raise ConfigError("WaveUNet: no input length gives a non-empty output for "
                                  f"levels={self.levels}, kernels {self.down_kernel}/"
                                  f"{self.up_kernel}/{self.output_kernel}")
         return x

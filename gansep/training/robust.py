@@ -14,6 +14,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from gansep.atomic import atomic_target
+from gansep.errors import GansepError
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise TypeError(f"{type(self).__name__} takes no storage_options")
         with atomic_target(path) as tmp:
             torch.save(checkpoint, tmp)
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        """Local files load through gansep's safe loader (tensors and plain data only), so a
+        missing, damaged or code-carrying file is a one-line CheckpointError; other locations
+        (fsspec URLs) through Lightning's."""
+        from gansep.export import load_checkpoint_file
+
+        if "://" in str(path):
+            return super().load_checkpoint(path, map_location, weights_only)
+        return load_checkpoint_file(path, map_location or "cpu")
 
 
 class SaveOnPreemption(pl.Callback):
@@ -47,7 +58,7 @@ class SaveOnPreemption(pl.Callback):
                          trainer.global_step)
 
 
-class DivergenceError(RuntimeError):
+class DivergenceError(GansepError, RuntimeError):
     """Too many consecutive training steps with non-finite losses or gradients."""
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from scipy.stats import wilcoxon
 
-from gansep.cli.sweep import SweepError, expand, run_name
+from gansep.experiments.sweep import SweepError, expand, run_name
 from gansep.eval.results import museval_json, write_json_atomic
 from tests.cli.test_cli import ROOT, run
 

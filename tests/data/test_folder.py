@@ -32,14 +32,14 @@ def test_missing_and_empty_split(tmp_path):
 def test_unequal_stem_lengths(tmp_path):
     write_track(tmp_path / "train" / "song")
     sf.write(tmp_path / "train" / "song" / "vocals.wav", np.zeros((900, 2), np.float32), 22050)
-    with pytest.raises(DataError, match=r"vocals.wav: 900 frames, but accompaniment.wav has 1000"):
+    with pytest.raises(DataError, match=r"vocals.wav: 900 frames, but the other files have 1000"):
         StemsFolder(tmp_path).tracks("train")
 
 
 def test_sample_rate_mismatch_between_stems_and_expected(tmp_path):
     write_track(tmp_path / "train" / "song")
     sf.write(tmp_path / "train" / "song" / "vocals.wav", np.zeros((1000, 2), np.float32), 44100)
-    with pytest.raises(DataError, match=r"vocals.wav: sample rate 44100 Hz differs"):
+    with pytest.raises(DataError, match=r"vocals.wav: sample rate 44100 Hz, but the other files have 22050 Hz"):
         StemsFolder(tmp_path).tracks("train")
     write_track(tmp_path / "valid" / "song", rate=22050)
     with pytest.raises(DataError, match=r"sample rate 22050 Hz, expected 44100 Hz"):
@@ -56,7 +56,7 @@ def test_unreadable_file(tmp_path):
 def test_channel_mismatch_and_no_stems(tmp_path):
     write_track(tmp_path / "train" / "song")
     sf.write(tmp_path / "train" / "song" / "vocals.wav", np.zeros((1000, 1), np.float32), 22050)
-    with pytest.raises(DataError, match="vocals.wav: 1 channels, but accompaniment.wav has 2"):
+    with pytest.raises(DataError, match="vocals.wav: 1 channels, but the other files have 2"):
         StemsFolder(tmp_path).tracks("train")
     write_track(tmp_path / "test" / "only-mix", stems=("mixture",))
     with pytest.raises(DataError, match="only-mix: no stem files"):

@@ -100,7 +100,9 @@ def start(args, cwd, progress):
 def wait_for_step(progress, step, process, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if progress.exists() and progress.read_text() and int(progress.read_text()) >= step:
+        # One read: the writer truncates before it writes, so a second read may find nothing.
+        text = progress.read_text().strip() if progress.exists() else ""
+        if text and int(text) >= step:
             return
         assert process.poll() is None, process.communicate()
         time.sleep(0.05)

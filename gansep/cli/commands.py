@@ -1,0 +1,23 @@
+"""The tools of the ``gansep`` command (each a module imported only when it runs) and the
+command's description, shared by :mod:`gansep.cli.main` and the LightningCLI."""
+
+TOOLS = {
+    "describe": ("gansep.cli.describe", "print a model's lengths, context and size"),
+    "make-data": ("gansep.cli.make_data", "write a generated dataset (toy)"),
+    "evaluate": ("gansep.cli.evaluate:evaluate_main",
+                 "separate and score a test split with a checkpoint (museval format)"),
+    "score": ("gansep.cli.evaluate:score_main", "score any separator's output folders"),
+    "export": ("gansep.cli.separate:export_main",
+               "write a checkpoint's generator as safetensors + JSON + TorchScript"),
+    "separate": ("gansep.cli.separate:separate_main", "separate audio files"),
+    "check-data": ("gansep.cli.check_data", "list every problem of a dataset"),
+    "sweep": ("gansep.cli.sweep", "run a wandb-format sweep locally, one process per run"),
+    "compare": ("gansep.cli.compare", "compare objectives: tables, box plot, Wilcoxon tests"),
+}
+
+DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"
+               "Training and evaluation: gansep fit|validate|test --config FILE [--key value ...]"
+               "\nTools: " + "; ".join(f"gansep {name}: {about}"
+                                       for name, (_, about) in TOOLS.items())
+               + "\nUser errors print one line; GANSEP_DEBUG=1 (or --debug first) shows the "
+               "traceback.")

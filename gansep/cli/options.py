@@ -1,0 +1,79 @@
+"""Argument types and checks shared by the tools: numbers in range, devices that exist,
+output folders that can be written. Each failure names the option and the value."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from gansep.errors import ConfigError
+
+
+def _number(kind, low: float, inclusive: bool, what: str):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, 1, True, "a positive integer")
+natural_int = _number(int, 0, True, "an integer >= 0")
+positive_float = _number(float, 0, False, "a positive number")
+natural_float = _number(float, 0, True, "a number >= 0")
+
+
+def device(text: str) -> str:
+    """A torch device that exists here (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
+    import torch
+
+    try:
+        parsed = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"expected a torch device such as cpu, cuda or "
+                                         f"cuda:1, got {text!r}") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r}: CUDA is not available here (torch "
+                                             f"{torch.__version__}, no CUDA device found)")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text!r}: only {torch.cuda.device_count()} "
+                                             "CUDA device(s) here")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available here")
+    elif parsed.type not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"{text!r}: gansep runs on cpu, cuda or mps")
+    return text
+
+
+def writable_folder(path: Path, option: str = "--out") -> Path:
+    """Checks, before any work, that ``path`` is (or can be created as) a folder this process
+    can write in; ConfigError naming ``option`` and the path otherwise. Creates nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{option} {path}: exists and is a file, not a folder")
+    existing = path
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {path}: {existing} is a file, so no folder can be made "
+                          "below it")
+    if not os.access(existing, os.W_OK | os.X_OK) or _read_only_mount(existing):
+        raise ConfigError(f"{option} {path}: {existing} is not writable")
+    return path
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

@@ -1,0 +1,334 @@
+"""Scoring whole test sets, resumably: a checkpoint on a dataset split
+(:func:`evaluate_checkpoint`) or any separator's output folders (:func:`score_folders`).
+
+Both write one museval-format JSON per track under ``OUT/test/`` (museval's
+``EvalStore.add_eval_dir`` reads them) and an aggregate table (``results.md``,
+``results.csv``). Every file is written atomically. Each JSON also records what produced it
+(``gansep_provenance``: the checkpoint's or the files' SHA-256, the options that change the
+numbers); a rerun skips tracks whose record matches, refuses to mix in results whose record
+differs (naming the track, the key and both values) unless told to ``overwrite`` them, and
+redoes results that cannot be read. A track that fails is reported, listed in the table and
+skipped; the others go on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from gansep.atomic import sha256_file
+from gansep.data.audio import DataError
+from gansep.errors import ConfigError
+from gansep.eval.bsseval import bss_eval
+from gansep.eval.results import aggregate_table, museval_json, read_track_scores, write_json_atomic
+from gansep.eval.si_sdr import si_sdr
+
+log = logging.getLogger(__name__)
+
+PROVENANCE = "gansep_provenance"
+
+
+class TrackError(ValueError):
+    """A track that cannot be scored; the message says why."""
+
+
+@dataclass
+class TrackJob:
+    """One track to score: ``provenance()`` says cheaply what would produce its result (to
+    compare with a stored one), ``run()`` computes the museval-format result."""
+
+    name: str
+    provenance: Callable[[], dict]
+    run: Callable[[], dict]
+
+
+def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, sources: list[str],
+                backend: str, window: float = 1.0, hop: float = 1.0,
+                labels: list[str] | None = None) -> dict:
+    """museval-format scores of one track (with each source's whole-track SI-SDR), or
+    TrackError for unscorable input. ``labels`` name the sources in messages (file paths)."""
+    labels = labels or sources
+    if references.shape[-1] < int(window * rate):
+        raise TrackError(f"{references.shape[-1] / rate:.2f} s of audio is shorter than one "
+                         f"{window} s evaluation frame")
+    if not np.any(references):
+        raise TrackError("all reference sources are silent: nothing to score")
+    for kind, audio in (("reference", references), ("estimate", estimates)):
+        for label, source in zip(labels, audio):
+            if not np.isfinite(source).all():
+                raise TrackError(f"{label}: {kind} holds NaN or infinite samples")
+    scores = bss_eval(references, estimates, rate, window, hop, backend=backend)
+    for k, label in enumerate(labels):
+        frames = int(np.isinf(scores["SDR"][k]).sum())
+        if frames:
+            raise TrackError(f"{label}: SDR is infinite in {frames} frame(s): the estimate "
+                             "equals its reference exactly (were the references scored "
+                             "against themselves?)")
+    return museval_json(scores, sources, window, hop,
+                        si_sdr=[si_sdr(r, e) for r, e in zip(references, estimates)])
+
+
+def _stored(target: Path) -> dict | None:
+    """The stored result, or None where it is missing or unreadable (a hand-cut file)."""
+    try:
+        data = json.loads(target.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        log.warning("%s: unreadable result (%s); scoring the track again", target, error)
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("targets"), list):
+        log.warning("%s: not a museval result; scoring the track again", target)
+        return None
+    return data
+
+
+def _differences(stored: dict | None, wanted: dict) -> list[str]:
+    if stored is None:
+        return ["no record of what produced it (written by another tool or an older gansep)"]
+    return [f"{key} was {stored.get(key)!r}, is {wanted.get(key)!r} now"
+            for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key)]
+
+
+def score_all(jobs: Iterable[TrackJob], out: Path, overwrite: bool = False,
+              failures: dict[str, str] | None = None) -> int:
+    """Scores every job's track into ``out/test/<name>.json`` (see the module's docstring),
+    then writes the aggregate table, which lists ``failures`` (tracks known unusable, ``{name:
+    problem}``) and the tracks that fail here. Returns 1 if any track failed, else 0;
+    ConfigError, before anything is scored, for stored results of other provenance."""
+    jobs = list(jobs)
+    failures = dict(failures or {})
+    todo, mismatched = [], []
+    for job in jobs:
+        target = out / "test" / f"{job.name}.json"
+        stored = _stored(target) if target.exists() else None
+        if stored is None:
+            todo.append(job)
+            continue
+        try:
+            wanted = job.provenance()
+        except (TrackError, DataError, OSError) as error:
+            failures[job.name] = str(error)
+            continue
+        differences = _differences(stored.get(PROVENANCE), wanted)
+        if differences:
+            mismatched.append(f"{target}: {'; '.join(differences)}")
+            todo.append(job)
+    if mismatched and not overwrite:
+        raise ConfigError(f"{len(mismatched)} stored result(s) in {out} came from another "
+                          "checkpoint, data or options; nothing scored (use another --out, or "
+                          "--overwrite to score them again):\n  " + "\n  ".join(mismatched))
+    for job in tqdm(todo, desc="tracks", unit="track"):
+        try:
+            provenance = job.provenance()
+            result = job.run()
+        except (TrackError, DataError) as error:
+            failures[job.name] = str(error)
+            log.error("%s: %s", job.name, error)
+            continue
+        result[PROVENANCE] = provenance
+        write_json_atomic(out / "test" / f"{job.name}.json", result)
+    return finish(out, failures)
+
+
+def finish(out: Path, failures: dict[str, str]) -> int:
+    """Writes the aggregate table (and the list of tracks not scored) atomically."""
+    from gansep.atomic import atomic_target
+
+    rows = read_track_scores(out)
+    markdown, csv = aggregate_table(rows) if rows else ("No track scored.\n", "")
+    if failures:
+        markdown += (f"\nNot scored ({len(failures)} track(s)):\n\n"
+                     + "".join(f"- {name}: {problem}\n" for name, problem in failures.items()))
+    for name, text in (("results.md", markdown), ("results.csv", csv)):
+        if text:
+            with atomic_target(out / name) as tmp:
+                Path(tmp).write_text(text)
+    log.info("%s", markdown)
+    log.info("wrote %s", out / "results.md")
+    if failures:
+        log.error("%d track(s) not scored:\n  %s", len(failures),
+                  "\n  ".join(f"{name}: {problem}" for name, problem in failures.items()))
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------------- a checkpoint
+def track_files(track) -> list[Path]:
+    """The files a track is read from (a stems folder's files, or a MUSDB stem file or wav
+    folder)."""
+    files = getattr(track, "files", None)
+    if files:
+        return sorted(Path(p) for p in files.values())
+    path = Path(getattr(track, "path", ""))
+    if path.is_file():
+        return [path]
+    return sorted(path.glob("*.wav")) if path.is_dir() else []
+
+
+def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "test",
+                        ema: bool = True, duration: float | None = None,
+                        backend: str = "fast", window: float = 1.0, hop: float = 1.0,
+                        device: str = "cpu", batch_size: int = 4,
+                        write_estimates: bool = False, overwrite: bool = False) -> int:
+    """Separates every track of ``split`` with the checkpoint's generator and scores it (see
+    :func:`score_all`; ``write_estimates`` also writes ``out/estimates/<track>/<source>.wav``).
+    Returns 1 if a track failed, else 0."""
+    import torch
+
+    from gansep.data.audio import write_audio
+    from gansep.eval.separate import separate_file_audio
+    from gansep.export import generator_from_checkpoint
+
+    generator, info = generator_from_checkpoint(checkpoint, ema=ema)
+    tracks = collection.tracks(split)
+    generator.to(device)
+    log.info("%s: %s weights at step %s; %d %s tracks", checkpoint, info["weights"],
+             info["global_step"], len(tracks), split)
+    common = {"command": "evaluate", "checkpoint_sha256": sha256_file(checkpoint),
+              "weights": info["weights"], "split": split, "duration": duration,
+              "backend": backend, "window": window, "hop": hop}
+
+    def provenance(track) -> dict:
+        return {**common, "data_sha256": {p.name: sha256_file(p) for p in track_files(track)}}
+
+    def run(track) -> dict:
+        stop = track.num_frames
+        if duration:
+            stop = min(stop, int(duration * track.sample_rate))
+        mixture = track.read_mixture(0, stop)
+        references = track.read_sources(generator.sources, 0, stop)
+        with torch.inference_mode():
+            estimates = separate_file_audio(generator, mixture, track.sample_rate, batch_size)
+        if write_estimates:
+            for source, audio in zip(generator.sources, estimates):
+                write_audio(out / "estimates" / track.name / f"{source}.wav", audio,
+                            track.sample_rate)
+        return score_track(references, estimates, track.sample_rate, generator.sources,
+                           backend, window, hop)
+
+    jobs = [TrackJob(t.name, lambda t=t: provenance(t), lambda t=t: run(t)) for t in tracks]
+    return score_all(jobs, out, overwrite, failures=collection.unusable(split))
+
+
+# ------------------------------------------------------------------ output folders
+SCORABLE = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".m4a", ".mp4")
+
+
+def audio_files(folder: Path) -> dict[str, Path]:
+    """``{name without extension: path}`` of the audio files in ``folder``; TrackError where
+    two share a name (``vocals.wav`` and ``vocals.flac``)."""
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in SCORABLE:
+            if path.stem in files:
+                raise TrackError(f"{files[path.stem]} and {path}: two files for one source")
+            files[path.stem] = path
+    return files
+
+
+def read_scorable(path: Path) -> tuple[np.ndarray, int]:
+    """``((channels, time) float32, rate)``: soundfile for what it reads (wav, flac, ogg,
+    mp3), ffmpeg through stempeg otherwise; DataError naming the file for unreadable,
+    empty or non-finite audio."""
+    from gansep.data.audio import read_audio
+
+    try:
+        audio, rate = read_audio(path)
+    except DataError:
+        if path.suffix.lower() not in (".m4a", ".mp4"):
+            raise
+        try:
+            import stempeg
+
+            audio, rate = stempeg.read_stems(str(path), stem_id=0, dtype=np.float32)
+        except Exception as error:  # noqa: BLE001 - ffmpeg's failures are the file's
+            raise DataError(f"{path}: cannot read audio through ffmpeg ({error})") from None
+        audio, rate = np.ascontiguousarray(np.asarray(audio).T), int(rate)
+    if audio.shape[-1] == 0:
+        raise DataError(f"{path}: empty audio (0 samples)")
+    if not np.isfinite(audio).all():
+        raise DataError(f"{path}: audio holds NaN or infinite samples")
+    return audio, rate
+
+
+def score_folders(references: Path, estimates: Path, out: Path, backend: str = "fast",
+                  window: float = 1.0, hop: float = 1.0, overwrite: bool = False) -> int:
+    """Scores ``estimates/<track>/<source>.<ext>`` against ``references/<track>/<stem>.<ext>``
+    (a source that is no reference stem, e.g. accompaniment, against the sum of the other
+    stems), every track of either folder: a reference track without estimates, or estimates
+    without references, is a failure in the table and the exit status."""
+    for folder in (references, estimates):
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: not a folder")
+    names = sorted({p.name for folder in (references, estimates) for p in folder.iterdir()
+                    if p.is_dir() and not p.name.startswith(".")})
+    if not names:
+        raise ConfigError(f"{estimates} and {references} hold no track folders")
+    options = {"command": "score", "backend": backend, "window": window, "hop": hop}
+
+    def provenance(name: str) -> dict:
+        estimate_files, reference_files = _track_files(estimates / name, references / name)
+        return {**options,
+                "estimates_sha256": {p.name: sha256_file(p) for p in estimate_files.values()},
+                "references_sha256": {p.name: sha256_file(p) for p in reference_files.values()}}
+
+    def run(name: str) -> dict:
+        return _score_folder(estimates / name, references / name, backend, window, hop)
+
+    jobs = [TrackJob(n, lambda n=n: provenance(n), lambda n=n: run(n)) for n in names]
+    return score_all(jobs, out, overwrite)
+
+
+def _track_files(estimate_dir: Path, reference_dir: Path) -> tuple[dict, dict]:
+    if not estimate_dir.is_dir():
+        raise TrackError(f"no estimates: {estimate_dir} is missing")
+    if not reference_dir.is_dir():
+        raise TrackError(f"no references: {reference_dir} is missing")
+    estimate_files = {k: v for k, v in audio_files(estimate_dir).items() if k != "mixture"}
+    if not estimate_files:
+        raise TrackError(f"{estimate_dir}: no audio files")
+    reference_files = {k: v for k, v in audio_files(reference_dir).items() if k != "mixture"}
+    if not reference_files:
+        raise TrackError(f"{reference_dir}: no reference stems")
+    return estimate_files, reference_files
+
+
+def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window: float,
+                  hop: float) -> dict:
+    from gansep.data.tracks import assemble_sources
+
+    estimate_files, reference_files = _track_files(estimate_dir, reference_dir)
+    stems, rate = {}, None
+    for name, path in reference_files.items():
+        stems[name], stem_rate = read_scorable(path)
+        if rate is not None and stem_rate != rate:
+            raise DataError(f"{path}: sample rate {stem_rate} Hz differs from {rate} Hz")
+        rate = stem_rate
+    channels = {a.shape[0] for a in stems.values()}
+    if len(channels) > 1:
+        raise DataError(f"{reference_dir}: reference stems have unequal channel counts "
+                        f"{sorted(channels)}")
+    length = min(a.shape[-1] for a in stems.values())
+    stems = {k: v[..., :length] for k, v in stems.items()}
+    sources = list(estimate_files)
+    references = assemble_sources(stems, sources, reference_dir.name)
+    estimates = np.zeros_like(references)
+    for k, source in enumerate(sources):
+        audio, estimate_rate = read_scorable(estimate_files[source])
+        if estimate_rate != rate:
+            raise DataError(f"{estimate_files[source]}: sample rate {estimate_rate} Hz, but "
+                            f"the references have {rate} Hz")
+        if audio.shape[0] != references.shape[1]:
+            raise DataError(f"{estimate_files[source]}: {audio.shape[0]} channels, references "
+                            f"have {references.shape[1]}")
+        n = min(length, audio.shape[-1])  # museval pads or cuts estimates to the references
+        estimates[k, :, :n] = audio[:, :n]
+    return score_track(references, estimates, rate, sources, backend, window, hop,
+                       labels=[str(estimate_files[s]) for s in sources])

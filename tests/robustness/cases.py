@@ -1,0 +1,304 @@
+"""The robustness cases: every command against broken inputs and mistaken options, as data.
+
+Each case runs ``gansep ARGS`` in a fresh workspace ``{w}`` (after copying the corpus paths in
+``copy`` there); ``{c}`` is the corpus (:mod:`tests.robustness.corpus`). The runner asserts
+for every case: the exit status ``code``; no traceback; each of ``says`` in the output (the
+culprit: a file, key or value, and what was wrong); none of ``never``; no temporary or hidden
+file left; every file of the workspace and the corpus unchanged except those in
+``may_change``; ``absent`` paths not created; ``exists`` paths present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    args: tuple[str, ...]
+    code: int
+    says: tuple[str, ...] = ()
+    never: tuple[str, ...] = ()
+    copy: tuple[tuple[str, str], ...] = ()
+    absent: tuple[str, ...] = ()
+    exists: tuple[str, ...] = ()
+    may_change: tuple[str, ...] = ()
+    needs_no_cuda: bool = False
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def command(self) -> str:
+        return self.args[0] if self.args[0] in TOOLS else "fit"
+
+
+TOOLS = ("separate", "check-data", "export", "evaluate", "score", "sweep", "compare",
+         "make-data", "describe")
+UNSAFE = ("weights_only", "Weights only load failed")
+
+
+def _cases(command: str, common: tuple[str, ...], rows: list[dict]) -> list[Case]:
+    return [Case(name=f"{command}-{row.pop('name')}",
+                 args=(command, *common, *row.pop("args")) if command != "fit" else
+                 (row.pop("sub", "fit"), "--config", "{c}/fit.yaml", *row.pop("args")),
+                 **{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()})
+            for row in rows]
+
+
+SEPARATE = _cases("separate", ("--model", "{c}/separator", "--out", "{w}/out"), [
+    dict(name="same-stem-two-folders", args=["{c}/audio/a/song.wav", "{c}/audio/b/song.wav"],
+         code=2, says=["{c}/audio/a/song.wav", "{c}/audio/b/song.wav", "share an output folder"],
+         absent=["{w}/out"]),
+    dict(name="same-stem-two-formats", args=["{c}/audio/same"], code=2,
+         says=["song.flac", "song.wav", "nothing written"], absent=["{w}/out"]),
+    dict(name="segment-seconds-0", args=["{c}/audio/good.wav", "--segment-seconds", "0"],
+         code=2, says=["--segment-seconds", "'0'"], absent=["{w}/out"]),
+    dict(name="chunk-seconds-negative", args=["{c}/audio/good.wav", "--chunk-seconds", "-1"],
+         code=2, says=["--chunk-seconds", "'-1'"], absent=["{w}/out"]),
+    dict(name="chunk-seconds-nan", args=["{c}/audio/good.wav", "--chunk-seconds", "nan"],
+         code=2, says=["--chunk-seconds"], absent=["{w}/out"]),
+    dict(name="batch-size-0", args=["{c}/audio/good.wav", "--batch-size", "0"], code=2,
+         says=["--batch-size"], absent=["{w}/out"]),
+    dict(name="device-cuda-without-cuda", args=["{c}/audio/good.wav", "--device", "cuda"],
+         code=2, says=["--device", "CUDA is not available"], absent=["{w}/out"],
+         needs_no_cuda=True),
+    dict(name="device-unknown", args=["{c}/audio/good.wav", "--device", "tpu9"], code=2,
+         says=["--device", "tpu9"], absent=["{w}/out"]),
+    dict(name="empty-file", args=["{c}/audio/empty.wav", "{c}/audio/good.wav"], code=1,
+         says=["{c}/audio/empty.wav"], exists=["{w}/out/good/vocals.wav"],
+         absent=["{w}/out/empty"]),
+    dict(name="header-only", args=["{c}/audio/header-only.wav"], code=1,
+         says=["header-only.wav", "0 samples"], absent=["{w}/out/header-only"]),
+    dict(name="text-as-audio", args=["{c}/audio/text.wav"], code=1,
+         says=["{c}/audio/text.wav", "cannot read"], absent=["{w}/out/text"]),
+    dict(name="nan", args=["{c}/audio/nan.wav"], code=1, says=["nan.wav", "NaN"],
+         absent=["{w}/out/nan"]),
+    dict(name="inf", args=["{c}/audio/inf.wav"], code=1, says=["inf.wav", "infinite"],
+         absent=["{w}/out/inf"]),
+    dict(name="one-sample", args=["{c}/audio/one.wav"], code=0,
+         exists=["{w}/out/one/accompaniment.wav"]),
+    dict(name="odd-rate-mono", args=["{c}/audio/odd/8k-mono.wav"], code=0,
+         exists=["{w}/out/8k-mono/vocals.wav"]),
+    dict(name="three-channels", args=["{c}/audio/odd/3ch.wav"], code=1,
+         says=["3ch.wav", "cannot map 3 channels to 2"], absent=["{w}/out/3ch"]),
+    dict(name="truncated-wav-warns", args=["{c}/audio/cut-data.wav"], code=0,
+         says=["cut-data.wav", "truncated WAV", "missing"],
+         exists=["{w}/out/cut-data/vocals.wav"]),
+    dict(name="missing-input", args=["{c}/audio/nothing.wav", "{c}/audio/good.wav"], code=1,
+         says=["nothing.wav: no such file"], exists=["{w}/out/good/vocals.wav"]),
+    dict(name="earlier-output-kept", args=["{c}/audio/text.wav"], code=1,
+         copy=[("results/estimates", "out")], says=["text.wav"]),
+    dict(name="tampered-rate", args=["{c}/audio/good.wav", "--model", "{c}/exports/rate"],
+         code=2, says=["{c}/exports/rate/separator.json", "edited after export"],
+         absent=["{w}/out"]),
+    dict(name="inconsistent-json", args=["{c}/audio/good.wav", "--model",
+                                         "{c}/exports/consistent"], code=2,
+         says=["{c}/exports/consistent/separator.json", "sample_rate is 16000",
+               "generator.init_args has 22050"], absent=["{w}/out"]),
+    dict(name="truncated-json", args=["{c}/audio/good.wav", "--model", "{c}/exports/json-cut"],
+         code=2, says=["json-cut/separator.json", "damaged separator description"],
+         absent=["{w}/out"]),
+    dict(name="tampered-torchscript", args=["{c}/audio/good.wav", "--model", "{c}/exports/ts"],
+         code=2, says=["{c}/exports/ts/separator.ts", "SHA-256 differs"], absent=["{w}/out"]),
+    dict(name="truncated-weights", args=["{c}/audio/good.wav", "--model",
+                                         "{c}/exports/weights"], code=2,
+         says=["model.safetensors", "SHA-256 differs"], absent=["{w}/out"]),
+    dict(name="model-not-an-export", args=["{c}/audio/good.wav", "--model", "{c}/audio"],
+         code=2, says=["{c}/audio", "not a gansep separator folder"], absent=["{w}/out"]),
+    dict(name="out-is-a-file", args=["{c}/audio/good.wav", "--out", "{c}/a-file"], code=2,
+         says=["{c}/a-file", "is a file"]),
+    dict(name="out-below-a-file", args=["{c}/audio/good.wav", "--out", "{c}/a-file/out"],
+         code=2, says=["{c}/a-file", "is a file"]),
+    dict(name="out-unwritable", args=["{c}/audio/good.wav", "--out", "/proc/1/gansep-out"],
+         code=2, says=["/proc/1", "not writable"]),
+])
+
+CHECKPOINTS = [("missing", "{c}/ckpt/missing.ckpt", "no such checkpoint file"),
+               ("truncated", "{c}/ckpt/truncated.ckpt", "not a readable checkpoint"),
+               ("random-bytes", "{c}/ckpt/random.ckpt", "not a readable checkpoint"),
+               ("empty", "{c}/ckpt/empty.ckpt", "empty file"),
+               ("pickle-payload", "{c}/ckpt/payload.ckpt", "gansep never unpickles code")]
+
+EVALUATE = _cases("evaluate", (), [
+    *[dict(name=f"ckpt-{name}", args=["--ckpt", path, "--data", "{c}/toy", "--out", "{w}/out"],
+           code=2, says=[path, why], never=UNSAFE, absent=["{w}/out", "{c}/PAYLOAD-RAN"])
+      for name, path, why in CHECKPOINTS],
+    dict(name="ckpt-foreign", args=["--ckpt", "{c}/ckpt/foreign.ckpt", "--data", "{c}/toy",
+                                    "--out", "{w}/out"], code=2,
+         says=["foreign.ckpt", "not a gansep checkpoint"], absent=["{w}/out"]),
+    dict(name="other-checkpoint-on-resume",
+         args=["--ckpt", "{c}/b.ckpt", "--data", "{c}/toy", "--out", "{w}/out"],
+         copy=[("results", "out")], code=2,
+         says=["{w}/out/test/toy-test-000.json", "checkpoint_sha256", "--overwrite"]),
+    dict(name="other-duration-on-resume",
+         args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--out", "{w}/out", "--duration",
+               "1.2"], copy=[("results", "out")], code=2, says=["duration was None, is 1.2"]),
+    dict(name="other-backend-on-resume",
+         args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--out", "{w}/out", "--backend",
+               "museval"], copy=[("results", "out")], code=2, says=["backend was 'fast'"]),
+    dict(name="overwrite-redoes-other-checkpoint",
+         args=["--ckpt", "{c}/b.ckpt", "--data", "{c}/toy", "--out", "{w}/out", "--overwrite"],
+         copy=[("results", "out")], code=0,
+         may_change=["{w}/out/test/toy-test-000.json", "{w}/out/test/toy-test-001.json",
+                     "{w}/out/results.md", "{w}/out/results.csv"]),
+    dict(name="same-checkpoint-resumes",
+         args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--out", "{w}/out"],
+         copy=[("results", "out")], code=0,
+         may_change=["{w}/out/results.md", "{w}/out/results.csv"]),
+    dict(name="hand-cut-json-is-redone",
+         args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--out", "{w}/out"],
+         copy=[("results-cut", "out")], code=0, says=["toy-test-001.json", "unreadable"],
+         may_change=["{w}/out/test/toy-test-001.json", "{w}/out/results.md",
+                     "{w}/out/results.csv"]),
+    dict(name="empty-stem-track", args=["--ckpt", "{c}/a.ckpt", "--data",
+                                        "{c}/datasets/empty-stem", "--out", "{w}/out"],
+         code=1, says=["toy-test-000/bass.wav"], exists=["{w}/out/test/toy-test-001.json"],
+         absent=["{w}/out/test/toy-test-000.json"]),
+    dict(name="unequal-rates-track", args=["--ckpt", "{c}/a.ckpt", "--data",
+                                           "{c}/datasets/unequal-rates", "--out", "{w}/out"],
+         code=1, says=["toy-test-000/bass.wav", "16000 Hz"],
+         exists=["{w}/out/test/toy-test-001.json"]),
+    dict(name="window-0", args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--out", "{w}/out",
+                                "--window", "0"], code=2, says=["--window"], absent=["{w}/out"]),
+    dict(name="duration-0", args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--out",
+                                  "{w}/out", "--duration", "0"], code=2, says=["--duration"]),
+    dict(name="batch-size-0", args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--out",
+                                    "{w}/out", "--batch-size", "0"], code=2,
+         says=["--batch-size"]),
+    dict(name="device-cuda-without-cuda", args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy",
+                                                "--out", "{w}/out", "--device", "cuda"],
+         code=2, says=["CUDA is not available"], needs_no_cuda=True),
+    dict(name="out-is-a-file", args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--out",
+                                     "{c}/a-file"], code=2, says=["{c}/a-file", "is a file"]),
+    dict(name="data-missing", args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/nothing", "--out",
+                                    "{w}/out"], code=2, says=["{c}/nothing", "does not exist"]),
+])
+
+SCORE = _cases("score", (), [
+    dict(name="nan-estimate", args=["{c}/toy/test", "{c}/estimates/nan", "--out", "{w}/out"],
+         code=1, says=["{c}/estimates/nan/toy-test-000/vocals.wav", "NaN"],
+         absent=["{w}/out/test/toy-test-000.json"], exists=["{w}/out/test/toy-test-001.json"]),
+    dict(name="against-themselves", args=["{c}/toy/test", "{c}/toy/test", "--out", "{w}/out"],
+         code=1, says=["SDR is infinite", "scored against themselves"],
+         absent=["{w}/out/test"]),
+    dict(name="reference-without-estimate", args=["{c}/toy/test", "{c}/estimates/missing",
+                                                  "--out", "{w}/out"], code=1,
+         says=["toy-test-001", "no estimates"], exists=["{w}/out/test/toy-test-000.json"]),
+    dict(name="wrong-rate", args=["{c}/toy/test", "{c}/estimates/rate", "--out", "{w}/out"],
+         code=1, says=["rate/toy-test-000/vocals.wav", "16000 Hz"]),
+    dict(name="wrong-channels", args=["{c}/toy/test", "{c}/estimates/channels", "--out",
+                                      "{w}/out"], code=1,
+         says=["channels/toy-test-000/vocals.wav", "1 channels"]),
+    dict(name="text-as-audio", args=["{c}/toy/test", "{c}/estimates/text", "--out", "{w}/out"],
+         code=1, says=["text/toy-test-000/vocals.wav", "cannot read"]),
+    dict(name="window-0", args=["{c}/toy/test", "{c}/results/estimates", "--out", "{w}/out",
+                                "--window", "0"], code=2, says=["--window", "'0'"],
+         absent=["{w}/out"]),
+    dict(name="hop-negative", args=["{c}/toy/test", "{c}/results/estimates", "--out", "{w}/out",
+                                    "--hop", "-1"], code=2, says=["--hop"], absent=["{w}/out"]),
+    dict(name="estimates-missing", args=["{c}/toy/test", "{c}/nothing", "--out", "{w}/out"],
+         code=2, says=["{c}/nothing", "not a folder"], absent=["{w}/out"]),
+    dict(name="out-below-a-file", args=["{c}/toy/test", "{c}/results/estimates", "--out",
+                                        "{c}/a-file/x"], code=2, says=["{c}/a-file", "is a file"]),
+])
+
+CHECK_DATA = _cases("check-data", (), [
+    dict(name="zero-length-track", args=["{c}/datasets/zero-length"], code=1,
+         says=["toy-test-000/vocals.wav: empty audio", "toy-train-000/mixture.wav: empty audio",
+               "toy-train-001/drums.wav: NaN"]),
+    dict(name="empty-stem", args=["{c}/datasets/empty-stem"], code=1,
+         says=["toy-train-000/bass.wav", "toy-test-000/bass.wav"]),
+    dict(name="truncated-wav", args=["{c}/datasets/cut-wav"], code=1,
+         says=["toy-train-001/vocals.wav: truncated WAV", "s missing"]),
+    dict(name="unequal-rates", args=["{c}/datasets/unequal-rates"], code=1,
+         says=["unequal sample rates"]),
+    dict(name="root-missing", args=["{c}/nothing"], code=1, says=["{c}/nothing"]),
+    dict(name="tolerance-negative", args=["{c}/toy", "--tolerance", "-1"], code=2,
+         says=["--tolerance"]),
+    dict(name="sample-rate-0", args=["{c}/toy", "--sample-rate", "0"], code=2,
+         says=["--sample-rate"]),
+])
+
+EXPORT = _cases("export", ("--out", "{w}/out"), [
+    *[dict(name=f"ckpt-{name}", args=[path], code=2, says=[path, why], never=UNSAFE,
+           absent=["{w}/out", "{c}/PAYLOAD-RAN"]) for name, path, why in CHECKPOINTS],
+    dict(name="out-is-a-file", args=["{c}/a.ckpt", "--out", "{c}/a-file"], code=2,
+         says=["{c}/a-file", "is a file"]),
+])
+
+MAKE_DATA = _cases("make-data", (), [
+    dict(name="non-empty-folder", args=["toy", "{w}/out"], copy=[("audio", "out")], code=2,
+         says=["{w}/out", "not empty", "--force"]),
+    dict(name="duration-0", args=["toy", "{w}/out", "--duration", "0"], code=2,
+         says=["--duration"], absent=["{w}/out"]),
+    dict(name="negative-tracks", args=["toy", "{w}/out", "--train", "-1"], code=2,
+         says=["--train"], absent=["{w}/out"]),
+    dict(name="out-below-a-file", args=["toy", "{c}/a-file/toy"], code=2,
+         says=["{c}/a-file", "is a file"]),
+])
+
+SWEEP = _cases("sweep", ("--runs-dir", "{w}/runs"), [
+    dict(name="missing-file", args=["{c}/nothing.yaml"], code=2, says=["{c}/nothing.yaml"],
+         absent=["{w}/runs"]),
+    dict(name="bad-yaml", args=["{c}/bad.yaml"], code=2, says=["{c}/bad.yaml"],
+         absent=["{w}/runs"]),
+    dict(name="parallel-0", args=["{c}/bad.yaml", "--parallel", "0"], code=2,
+         says=["--parallel"], absent=["{w}/runs"]),
+])
+
+COMPARE = _cases("compare", (), [
+    dict(name="run-without-results", args=["{c}/runs/no-results", "--out", "{w}/out"], code=2,
+         says=["{c}/runs/no-results", "no results"], absent=["{w}/out"]),
+    dict(name="hand-cut-result", args=["{c}/runs/cut", "--out", "{w}/out"], code=2,
+         says=["{c}/runs/cut/results/test/toy-test-001.json", "not a readable museval result"],
+         absent=["{w}/out"]),
+    dict(name="unknown-baseline", args=["{c}/runs/good", "--out", "{w}/out", "--baseline", "l7"],
+         code=2, says=["--baseline 'l7'"], absent=["{w}/out"]),
+    dict(name="out-is-a-file", args=["{c}/runs/good", "--out", "{c}/a-file"], code=2,
+         says=["{c}/a-file", "is a file"]),
+])
+
+DESCRIBE = _cases("describe", (), [
+    dict(name="missing-config", args=["--config", "{c}/nothing.yaml"], code=2,
+         says=["{c}/nothing.yaml"]),
+    dict(name="no-generator", args=["--config", "{c}/no-generator.yaml"], code=2,
+         says=["no-generator.yaml holds neither a generator"]),
+    dict(name="levels-0", args=["--config", "{c}/levels0.yaml"], code=2,
+         says=["levels must be a positive integer, got 0"]),
+])
+
+GENERATOR = "--model.init_args.generator.init_args."
+FIT = _cases("fit", (), [
+    dict(name="extra-filters-0", args=[GENERATOR + "extra_filters", "0"], code=2,
+         says=["extra_filters must be a positive integer, got 0"], absent=["{w}/runs"]),
+    dict(name="negative-kernel", args=[GENERATOR + "down_kernel", "-3"], code=2,
+         says=["down_kernel must be a positive odd integer, got -3"], absent=["{w}/runs"]),
+    dict(name="output-length-0", args=[GENERATOR + "output_length", "0"], code=2,
+         says=["output_length must be a positive integer, got 0"], absent=["{w}/runs"]),
+    dict(name="levels-20-too-large", args=[GENERATOR + "levels", "20", GENERATOR
+                                           + "extra_filters", "96"], code=2,
+         says=["levels=20", "GiB of activations", "input samples"], absent=["{w}/runs"]),
+    dict(name="batch-size-0", args=["--data.batch_size", "0"], code=2,
+         says=["data.batch_size must be an integer >= 1, got 0"], absent=["{w}/runs"]),
+    *[dict(name=f"ckpt-{name}", args=["--ckpt_path", path], code=2, says=[path, why],
+           never=UNSAFE, absent=["{c}/PAYLOAD-RAN"]) for name, path, why in CHECKPOINTS],
+    dict(name="validate-ckpt-pickle-payload", sub="validate",
+         args=["--ckpt_path", "{c}/ckpt/payload.ckpt"], code=2,
+         says=["payload.ckpt", "never unpickles code"], never=UNSAFE,
+         absent=["{c}/PAYLOAD-RAN"]),
+    dict(name="test-ckpt-truncated", sub="test", args=["--ckpt_path", "{c}/ckpt/truncated.ckpt"],
+         code=2, says=["truncated.ckpt", "not a readable checkpoint"]),
+    dict(name="empty-stem-skipped", args=["--data.collection.init_args.root",
+                                          "{c}/datasets/empty-stem"], code=0,
+         says=["skipping track toy-train-000", "toy-train-000/bass.wav"],
+         exists=["{w}/runs"]),
+    dict(name="header-only-stem-skipped", args=["--data.collection.init_args.root",
+                                                "{c}/datasets/header-only-stem"], code=0,
+         says=["skipping track toy-train-000", "toy-train-000/bass.wav"]),
+    dict(name="too-many-bad-files", args=["--data.collection.init_args.root",
+                                          "{c}/datasets/empty-stem", "--data.max_bad_files", "0"],
+         code=2, says=["bad training files", "toy-train-000/bass.wav"]),
+])
+
+CASES = SEPARATE + EVALUATE + SCORE + CHECK_DATA + EXPORT + MAKE_DATA + SWEEP + COMPARE + \
+    DESCRIBE + FIT

@@ -1,0 +1,191 @@
+"""The broken-input corpus the robustness cases run on, built once per session: a tiny toy
+dataset, a tiny checkpoint and its export, earlier results, and damaged versions of each
+(empty, truncated, header-only, text-as-audio, NaN/Inf, 0 and 1 samples, odd rates and
+channel counts, tampered exports and JSON, pickle payloads, bad configurations)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+RATE = 22050
+# A config for `gansep fit`: a tiny model, two steps, everything written under the case's
+# workspace (the command runs there).
+FIT_CONFIG = """\
+model:
+  class_path: gansep.training.Separator
+  init_args:
+    generator:
+      class_path: gansep.models.WaveUNet
+      init_args: {levels: 3, extra_filters: 4, down_kernel: 5, up_kernel: 3, output_length: 256}
+data:
+  collection: {class_path: gansep.data.StemsFolder, init_args: {root: %s}}
+  batch_size: 2
+  excerpts_per_epoch: 4
+  valid_excerpts_per_track: 1
+trainer:
+  max_steps: 2
+  enable_progress_bar: false
+  enable_model_summary: false
+  default_root_dir: runs
+"""
+
+
+class Payload:
+    """A pickle that would create a file if it were ever unpickled with code execution."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _wav(path: Path, audio: np.ndarray, rate: int = RATE, subtype: str = "FLOAT") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio, rate, subtype=subtype)
+
+
+def build(root: Path) -> Path:
+    """Writes the corpus under ``root`` and returns it."""
+    import pytorch_lightning as pl
+
+    from gansep.data import SeparationData, StemsFolder
+    from gansep.data.toy import make_toy_dataset
+    from gansep.eval.evaluate import evaluate_checkpoint
+    from gansep.export import write_separator
+    from gansep.training import Separator
+    from tests.conftest import tiny_generator
+
+    toy = make_toy_dataset(root / "toy", seed=3, duration=1.5,
+                           tracks={"train": 2, "valid": 1, "test": 2})
+    (root / "fit.yaml").write_text(FIT_CONFIG % (root / "toy"))
+
+    # A checkpoint (A), one with other weights (B) and an export of A.
+    pl.seed_everything(0)
+    module = Separator(tiny_generator(output_length=512))
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False)
+    trainer.fit(module, SeparationData(StemsFolder(toy), batch_size=2, excerpts_per_epoch=4))
+    trainer.save_checkpoint(root / "a.ckpt")
+    checkpoint = torch.load(root / "a.ckpt", weights_only=True)
+    for value in checkpoint["state_dict"].values():
+        value.add_(0.01)
+    torch.save(checkpoint, root / "b.ckpt")
+    write_separator(module.generator, root / "separator")
+
+    # Damaged checkpoints.
+    good = (root / "a.ckpt").read_bytes()
+    (root / "ckpt").mkdir()
+    (root / "ckpt" / "truncated.ckpt").write_bytes(good[: len(good) // 3])
+    (root / "ckpt" / "random.ckpt").write_bytes(np.random.default_rng(0).bytes(4096))
+    (root / "ckpt" / "empty.ckpt").write_bytes(b"")
+    torch.save({"state_dict": {}, "x": Payload(root / "PAYLOAD-RAN")}, root / "ckpt" / "payload.ckpt")
+    torch.save({"state_dict": {}}, root / "ckpt" / "foreign.ckpt")
+
+    # Tampered exports.
+    for name in ("rate", "json-cut", "ts", "weights", "consistent"):
+        shutil.copytree(root / "separator", root / "exports" / name)
+    exports = root / "exports"
+    config = json.loads((exports / "rate" / "separator.json").read_text())
+    config["generator"]["init_args"]["sample_rate"] = 44100
+    (exports / "rate" / "separator.json").write_text(json.dumps(config))
+    text = (exports / "json-cut" / "separator.json").read_text()
+    (exports / "json-cut" / "separator.json").write_text(text[: len(text) // 2])
+    ts = bytearray((exports / "ts" / "separator.ts").read_bytes())
+    ts[-100] ^= 0xFF
+    (exports / "ts" / "separator.ts").write_bytes(bytes(ts))
+    (exports / "weights" / "model.safetensors").write_bytes(
+        (exports / "weights" / "model.safetensors").read_bytes()[:200])
+    # Top level edited, and the digest removed as an older gansep's export would lack it.
+    config = json.loads((exports / "consistent" / "separator.json").read_text())
+    config["sample_rate"], _ = 16000, config.pop("description_sha256")
+    (exports / "consistent" / "separator.json").write_text(json.dumps(config))
+
+    # Damaged audio, for separate, score and check-data.
+    rng = np.random.default_rng(0)
+    audio = root / "audio"
+    noise = (0.1 * rng.standard_normal((RATE, 2))).astype(np.float32)
+    _wav(audio / "good.wav", noise)
+    _wav(audio / "one.wav", noise[:1])
+    _wav(audio / "header-only.wav", noise[:0])
+    (audio / "empty.wav").write_bytes(b"")
+    (audio / "text.wav").write_text("this is not audio\n")
+    nan = noise.copy()
+    nan[100] = np.nan
+    _wav(audio / "nan.wav", nan)
+    inf = noise.copy()
+    inf[5] = np.inf
+    _wav(audio / "inf.wav", inf)
+    data = (audio / "good.wav").read_bytes()
+    (audio / "cut-data.wav").write_bytes(data[: len(data) * 2 // 3])
+    _wav(audio / "odd" / "8k-mono.wav", (0.1 * rng.standard_normal(8000)).astype(np.float32),
+         rate=8000)
+    _wav(audio / "odd" / "3ch.wav", (0.1 * rng.standard_normal((RATE, 3))).astype(np.float32))
+    _wav(audio / "a" / "song.wav", noise)
+    _wav(audio / "b" / "song.wav", noise)
+    _wav(audio / "same" / "song.wav", noise)
+    sf.write(audio / "same" / "song.flac", noise, RATE)
+
+    # Earlier results of checkpoint A (for resume cases), and estimates to score.
+    from gansep.data import StemsFolder as Folder
+
+    evaluate_checkpoint(root / "a.ckpt", Folder(toy), root / "results", write_estimates=True)
+    estimates = root / "results" / "estimates"
+    test = toy / "test"
+    for name, change in (("nan", "nan"), ("rate", "rate"), ("channels", "channels"),
+                         ("text", "text"), ("missing", "missing")):
+        folder = root / "estimates" / name
+        shutil.copytree(estimates, folder)
+        vocals = folder / "toy-test-000" / "vocals.wav"
+        sound, rate = sf.read(vocals, dtype="float32")
+        if change == "nan":
+            sound[RATE // 2] = np.nan
+            sf.write(vocals, sound, rate, subtype="FLOAT")
+        elif change == "rate":
+            sf.write(vocals, sound, 16000)
+        elif change == "channels":
+            sf.write(vocals, sound[:, 0], rate)
+        elif change == "text":
+            vocals.write_text("not audio")
+        else:
+            shutil.rmtree(folder / "toy-test-001")
+
+    # Datasets with one bad track (train: skipped; test: reported, the rest scored; check-data:
+    # every problem listed). Each holds a copy of the toy data with one file damaged.
+    for name in ("empty-stem", "header-only-stem", "zero-length", "unequal-rates", "cut-wav"):
+        shutil.copytree(toy, root / "datasets" / name)
+    sets = root / "datasets"
+    for split in ("train", "test"):
+        (sets / "empty-stem" / split / f"toy-{split}-000" / "bass.wav").write_bytes(b"")
+        _wav(sets / "header-only-stem" / split / f"toy-{split}-000" / "bass.wav", noise[:0])
+        sf.write(sets / "unequal-rates" / split / f"toy-{split}-000" / "bass.wav",
+                 noise[:16000], 16000)
+        for stem in (sets / "zero-length" / split / f"toy-{split}-000").iterdir():
+            _wav(stem, noise[:0])
+    cut_wav = sets / "cut-wav" / "train" / "toy-train-001" / "vocals.wav"
+    cut_wav.write_bytes(cut_wav.read_bytes()[:30000])
+    nan_stem = sets / "zero-length" / "train" / "toy-train-001" / "drums.wav"
+    sound, _ = sf.read(nan_stem, dtype="float32")
+    sound[10] = np.nan
+    _wav(nan_stem, sound)
+
+    # Results folders with a hand-cut JSON, and run folders for compare.
+    shutil.copytree(root / "results", root / "results-cut")
+    cut = root / "results-cut" / "test" / "toy-test-001.json"
+    cut.write_text(cut.read_text()[:300])
+    (root / "runs" / "no-results").mkdir(parents=True)
+    shutil.copytree(root / "results", root / "runs" / "good" / "results")
+    shutil.copytree(root / "results-cut", root / "runs" / "cut" / "results")
+    (root / "a-file").write_text("a file where a folder is expected\n")
+    (root / "bad.yaml").write_text("method: grid\nparameters: [unclosed\n")
+    (root / "no-generator.yaml").write_text("trainer: {max_epochs: 1}\n")
+    (root / "levels0.yaml").write_text(
+        "class_path: gansep.models.WaveUNet\ninit_args: {levels: 0}\n")
+    return root
