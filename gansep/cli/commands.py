@@ -11,6 +11,7 @@ TOOLS = {
                "write a checkpoint's generator as safetensors + JSON + TorchScript"),
     "separate": ("gansep.cli.separate:separate_main", "separate audio files"),
     "check-data": ("gansep.cli.check_data", "list every problem of a dataset"),
+    "prepare": ("gansep.cli.prepare", "build the decoded training cache of a run config"),
     "sweep": ("gansep.cli.sweep", "run a wandb-format sweep locally, one process per run"),
     "compare": ("gansep.cli.compare", "compare objectives: tables, box plot, Wilcoxon tests"),
 }

@@ -74,6 +74,9 @@ class FolderTrack(Track):
     def read_stems(self, start: int, stop: int) -> dict[str, np.ndarray]:
         return {name: self._read(name, start, stop) for name in self.stems}
 
+    def source_files(self) -> list[Path]:
+        return sorted(self.files.values())
+
     def read_mixture(self, start: int, stop: int) -> np.ndarray:
         if MIXTURE in self.files:
             return self._read(MIXTURE, start, stop)
@@ -93,6 +96,10 @@ class StemsFolder(TrackCollection):
         self.root = Path(root)
         self.sample_rate = sample_rate
         self._unusable: dict[str, dict[str, str]] = {}
+
+    def identity(self) -> dict:
+        return {**super().identity(), "root": str(self.root.resolve()),
+                "sample_rate": self.sample_rate}
 
     def unusable(self, split: str) -> dict[str, str]:
         self.tracks(split)

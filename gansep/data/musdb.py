@@ -51,6 +51,11 @@ class MusdbTrack(Track):
     def read_mixture(self, start: int, stop: int) -> np.ndarray:
         return self._chunk(lambda: self.track.audio, start, stop)
 
+    def source_files(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]  # one .stem.mp4
+        return sorted(self.path.glob("*.wav")) if self.path.is_dir() else []
+
 
 class MUSDB(TrackCollection):
     """MUSDB18 or MUSDB18-HQ.
@@ -60,9 +65,14 @@ class MUSDB(TrackCollection):
         is_wav: MUSDB18-HQ (decoded wav folders) rather than stem .mp4 files.
     """
 
+    decoded = True  # stempeg/ffmpeg decodes every read: 1 s per M4 excerpt
+
     def __init__(self, root: str | Path, is_wav: bool = False):
         self.root = Path(root)
         self.is_wav = is_wav
+
+    def identity(self) -> dict:
+        return {**super().identity(), "root": str(self.root.resolve()), "is_wav": self.is_wav}
 
     @lru_cache(maxsize=None)
     def tracks(self, split: str) -> list[MusdbTrack]:

@@ -42,6 +42,10 @@ class Track(ABC):
     def read_mixture(self, start: int, stop: int) -> np.ndarray:
         """The mixture over ``[start, stop)``, ``(channels, stop - start)`` float32."""
 
+    def source_files(self) -> list:
+        """The files the track is read from (for caches and provenance records)."""
+        return []
+
     def read_sources(self, sources: Sequence[str], start: int, stop: int) -> np.ndarray:
         """The wanted ``sources`` over ``[start, stop)`` as ``(sources, channels, time)``."""
         return assemble_sources(self.read_stems(start, stop), sources, self.name)
@@ -77,6 +81,14 @@ class TrackCollection(ABC):
     @abstractmethod
     def tracks(self, split: str) -> list[Track]:
         """The usable tracks of ``split``; DataError when none is, or it cannot be read."""
+
+    #: Whether reading needs decoding (compressed or read through ffmpeg): such collections
+    #: are cached decoded by default (see :mod:`gansep.data.cache`).
+    decoded = False
+
+    def identity(self) -> dict:
+        """What names this collection's data (for cache keys)."""
+        return {"class": f"{type(self).__module__}.{type(self).__qualname__}"}
 
     def unusable(self, split: str) -> dict[str, str]:
         """Tracks of ``split`` that could not even be opened (left out of :meth:`tracks`),

@@ -160,18 +160,6 @@ def finish(out: Path, failures: dict[str, str]) -> int:
 
 
 # ---------------------------------------------------------------------- a checkpoint
-def track_files(track) -> list[Path]:
-    """The files a track is read from (a stems folder's files, or a MUSDB stem file or wav
-    folder)."""
-    files = getattr(track, "files", None)
-    if files:
-        return sorted(Path(p) for p in files.values())
-    path = Path(getattr(track, "path", ""))
-    if path.is_file():
-        return [path]
-    return sorted(path.glob("*.wav")) if path.is_dir() else []
-
-
 def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "test",
                         ema: bool = True, duration: float | None = None,
                         backend: str = "fast", window: float = 1.0, hop: float = 1.0,
@@ -196,7 +184,7 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
               "backend": backend, "window": window, "hop": hop}
 
     def provenance(track) -> dict:
-        return {**common, "data_sha256": {p.name: sha256_file(p) for p in track_files(track)}}
+        return {**common, "data_sha256": {p.name: sha256_file(p) for p in track.source_files()}}
 
     def run(track) -> dict:
         stop = track.num_frames

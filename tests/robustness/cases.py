@@ -33,7 +33,7 @@ class Case:
 
 
 TOOLS = ("separate", "check-data", "export", "evaluate", "score", "sweep", "compare",
-         "make-data", "describe")
+         "make-data", "describe", "prepare")
 UNSAFE = ("weights_only", "Weights only load failed")
 
 
@@ -267,6 +267,19 @@ DESCRIBE = _cases("describe", (), [
          says=["levels must be a positive integer, got 0"]),
 ])
 
+PREPARE = _cases("prepare", ("--cache", "{w}/cache"), [
+    dict(name="missing-config", args=["--config", "{c}/nothing.yaml"], code=2,
+         says=["nothing.yaml", "does not exist"], absent=["{w}/cache"]),
+    dict(name="workers-0", args=["--config", "{c}/fit.yaml", "--workers", "0"], code=2,
+         says=["--workers"], absent=["{w}/cache"]),
+    dict(name="bad-architecture", args=["--config", "{c}/fit.yaml", "--config",
+                                        "{c}/levels0-run.yaml"], code=2,
+         says=["levels must be a positive integer, got 0"], absent=["{w}/cache"]),
+    dict(name="empty-stem-skipped", args=["--config", "{c}/fit.yaml", "--config",
+                                          "{c}/empty-stem-run.yaml"], code=0,
+         says=["skipping track toy-train-000", "toy-train-000/bass.wav", "MiB in all"]),
+])
+
 GENERATOR = "--model.init_args.generator.init_args."
 FIT = _cases("fit", (), [
     dict(name="extra-filters-0", args=[GENERATOR + "extra_filters", "0"], code=2,
@@ -301,4 +314,4 @@ FIT = _cases("fit", (), [
 ])
 
 CASES = SEPARATE + EVALUATE + SCORE + CHECK_DATA + EXPORT + MAKE_DATA + SWEEP + COMPARE + \
-    DESCRIBE + FIT
+    DESCRIBE + PREPARE + FIT

@@ -186,6 +186,10 @@ def build(root: Path) -> Path:
     (root / "a-file").write_text("a file where a folder is expected\n")
     (root / "bad.yaml").write_text("method: grid\nparameters: [unclosed\n")
     (root / "no-generator.yaml").write_text("trainer: {max_epochs: 1}\n")
+    (root / "levels0-run.yaml").write_text(
+        "model: {init_args: {generator: {init_args: {levels: 0}}}}\n")
+    (root / "empty-stem-run.yaml").write_text(
+        f"data: {{collection: {{init_args: {{root: {sets / 'empty-stem'}}}}}}}\n")
     (root / "levels0.yaml").write_text(
         "class_path: gansep.models.WaveUNet\ninit_args: {levels: 0}\n")
     return root

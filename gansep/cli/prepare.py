@@ -1,0 +1,49 @@
+"""``gansep prepare --config RUN.yaml [--cache DIR] [--key value ...]``: build the decoded
+cache of a run's training and validation data ahead of time (see :mod:`gansep.data.cache`).
+Any other option is a LightningCLI key, as for ``gansep fit``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+from gansep.cli.options import positive_int
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gansep prepare", description=__doc__)
+    parser.add_argument("--config", type=Path, action="append", required=True,
+                        help="run config(s), merged in order as by gansep fit")
+    parser.add_argument("--cache", type=Path,
+                        help="cache folder (default: the config's data.cache_dir, else "
+                             "$GANSEP_CACHE or ~/.cache/gansep)")
+    parser.add_argument("--workers", type=positive_int,
+                        default=max(1, len(os.sched_getaffinity(0))),
+                        help="tracks decoded in parallel (default: the CPUs available)")
+    parser.add_argument("--splits", nargs="+", default=["train", "valid"],
+                        choices=["train", "valid", "test"])
+    parser.add_argument("--verify", action="store_true",
+                        help="check the SHA-256 of every cached file (rebuild what differs)")
+    args, overrides = parser.parse_known_args(argv)
+
+    from gansep.cli.lightning import lightning_cli
+    from gansep.data.cache import CachedCollection, default_cache_dir, describe_footprint
+
+    config = []
+    for path in args.config:
+        config += ["--config", str(path)]
+    cli = lightning_cli(config + overrides + ["--trainer.logger", "false"], run=False)
+    data, generator = cli.datamodule, cli.model.generator
+    collection = data.collection
+    if isinstance(collection, CachedCollection):
+        collection = collection.collection
+    cache_dir = args.cache or data.resolved_cache_dir() or default_cache_dir()
+    cache = CachedCollection(collection, cache_dir, generator.sample_rate, generator.channels,
+                             data.cache_dtype, verify=args.verify, workers=args.workers)
+    footprint = cache.prepare(args.splits, progress=True)
+    log.info("cache %s: %s", cache.root, describe_footprint(footprint))
+    return 0
