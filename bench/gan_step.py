@@ -2,12 +2,15 @@
 discriminator family, and all of them together (HiFi-GAN style), at batch 4.
 
     python bench/gan_step.py [--steps 3] [--batch-size 4] [--generator configs/models/m4.yaml]
+                             [--crop-length 8192] [--objectives l1 hifigan]
                              [--accelerator gpu --precision 16-mixed --benchmark]
 
 Each step is the module's own ``training_step`` run by a Lightning Trainer (discriminator
 update, then generator update), on random input of the model's exact lengths; the median over
-``--steps`` timed steps after one warm-up step is reported with its ratio to L1 alone. On a
-GPU the timer synchronises the device, and the peak memory allocated by torch is reported.
+``--steps`` timed steps after one warm-up step is reported with its ratio to L1 alone. One
+more step runs under torch's FlopCounterMode: its FLOP (forward and backward of both updates),
+their ratio to L1's, and the achieved TFLOP/s at the median time. On a GPU the timer
+synchronises the device, and the peak memory allocated by torch is reported.
 """
 
 from __future__ import annotations
@@ -31,17 +34,32 @@ OBJECTIVES = ["l1", "l1+msd", "l1+mpd", "l1+mrsd", "l1+cstft", "hifigan"]
 
 
 class StepTimer(pl.Callback):
-    def __init__(self):
-        self.times: list[float] = []
+    """Times every step but the last, which it counts FLOP of instead."""
 
-    def on_train_batch_start(self, *args):
+    def __init__(self, timed: int):
+        self.timed = timed
+        self.times: list[float] = []
+        self.flop = 0
+        self.counter = None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
+        if batch_idx == self.timed:
+            from torch.utils.flop_counter import FlopCounterMode
+
+            self.counter = FlopCounterMode(display=False)
+            self.counter.__enter__()
         self.start = time.perf_counter()
 
-    def on_train_batch_end(self, *args):
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         if torch.cuda.is_available():
             torch.cuda.synchronize()
+        if self.counter is not None:
+            self.counter.__exit__(None, None, None)
+            self.flop = self.counter.get_total_flops()
+            self.counter = None
+            return
         self.times.append(time.perf_counter() - self.start)
 
 
@@ -59,28 +77,32 @@ def load_objective(name: str) -> Objective:
 
 
 def time_objective(name: str, generator_config: Path, batch_size: int, steps: int,
-                   accelerator: str, precision: str,
-                   benchmark: bool) -> tuple[list[float], float]:
-    """Step times, and the peak GPU memory in MiB (0 on CPU)."""
+                   accelerator: str, precision: str, benchmark: bool,
+                   crop_length: int | None = None) -> tuple[list[float], float, int]:
+    """Step times, the peak GPU memory in MiB (0 on CPU) and the FLOP of one step."""
     torch.manual_seed(0)
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     generator = build_generator(generator_spec(generator_config))
-    module = GANSeparator(generator, load_objective(name))
+    objective = load_objective(name)
+    if objective.adversarial is not None:
+        objective.adversarial.crop_length = crop_length
+    module = GANSeparator(generator, objective)
     g = generator.geometry
-    mixture = torch.randn(batch_size * (steps + 1), generator.channels, g.input_length) * 0.1
-    sources = torch.randn(batch_size * (steps + 1), len(generator.sources), generator.channels,
+    count = batch_size * (steps + 2)
+    mixture = torch.randn(count, generator.channels, g.input_length) * 0.1
+    sources = torch.randn(count, len(generator.sources), generator.channels,
                           g.output_length) * 0.1
     loader = DataLoader(TensorDataset(mixture, sources), batch_size=batch_size)
-    timer = StepTimer()
-    trainer = pl.Trainer(max_steps=steps + 1, logger=False, enable_checkpointing=False,
+    timer = StepTimer(timed=steps + 1)
+    trainer = pl.Trainer(max_steps=steps + 2, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
                          callbacks=[timer], accelerator=accelerator, devices=1,
                          precision=precision, benchmark=benchmark)
     trainer.fit(module, loader)
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
-    return timer.times[1:], peak
+    return timer.times[1:], peak, timer.flop
 
 
 def main() -> None:
@@ -91,26 +113,33 @@ def main() -> None:
     parser.add_argument("--objectives", nargs="+", default=OBJECTIVES)
     parser.add_argument("--accelerator", default="cpu", help="cpu or gpu")
     parser.add_argument("--precision", default="32-true", help="32-true, 16-mixed, bf16-mixed")
+    parser.add_argument("--crop-length", type=int,
+                        help="discriminators judge random crops of this many samples")
     parser.add_argument("--benchmark", action="store_true",
                         help="let cuDNN pick its fastest convolution algorithms "
                              "(Trainer(benchmark=True))")
     args = parser.parse_args()
     rows = []
     for name in args.objectives:
-        times, peak = time_objective(name, args.generator, args.batch_size, args.steps,
-                                     args.accelerator, args.precision, args.benchmark)
-        rows.append((name, statistics.median(times), min(times), max(times), peak))
+        times, peak, flop = time_objective(name, args.generator, args.batch_size, args.steps,
+                                           args.accelerator, args.precision, args.benchmark,
+                                           args.crop_length)
+        rows.append((name, statistics.median(times), min(times), max(times), peak, flop))
     base = dict((r[0], r[1]) for r in rows).get("l1")
+    base_flop = dict((r[0], r[5]) for r in rows).get("l1")
     where = (torch.cuda.get_device_name() if args.accelerator == "gpu"
              else f"{torch.get_num_threads()} CPU threads")
     print(f"{args.generator} batch {args.batch_size}, {args.steps} timed steps each, "
           f"precision {args.precision}{', cudnn.benchmark' if args.benchmark else ''}, "
-          f"torch {torch.__version__}, {where}")
-    print("| objective | median step (s) | min (s) | max (s) | ratio to l1 | peak GPU MiB |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, median, low, high, peak in rows:
+          f"crop {args.crop_length or 'none'}, torch {torch.__version__}, {where}")
+    print("| objective | median step (s) | min (s) | max (s) | ratio to l1 | GFLOP | FLOP "
+          "ratio | TFLOP/s | peak GPU MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, median, low, high, peak, flop in rows:
         ratio = f"{median / base:.2f}" if base else "-"
-        print(f"| {name} | {median:.3f} | {low:.3f} | {high:.3f} | {ratio} | {peak:.0f} |")
+        flop_ratio = f"{flop / base_flop:.2f}" if base_flop else "-"
+        print(f"| {name} | {median:.3f} | {low:.3f} | {high:.3f} | {ratio} | {flop / 1e9:.0f} | "
+              f"{flop_ratio} | {flop / median / 1e12:.2f} | {peak:.0f} |")
 
 
 if __name__ == "__main__":

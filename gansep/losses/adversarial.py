@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gansep.errors import ConfigError
 from gansep.models.discriminators.base import Discriminator, Judgement
 
 
@@ -87,15 +88,65 @@ class GAN(nn.Module):
         loss: the GAN loss (default least squares).
         weight: weight of the generator's adversarial loss.
         feature_matching: weight of the feature-matching loss (0 leaves it out; HiFi-GAN: 2).
+        crop_length: when set, the discriminators (and feature matching) see one random crop
+            of this many samples per example, the same span of reference, estimate and mixture
+            context, drawn anew each step from ``(crop_seed, step)`` (so a resumed run draws
+            the same crops); the reconstruction terms still see the whole output. It cuts the
+            discriminators' cost in proportion, at the price of never judging a whole excerpt
+            at once (structure longer than the crop goes unjudged).
+        crop_seed: seed of the crops.
     """
 
     def __init__(self, discriminator: Discriminator, loss: AdversarialLoss | None = None,
-                 weight: float = 1.0, feature_matching: float = 0.0):
+                 weight: float = 1.0, feature_matching: float = 0.0,
+                 crop_length: int | None = None, crop_seed: int = 0):
         super().__init__()
+        if crop_length is not None and crop_length < 1:
+            raise ConfigError(f"GAN: crop_length must be a positive number of samples (or "
+                              f"null), got {crop_length!r}")
         self.discriminator = discriminator
         self.loss = loss if loss is not None else LSGAN()
         self.weight = weight
         self.feature_matching = feature_matching
+        self.crop_length = crop_length
+        self.crop_seed = crop_seed
+
+    def crop(self, step: int, *signals: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        """The same random span of ``crop_length`` samples of each of ``signals`` (each
+        ``(batch, ..., time)`` with equal batch and time), one span per example, drawn from
+        ``(crop_seed, step)``; the signals unchanged without a crop or when shorter."""
+        time = signals[0].shape[-1]  # (a None, e.g. no mixture, stays None)
+        if self.crop_length is None or self.crop_length >= time:
+            return signals
+        generator = torch.Generator().manual_seed(self.crop_seed * 1_000_003 + int(step))
+        starts = torch.randint(0, time - self.crop_length + 1, (signals[0].shape[0],),
+                               generator=generator).to(signals[0].device)
+        index = starts[:, None] + torch.arange(self.crop_length, device=starts.device)
+        out = []
+        for signal in signals:
+            if signal is None:
+                out.append(None)
+                continue
+            shaped = index.view((index.shape[0],) + (1,) * (signal.dim() - 2) + (-1,))
+            out.append(signal.gather(-1, shaped.expand(*signal.shape[:-1], -1)))
+        return tuple(out)
+
+    def _judge_together(self, real: torch.Tensor, fake: torch.Tensor,
+                        mixture: torch.Tensor | None) -> tuple[list[Judgement], list[Judgement]]:
+        """Real and fake judged in one pass of twice the batch (half the kernel launches of
+        two passes; the discriminators have no batch-coupled layers), split back."""
+        batch = real.shape[0]
+        joint = self.discriminator(torch.cat([real, fake]),
+                                   None if mixture is None else torch.cat([mixture, mixture]))
+        halves = []
+        for judgement in joint:
+            rows = judgement.features[0].shape[0] // 2
+            if rows * 2 != judgement.features[0].shape[0] or rows % batch:
+                raise RuntimeError(f"{judgement.name}: features do not keep the batch first")
+            halves.append(([f[:rows] for f in judgement.features],
+                           [f[rows:] for f in judgement.features]))
+        return ([Judgement(j.name, j.weight, r) for j, (r, _) in zip(joint, halves)],
+                [Judgement(j.name, j.weight, f) for j, (_, f) in zip(joint, halves)])
 
     @property
     def name(self) -> str:
@@ -106,8 +157,7 @@ class GAN(nn.Module):
                            mixture: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The discriminator's loss on reference (real) and separated (fake, detached) sources,
         ``(batch, sources, channels, time)``; ``mixture`` is the matching input span."""
-        real = self.discriminator(reference, mixture)
-        fake = self.discriminator(estimate.detach(), mixture)
+        real, fake = self._judge_together(reference, estimate.detach(), mixture)
         terms: dict[str, torch.Tensor] = {}
         for r, f in zip(real, fake):
             value = f.weight * self.loss.discriminator(r.logits, f.logits)

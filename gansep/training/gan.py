@@ -150,9 +150,11 @@ class GANSeparator(Separator):
         context = mixture[..., g.context_left : g.context_left + estimate.shape[-1]]
         terms: dict[str, torch.Tensor] = {}
         if self.adversarial_active:
+            # Both updates of this step judge the same crop (when the GAN term crops).
+            judged = self.adversarial.crop(self.global_step, reference, estimate, context)
             d_optimizer = optimizers[1]
             for _ in range(self.discriminator_steps):
-                d_loss, d_terms = self.adversarial.discriminator_loss(reference, estimate, context)
+                d_loss, d_terms = self.adversarial.discriminator_loss(*judged)
                 terms.update(d_terms, d_loss=d_loss)
                 if not self.finite({**d_terms, "d_loss": d_loss}, "discriminator"):
                     continue
@@ -166,8 +168,7 @@ class GANSeparator(Separator):
         if self.adversarial_active:
             # The discriminators only pass gradients through to the generator here.
             self.adversarial.requires_grad_(False)
-            adversarial, adversarial_terms = self.adversarial.generator_loss(
-                reference, estimate, context)
+            adversarial, adversarial_terms = self.adversarial.generator_loss(*judged)
             self.adversarial.requires_grad_(True)
             loss = loss + adversarial
             g_terms.update(adversarial_terms)

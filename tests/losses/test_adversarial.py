@@ -72,3 +72,55 @@ def test_gan_term_weights_and_names():
     d_total, d_terms = gan.discriminator_loss(reference, estimate, None)
     assert set(d_terms) == {"d_mpd"} and d_total.item() == pytest.approx(d_terms["d_mpd"].item())
     assert Objective([L1()], gan).name == "l1+mpd(hinge+fm)"
+
+
+# ------------------------------------------------------------------ crops, joint passes
+def test_crops_are_aligned_seeded_and_per_example():
+    gan = GAN(MultiPeriod(periods=[2], channels=[4]).bind(2, 2), crop_length=100)
+    time = torch.arange(1000.0)
+    reference = time.expand(3, 2, 2, -1).clone()
+    estimate = reference + 0.5
+    context = time.expand(3, 2, -1).clone()
+    r, e, c = gan.crop(7, reference, estimate, context)
+    assert r.shape == (3, 2, 2, 100) and c.shape == (3, 2, 100)
+    starts = r[:, 0, 0, 0]
+    for k in range(3):  # one contiguous span per example, the same in all three signals
+        span = torch.arange(100.0) + starts[k]
+        assert torch.equal(r[k, 1, 0], span) and torch.equal(c[k, 0], span)
+        assert torch.equal(e[k, 0, 1], span + 0.5)
+    assert len(set(starts.tolist())) > 1  # examples get their own spans (3 draws of 901)
+    again = gan.crop(7, reference, estimate, context)
+    assert all(torch.equal(a, b) for a, b in zip(again, (r, e, c)))  # (seed, step) decides
+    assert not torch.equal(gan.crop(8, reference)[0], r)
+    assert gan.crop(7, reference[..., :50])[0].shape[-1] == 50  # shorter: left whole
+    with pytest.raises(ValueError, match="crop_length must be a positive"):
+        GAN(MultiPeriod(periods=[2], channels=[4]), crop_length=0)
+
+
+def test_generator_gets_gradients_through_the_crop_only():
+    gan = GAN(MultiPeriod(periods=[2, 3], channels=[4, 8]).bind(2, 2), crop_length=64,
+              feature_matching=2.0)
+    reference = torch.randn(2, 2, 2, 512)
+    estimate = torch.randn(2, 2, 2, 512, requires_grad=True)
+    context = torch.randn(2, 2, 512)
+    loss, _ = gan.generator_loss(*gan.crop(3, reference, estimate, context))
+    loss.backward()
+    touched = (estimate.grad.abs().sum(dim=(1, 2)) > 0).sum(dim=-1)
+    assert touched.tolist() == [64, 64]
+
+
+@pytest.mark.parametrize("family", ["msd", "mpd", "mrsd", "cstft", "combined"])
+def test_one_joint_pass_equals_two(family):
+    from tests.models.test_discriminators import small
+
+    torch.manual_seed(0)
+    gan = GAN(small(family, conditional=True).bind(2, 2)).eval()
+    real, fake = torch.randn(3, 2, 2, 2048), torch.randn(3, 2, 2, 2048)
+    mixture = torch.randn(3, 2, 2048)
+    with torch.no_grad():
+        joint_real, joint_fake = gan._judge_together(real, fake, mixture)
+        for together, alone in ((joint_real, gan.discriminator(real, mixture)),
+                                (joint_fake, gan.discriminator(fake, mixture))):
+            for a, b in zip(together, alone):
+                for x, y in zip(a.features, b.features):
+                    torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)

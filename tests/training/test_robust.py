@@ -124,15 +124,19 @@ def test_sigkill_then_resume_equals_uninterrupted(toy_root, tmp_path):
     straight = tmp_path / "straight"
     run(fit_args(toy_root, straight), tmp_path)
     expected = torch.load(straight / "ckpt" / "last.ckpt", weights_only=True)
+    # The interrupted run reads through the decoded cache (the straight one directly): resume
+    # must be exact through it, and its excerpts identical to the direct reader's.
     killed = tmp_path / "killed"
-    process = start(fit_args(toy_root, killed), tmp_path, tmp_path / "progress")
+    cached = ["--data.cache_dir", str(tmp_path / "cache")]
+    process = start(fit_args(toy_root, killed) + cached, tmp_path, tmp_path / "progress")
     wait_for_step(tmp_path / "progress", 4, process)  # mid-epoch (5 steps per epoch)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
     assert process.returncode == -signal.SIGKILL
     interrupted_at = torch.load(killed / "ckpt" / "last.ckpt", weights_only=True)["global_step"]
     assert 3 <= interrupted_at < 8  # mid-epoch: 5 steps per epoch
-    run(fit_args(toy_root, killed) + ["--ckpt_path", "last"], tmp_path)
+    run(fit_args(toy_root, killed) + cached + ["--ckpt_path", "last"], tmp_path)
+    assert list((tmp_path / "cache").glob("*/manifest.json"))
     resumed = torch.load(killed / "ckpt" / "last.ckpt", weights_only=True)
     assert resumed["global_step"] == expected["global_step"] == 8
     for key, value in expected["state_dict"].items():
