@@ -236,6 +236,7 @@ class CachedCollection(TrackCollection):
         footprint = {}
         with self._lock():
             manifest = self._read_manifest()
+            unchanged = json.dumps(manifest, sort_keys=True)
             for split in splits:
                 self.check_split(split)
                 tracks = self.collection.tracks(split)
@@ -275,7 +276,8 @@ class CachedCollection(TrackCollection):
                 size = sum(info["size"] for name, entry in entries.items() if name in known
                            for info in entry["stems"].values())
                 footprint[split] = (len(entries), size)
-            self._write_manifest(manifest)
+            if json.dumps(manifest, sort_keys=True) != unchanged:
+                self._write_manifest(manifest)
         return footprint
 
     def _record(self, entries: dict, split: str, name: str, result: dict | str) -> None:
