@@ -3,6 +3,7 @@ discriminator family, and all of them together (HiFi-GAN style), at batch 4.
 
     python bench/gan_step.py [--steps 3] [--batch-size 4] [--generator configs/models/m4.yaml]
                              [--crop-length 8192] [--objectives l1 hifigan]
+                             [--compile all] [--profile DIR]
                              [--accelerator gpu --precision 16-mixed --benchmark]
 
 Each step is the module's own ``training_step`` run by a Lightning Trainer (discriminator
@@ -10,7 +11,9 @@ update, then generator update), on random input of the model's exact lengths; th
 ``--steps`` timed steps after one warm-up step is reported with its ratio to L1 alone. One
 more step runs under torch's FlopCounterMode: its FLOP (forward and backward of both updates),
 their ratio to L1's, and the achieved TFLOP/s at the median time. On a GPU the timer
-synchronises the device, and the peak memory allocated by torch is reported.
+synchronises the device, and the peak memory allocated by torch is reported. ``--profile DIR``
+then runs the slowest objective once more under torch's profiler: a Chrome trace in DIR and
+the operators that took the most time.
 """
 
 from __future__ import annotations
@@ -63,6 +66,34 @@ class StepTimer(pl.Callback):
         self.times.append(time.perf_counter() - self.start)
 
 
+class ProfileStep(pl.Callback):
+    """Profiles the second step (the first compiles and warms up)."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.profiler = None
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        if batch_idx == 1:
+            from torch.profiler import ProfilerActivity, profile
+
+            activities = [ProfilerActivity.CPU] + (
+                [ProfilerActivity.CUDA] if torch.cuda.is_available() else [])
+            self.profiler = profile(activities=activities, record_shapes=True)
+            self.profiler.__enter__()
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        if self.profiler is not None:
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            self.profiler.__exit__(None, None, None)
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.profiler.export_chrome_trace(str(self.out / "trace.json"))
+            sort = "self_cuda_time_total" if torch.cuda.is_available() else "self_cpu_time_total"
+            print(self.profiler.key_averages().table(sort_by=sort, row_limit=15))
+            self.profiler = None
+
+
 def load_objective(name: str) -> Objective:
     """An objective preset of configs/objectives, instantiated as LightningCLI would."""
     path = (Path("configs/objectives") / f"{name}.yaml").resolve()
@@ -78,7 +109,8 @@ def load_objective(name: str) -> Objective:
 
 def time_objective(name: str, generator_config: Path, batch_size: int, steps: int,
                    accelerator: str, precision: str, benchmark: bool,
-                   crop_length: int | None = None) -> tuple[list[float], float, int]:
+                   crop_length: int | None = None, compile: str = "none",
+                   profile: Path | None = None) -> tuple[list[float], float, int]:
     """Step times, the peak GPU memory in MiB (0 on CPU) and the FLOP of one step."""
     torch.manual_seed(0)
     if torch.cuda.is_available():
@@ -88,7 +120,7 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
     objective = load_objective(name)
     if objective.adversarial is not None:
         objective.adversarial.crop_length = crop_length
-    module = GANSeparator(generator, objective)
+    module = GANSeparator(generator, objective, compile=compile)
     g = generator.geometry
     count = batch_size * (steps + 2)
     mixture = torch.randn(count, generator.channels, g.input_length) * 0.1
@@ -98,7 +130,8 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
     timer = StepTimer(timed=steps + 1)
     trainer = pl.Trainer(max_steps=steps + 2, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[timer], accelerator=accelerator, devices=1,
+                         callbacks=[ProfileStep(profile) if profile else timer],
+                         accelerator=accelerator, devices=1,
                          precision=precision, benchmark=benchmark)
     trainer.fit(module, loader)
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
@@ -115,6 +148,10 @@ def main() -> None:
     parser.add_argument("--precision", default="32-true", help="32-true, 16-mixed, bf16-mixed")
     parser.add_argument("--crop-length", type=int,
                         help="discriminators judge random crops of this many samples")
+    parser.add_argument("--compile", default="none",
+                        choices=["none", "generator", "discriminators", "all"])
+    parser.add_argument("--profile", type=Path,
+                        help="write a profiler trace of the slowest objective's step here")
     parser.add_argument("--benchmark", action="store_true",
                         help="let cuDNN pick its fastest convolution algorithms "
                              "(Trainer(benchmark=True))")
@@ -123,7 +160,7 @@ def main() -> None:
     for name in args.objectives:
         times, peak, flop = time_objective(name, args.generator, args.batch_size, args.steps,
                                            args.accelerator, args.precision, args.benchmark,
-                                           args.crop_length)
+                                           args.crop_length, args.compile)
         rows.append((name, statistics.median(times), min(times), max(times), peak, flop))
     base = dict((r[0], r[1]) for r in rows).get("l1")
     base_flop = dict((r[0], r[5]) for r in rows).get("l1")
@@ -131,7 +168,7 @@ def main() -> None:
              else f"{torch.get_num_threads()} CPU threads")
     print(f"{args.generator} batch {args.batch_size}, {args.steps} timed steps each, "
           f"precision {args.precision}{', cudnn.benchmark' if args.benchmark else ''}, "
-          f"crop {args.crop_length or 'none'}, torch {torch.__version__}, {where}")
+          f"crop {args.crop_length or 'none'}, compile {args.compile}, torch {torch.__version__}, {where}")
     print("| objective | median step (s) | min (s) | max (s) | ratio to l1 | GFLOP | FLOP "
           "ratio | TFLOP/s | peak GPU MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -140,6 +177,12 @@ def main() -> None:
         flop_ratio = f"{flop / base_flop:.2f}" if base_flop else "-"
         print(f"| {name} | {median:.3f} | {low:.3f} | {high:.3f} | {ratio} | {flop / 1e9:.0f} | "
               f"{flop_ratio} | {flop / median / 1e12:.2f} | {peak:.0f} |")
+    if args.profile:
+        slowest = max(rows, key=lambda row: row[1])[0]
+        print(f"\nprofile of {slowest} (one step) -> {args.profile / 'trace.json'}")
+        time_objective(slowest, args.generator, args.batch_size, 1, args.accelerator,
+                       args.precision, args.benchmark, args.crop_length, args.compile,
+                       args.profile)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ optimisation, as in Lightning's GAN example)."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 
 import torch
@@ -11,9 +12,13 @@ from pytorch_lightning.strategies import DDPStrategy
 
 from gansep.losses import Objective
 from gansep.models.waveunet import WaveUNet
+from gansep.errors import ConfigError
+from gansep.training.compiled import Compile, compile_networks, is_compile_failure, uncompile
 from gansep.training.ema import EMA
 from gansep.training.robust import gradient_norm
 from gansep.training.separator import Separator
+
+log = logging.getLogger(__name__)
 
 
 def adamw_gan(params) -> torch.optim.Optimizer:
@@ -58,6 +63,10 @@ class GANSeparator(Separator):
         max_bad_steps: discriminator or generator updates whose loss (or, without a
             GradScaler, gradient norm) is not finite are skipped; more than this many in a row
             stop the run with a DivergenceError naming the term and step.
+        compile: ``torch.compile`` the ``generator``, the ``discriminators`` (each
+            sub-network apart, STFTs eager) or ``all`` of them when training starts (see
+            :mod:`gansep.training.compiled`); where it is unavailable or fails, training goes
+            on eagerly with a warning.
     """
 
     adversarial_training = True
@@ -71,7 +80,7 @@ class GANSeparator(Separator):
                  warmup_steps: int = 0, gradient_clip: float | None = None,
                  discriminator_gradient_clip: float | None = None,
                  ema_decay: float | None = None, eval_batch_size: int = 4,
-                 max_bad_steps: int = 10):
+                 max_bad_steps: int = 10, compile: Compile = "none"):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
                          lr_scheduler, eval_batch_size, max_bad_steps)
         if scheduler_interval not in ("step", "epoch"):
@@ -90,6 +99,15 @@ class GANSeparator(Separator):
         self.gradient_clip = gradient_clip
         self.discriminator_gradient_clip = discriminator_gradient_clip
         self.ema = EMA(generator, ema_decay) if ema_decay is not None else None
+        if compile not in ("none", "generator", "discriminators", "all"):
+            raise ConfigError(f"GANSeparator: compile must be none, generator, discriminators "
+                              f"or all, got {compile!r}")
+        self.compile_networks = compile
+        self._compiled: list = []
+
+    def on_fit_start(self) -> None:
+        discriminator = self.adversarial.discriminator if self.adversarial is not None else None
+        self._compiled = compile_networks(self.compile_networks, self.generator, discriminator)
 
     @property
     def adversarial(self):
@@ -142,6 +160,20 @@ class GANSeparator(Separator):
         return self.adversarial is not None and self.global_step >= self.warmup_steps
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        if not self._compiled:
+            return self._training_step(batch)
+        try:  # compilation happens on a network's first call, before any optimiser step
+            return self._training_step(batch)
+        except Exception as error:  # noqa: BLE001 - only compiler failures are caught
+            if not is_compile_failure(error):
+                raise
+            log.warning("compile=%s failed (%s: %s); training eagerly", self.compile_networks,
+                        type(error).__name__, str(error).splitlines()[0][:200])
+            uncompile(self._compiled)
+            self._compiled = []
+            return self._training_step(batch)
+
+    def _training_step(self, batch) -> torch.Tensor:
         mixture, reference = batch
         optimizers = self._optimizers()
         estimate = self.generator(mixture)

@@ -134,3 +134,41 @@ def test_default_optimisers_from_a_config_without_optimizer(toy_root, tmp_path, 
     optimizers = built[0] if isinstance(built, tuple) else [built]
     assert [(type(o), o.defaults["betas"]) for o in optimizers] == expected
     assert all(o.defaults["lr"] == 1e-4 for o in optimizers)
+
+
+def _compiled_run(toy_root, tmp_path, caplog):
+    import logging
+
+    pl.seed_everything(0)
+    objective = Objective([L1()], GAN(MultiPeriod(periods=[2], channels=[4]), weight=0.1,
+                                      crop_length=128))
+    module = GANSeparator(tiny_generator(), objective, compile="discriminators")
+    caplog.set_level(logging.INFO)
+    trainer(tmp_path, max_steps=3).fit(module, data(toy_root))
+    return module
+
+
+def test_compiled_discriminators_train(toy_root, tmp_path, caplog):
+    from gansep.training.compiled import unavailable
+
+    reason = unavailable(torch.device("cpu"))
+    if reason is not None:
+        pytest.skip(reason)
+    module = _compiled_run(toy_root, tmp_path, caplog)
+    assert "1 network(s) compiled" in caplog.text and "training eagerly" not in caplog.text
+    net = module.adversarial.discriminator.nets[0][0]
+    assert net._compiled_call_impl is not None  # still compiled: no fallback happened
+    assert module.global_step == 3 and module.guard.skipped == 0
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+
+
+def test_compile_failure_falls_back_to_eager(toy_root, tmp_path, caplog, monkeypatch):
+    def broken_backend(graph, inputs):
+        raise RuntimeError("CantSplit.__init__() missing 2 required positional arguments")
+
+    monkeypatch.setattr("gansep.training.compiled.BACKEND", broken_backend)
+    monkeypatch.setattr("gansep.training.compiled.unavailable", lambda device: None)
+    module = _compiled_run(toy_root, tmp_path, caplog)
+    assert "compile=discriminators failed" in caplog.text and "training eagerly" in caplog.text
+    assert module.adversarial.discriminator.nets[0][0]._compiled_call_impl is None
+    assert module.global_step == 3 and module.guard.skipped == 0

@@ -41,6 +41,7 @@ class SpectrogramNet(nn.Module):
         self.layers = nn.ModuleList(normalized(layer, norm) for layer in layers)
         self.post = normalized(nn.Conv2d(channels, 1, (3, 3), padding=(1, 1)), norm)
 
+    @torch.compiler.disable  # Inductor generates no code for complex ops: keep the STFT eager
     def spectrogram(self, x: torch.Tensor) -> torch.Tensor:
         batch, channels, time = x.shape
         spec = torch.stft(x.reshape(batch * channels, time).float(), self.n_fft, self.hop,
