@@ -99,6 +99,16 @@ class GANSeparator(Separator):
         self.gradient_clip = gradient_clip
         self.discriminator_gradient_clip = discriminator_gradient_clip
         self.ema = EMA(generator, ema_decay) if ema_decay is not None else None
+        if self.adversarial is not None:
+            judged = min(self.adversarial.crop_length or generator.geometry.output_length,
+                         generator.geometry.output_length)
+            needed = self.adversarial.discriminator.min_length
+            if judged < needed:
+                raise ConfigError(
+                    f"GANSeparator: the discriminators judge {judged} samples "
+                    f"(crop_length {self.adversarial.crop_length}, output_length "
+                    f"{generator.geometry.output_length}), but {self.adversarial.name} needs at "
+                    f"least {needed} (its largest n_fft / 2 + 1)")
         if compile not in ("none", "generator", "discriminators", "all"):
             raise ConfigError(f"GANSeparator: compile must be none, generator, discriminators "
                               f"or all, got {compile!r}")

@@ -172,3 +172,14 @@ def test_compile_failure_falls_back_to_eager(toy_root, tmp_path, caplog, monkeyp
     assert "compile=discriminators failed" in caplog.text and "training eagerly" in caplog.text
     assert module.adversarial.discriminator.nets[0][0]._compiled_call_impl is None
     assert module.global_step == 3 and module.guard.skipped == 0
+
+
+def test_crop_shorter_than_a_spectral_window_is_refused():
+    from gansep.errors import ConfigError
+
+    spectral = MultiResolutionSpectral(resolutions=[[1024, 256, 1024]], channels=4)
+    with pytest.raises(ConfigError, match=r"judge 200 samples .* needs at least 513"):
+        GANSeparator(tiny_generator(output_length=2048),
+                     Objective([L1()], GAN(spectral, crop_length=200)))
+    GANSeparator(tiny_generator(output_length=2048),
+                 Objective([L1()], GAN(spectral, crop_length=600)))  # long enough

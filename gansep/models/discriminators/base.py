@@ -68,6 +68,11 @@ class Discriminator(nn.Module):
         self.nets: nn.ModuleList | None = None
         self.sources = 0
 
+    @property
+    def min_length(self) -> int:
+        """The fewest samples every sub-network (once bound) can judge."""
+        return max([1] + [getattr(m, "min_input", 1) for m in self.modules()])
+
     def make(self, in_channels: int) -> nn.ModuleList:
         """The family's sub-discriminators for ``in_channels`` input channels."""
         raise NotImplementedError

@@ -32,6 +32,7 @@ class SpectrogramNet(nn.Module):
                  channels: int, dilations: Sequence[int], norm: str):
         super().__init__()
         self.n_fft, self.hop, self.win, self.complex_input = n_fft, hop, win, complex_input
+        self.min_input = n_fft // 2 + 1  # the centred STFT's reflect padding needs more
         self.register_buffer("window", torch.hann_window(win), persistent=False)
         width = in_channels * (2 if complex_input else 1)
         layers = [nn.Conv2d(width, channels, (3, 9), padding=(1, 4))]
