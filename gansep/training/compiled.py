@@ -58,6 +58,14 @@ def compile_networks(which: Compile, generator: nn.Module,
     modules = [generator] if which in ("generator", "all") else []
     if which in ("discriminators", "all") and discriminator is not None:
         modules += sub_networks(discriminator)
+    # Dynamo keeps one cache per code object: every sub-network of a family (one per period,
+    # scale, resolution, source group; real+fake and generator-step batches) is a guarded
+    # variant of the same forward. Past torch's default limit of 8 it would silently run the
+    # rest eagerly, so the limit grows with the networks compiled.
+    config = torch._dynamo.config
+    config.recompile_limit = max(config.recompile_limit, 4 * len(modules))
+    config.accumulated_recompile_limit = max(config.accumulated_recompile_limit,
+                                             16 * len(modules))
     for module in modules:
         module.compile(dynamic=False, backend=BACKEND)  # excerpt and crop shapes are static
     log.info("compile=%s: %d network(s) compiled (on their first step)", which, len(modules))

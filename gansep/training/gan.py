@@ -67,6 +67,8 @@ class GANSeparator(Separator):
             sub-network apart, STFTs eager) or ``all`` of them when training starts (see
             :mod:`gansep.training.compiled`); where it is unavailable or fails, training goes
             on eagerly with a warning.
+        init_from, init_from_ema: start the generator (and so its EMA copy) from a trained
+            checkpoint or export; see :class:`~gansep.training.Separator`.
     """
 
     adversarial_training = True
@@ -80,9 +82,10 @@ class GANSeparator(Separator):
                  warmup_steps: int = 0, gradient_clip: float | None = None,
                  discriminator_gradient_clip: float | None = None,
                  ema_decay: float | None = None, eval_batch_size: int = 4,
-                 max_bad_steps: int = 10, compile: Compile = "none"):
+                 max_bad_steps: int = 10, compile: Compile = "none",
+                 init_from: str | None = None, init_from_ema: bool = True):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
-                         lr_scheduler, eval_batch_size, max_bad_steps)
+                         lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema)
         if scheduler_interval not in ("step", "epoch"):
             raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got "
                              f"{scheduler_interval!r}")

@@ -11,6 +11,7 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 
 from gansep import __version__
+from gansep.errors import ConfigError
 from gansep.eval.bsseval import bss_eval, median_over_frames
 from gansep.eval.results import markdown_table, median_over_tracks
 from gansep.eval.separate import separate_file_audio
@@ -28,6 +29,26 @@ def _plain(value) -> bool:
     if isinstance(value, (list, tuple)):
         return all(_plain(v) for v in value)
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def initialise_from(generator: WaveUNet, source: str | Path, ema: bool = True) -> None:
+    """Loads into ``generator`` the weights of a gansep checkpoint or export folder; a
+    ConfigError names every architecture setting that differs."""
+    from gansep.export import generator_from_checkpoint, load_separator
+
+    source = Path(source)
+    if source.is_dir():
+        trained, what = load_separator(source).generator, "export"
+    else:
+        trained, info = generator_from_checkpoint(source, ema=ema)
+        what = f"{info['weights']} weights at step {info['global_step']}"
+    differences = [f"{key} {trained.config.get(key)!r} there, {value!r} here"
+                   for key, value in generator.config.items() if trained.config.get(key) != value]
+    if differences:
+        raise ConfigError(f"init_from {source}: its generator differs from this run's: "
+                          + "; ".join(differences))
+    generator.load_state_dict(trained.state_dict())
+    log.info("generator initialised from %s (%s)", source, what)
 
 
 def adam(params) -> torch.optim.Optimizer:
@@ -49,12 +70,17 @@ class Separator(pl.LightningModule):
         eval_batch_size: chunks per forward pass when separating whole tracks.
         max_bad_steps: steps with a non-finite loss are skipped; more than this many in a row
             stop the run (DivergenceError naming the term and step).
+        init_from: start the generator from this gansep checkpoint or export folder (a
+            reconstruction-trained one, say), whose architecture must match; optimisers and
+            step start fresh (unlike ``--ckpt_path``, which resumes a run).
+        init_from_ema: take the source's EMA weights when it has them.
     """
 
     def __init__(self, generator: WaveUNet, objective: Objective | None = None,
                  optimizer: OptimizerCallable | None = None,
                  lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4,
-                 max_bad_steps: int = 10):
+                 max_bad_steps: int = 10, init_from: str | None = None,
+                 init_from_ema: bool = True):
         super().__init__()
         # Under LightningCLI this records the configuration (class paths and arguments), so that
         # `--ckpt_path` and load_from_checkpoint rebuild the module.
@@ -64,6 +90,8 @@ class Separator(pl.LightningModule):
         for store in (self._hparams, self._hparams_initial):
             for key in [k for k, v in store.items() if not _plain(v)]:
                 del store[key]
+        if init_from is not None:
+            initialise_from(generator, init_from, init_from_ema)
         self.generator = generator
         self.objective = (objective if objective is not None else Objective()).bind(generator)
         if self.objective.adversarial is not None and not self.adversarial_training:

@@ -124,3 +124,36 @@ def test_one_joint_pass_equals_two(family):
             for a, b in zip(together, alone):
                 for x, y in zip(a.features, b.features):
                     torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-5)
+
+
+def test_gradient_penalty_against_a_hand_computed_norm():
+    """A linear critic D(x) = sum(w * x) has gradient w everywhere: the penalty must be
+    (||w|| - 1)^2 whatever the interpolate, and its gradient must reach w."""
+    from torch import nn
+
+    from gansep.losses import Wasserstein
+    from gansep.models.discriminators import Discriminator
+
+    class Linear(Discriminator):
+        name = "linear"
+
+        def make(self, in_channels):
+            net = nn.Conv1d(in_channels, 1, 64, bias=False)  # one logit over 64 samples
+            return nn.ModuleList([nn.Sequential(net)])
+
+        def forward(self, sources, mixture=None):
+            batch, count, channels, time = sources.shape
+            logits = self.nets[0][0](sources.reshape(batch * count, channels, time))
+            return [Judgement(self.name, 1.0, [logits])]
+
+    torch.manual_seed(0)
+    gan = GAN(Linear().bind(1, 2), Wasserstein(), gradient_penalty=10.0)
+    weight = gan.discriminator.nets[0][0][0].weight
+    expected = (weight.norm() - 1) ** 2
+    reference, estimate = torch.randn(3, 1, 2, 64), torch.randn(3, 1, 2, 64)
+    penalty = gan.penalty(reference, estimate, None)
+    torch.testing.assert_close(penalty, expected, rtol=1e-5, atol=1e-6)
+    penalty.backward()
+    assert weight.grad is not None and weight.grad.abs().sum() > 0
+    loss, terms = gan.discriminator_loss(reference, estimate, None)
+    torch.testing.assert_close(terms["gp"], 10 * expected.detach(), rtol=1e-5, atol=1e-5)

@@ -183,3 +183,26 @@ def test_crop_shorter_than_a_spectral_window_is_refused():
                      Objective([L1()], GAN(spectral, crop_length=200)))
     GANSeparator(tiny_generator(output_length=2048),
                  Objective([L1()], GAN(spectral, crop_length=600)))  # long enough
+
+
+def test_init_from_a_trained_separator(toy_root, tmp_path):
+    from gansep.errors import ConfigError
+    from gansep.export import write_separator
+
+    pl.seed_everything(0)
+    source = Separator(tiny_generator())
+    fit = trainer(tmp_path, max_steps=4)
+    fit.fit(source, data(toy_root))
+    checkpoint = tmp_path / "l1.ckpt"
+    fit.save_checkpoint(checkpoint)
+    write_separator(source.generator, tmp_path / "export")
+    expected = trainer(tmp_path).validate(source, data(toy_root), verbose=False)[0]
+    for origin in (checkpoint, tmp_path / "export"):
+        module = gan_module(init_from=str(origin))
+        # Its first validation equals the source's; the EMA copy starts from the same weights.
+        assert trainer(tmp_path).validate(module, data(toy_root), verbose=False)[0] == expected
+        for a, b in zip(module.ema.module.parameters(), source.generator.parameters()):
+            assert torch.equal(a, b)
+        assert module.global_step == 0  # optimisers and step start fresh
+    with pytest.raises(ConfigError, match=r"extra_filters 4 there, 8 here"):
+        GANSeparator(tiny_generator(extra_filters=8), init_from=str(checkpoint))
