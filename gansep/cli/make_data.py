@@ -25,6 +25,9 @@ def main(argv: list[str]) -> int:
     for split, count in SPLIT_SIZES.items():
         parser.add_argument(f"--{split}", type=natural_int, default=count,
                             help=f"{split} tracks")
+    parser.add_argument("--unpaired", type=natural_int, default=0,
+                        help="also write this many unpaired solo vocals and accompaniments "
+                             "(OUT/unpaired/, for semi-supervised training)")
     parser.add_argument("--force", action="store_true", help="write even if OUT is not empty")
     args = parser.parse_args(argv)
     writable_folder(args.out, "out")
@@ -32,5 +35,5 @@ def main(argv: list[str]) -> int:
         raise ConfigError(f"{args.out}: exists and is not empty; nothing written (--force to "
                           "overwrite)")
     make_toy_dataset(args.out, args.seed, args.sample_rate, args.duration,
-                     {split: getattr(args, split) for split in SPLIT_SIZES})
+                     {split: getattr(args, split) for split in SPLIT_SIZES}, args.unpaired)
     return 0

@@ -6,10 +6,11 @@ from gansep.data.musdb import MUSDB
 from gansep.data.sampling import Augmentation, ExcerptSpec
 from gansep.data.toy import make_toy_dataset
 from gansep.data.tracks import Track, TrackCollection
+from gansep.data.unpaired import UnpairedSources
 
 __all__ = ["Augmentation", "DataError", "ExcerptSpec", "MUSDB", "SeparationData", "StemsFolder",
-           "Track", "TrackCollection", "make_toy_dataset", "read_audio", "resample",
-           "write_audio"]
+           "Track", "TrackCollection", "UnpairedSources", "make_toy_dataset", "read_audio",
+           "resample", "write_audio"]
 
 
 def __getattr__(name: str):

@@ -14,6 +14,7 @@ from gansep.data.sampling import (Augmentation, ExcerptLoader, ExcerptSampler, E
                                   TrainingExcerpts, ValidationExcerpts)
 from gansep.data.cache import CachedCollection, default_cache_dir
 from gansep.data.tracks import TrackCollection
+from gansep.data.unpaired import UnpairedSources
 from gansep.errors import ConfigError
 
 
@@ -57,6 +58,10 @@ class SeparationData(pl.LightningDataModule):
             (MUSDB18 .mp4, MUSDB18-HQ through musdb) under ``$GANSEP_CACHE`` or
             ``~/.cache/gansep``, and reads others directly; a path caches any collection
             there; None never caches.
+        unpaired: solo recordings of each source (:class:`~gansep.data.unpaired.UnpairedSources`)
+            from which the discriminators of a GANSeparator take their real examples
+            (semi-supervised training); paired data still drives the reconstruction terms.
+        unpaired_per_example: solo examples per paired example in each batch (the ratio).
         cache_dtype: ``float32`` (bit-identical excerpts) or ``float16`` (half the disk,
             adds an error about 74 dB below the signal).
         seed: seed of the training excerpts (together with the epoch).
@@ -69,7 +74,8 @@ class SeparationData(pl.LightningDataModule):
                  augmentation: Augmentation | None = None, test_duration: float | None = None,
                  num_workers: int | None = 0, seed: int = 0, max_bad_files: int = 10,
                  cache_dir: str | None = "auto",
-                 cache_dtype: Literal["float32", "float16"] = "float32"):
+                 cache_dtype: Literal["float32", "float16"] = "float32",
+                 unpaired: UnpairedSources | None = None, unpaired_per_example: int = 1):
         super().__init__()
         _check_options(batch_size=batch_size, excerpts_per_epoch=excerpts_per_epoch,
                        valid_excerpts_per_track=valid_excerpts_per_track,
@@ -87,6 +93,11 @@ class SeparationData(pl.LightningDataModule):
         self.max_bad_files = max_bad_files
         self.cache_dir = cache_dir
         self.cache_dtype = cache_dtype
+        if unpaired_per_example < 1:
+            raise ConfigError(f"data.unpaired_per_example must be >= 1, got "
+                              f"{unpaired_per_example!r}")
+        self.unpaired = unpaired
+        self.unpaired_per_example = unpaired_per_example
         self.spec: ExcerptSpec | None = None
         self._training_tracks: TrackCollection | None = None
 
@@ -139,7 +150,8 @@ class SeparationData(pl.LightningDataModule):
         collection = self.training_collection()
         dataset = TrainingExcerpts(collection.tracks("train"), self.spec,
                                    self.augmentation, self.seed, self.max_bad_files,
-                                   bad=collection.unusable("train"))
+                                   bad=collection.unusable("train"), unpaired=self.unpaired,
+                                   unpaired_per_example=self.unpaired_per_example)
         trainer = self.trainer
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
         sampler = ExcerptSampler(self.excerpts_per_epoch, replicas, rank)

@@ -114,6 +114,10 @@ class TrainingExcerpts(Dataset):
         tracks: the training tracks.
         bad: tracks already known bad (``{name: problem}``), counted against
             ``max_bad_files``.
+        unpaired: an :class:`~gansep.data.unpaired.UnpairedSources`: each item then also holds
+            ``unpaired_per_example`` solo excerpts of every source ``(k, sources, channels,
+            output_length)``, drawn from their own seed stream (the paired part of an item is
+            the same with or without them).
         spec: the model's rate, channels, sources and lengths.
         augmentation: random changes, or None.
         seed: base seed.
@@ -122,8 +126,11 @@ class TrainingExcerpts(Dataset):
 
     def __init__(self, tracks: Sequence[Track], spec: ExcerptSpec,
                  augmentation: Augmentation | None = None, seed: int = 0,
-                 max_bad_files: int = 10, bad: dict[str, str] | None = None):
+                 max_bad_files: int = 10, bad: dict[str, str] | None = None,
+                 unpaired=None, unpaired_per_example: int = 1):
         self.tracks = list(tracks)
+        self.unpaired = unpaired
+        self.unpaired_per_example = unpaired_per_example
         self.spec = spec
         self.augmentation = augmentation
         self.seed = seed
@@ -182,7 +189,13 @@ class TrainingExcerpts(Dataset):
                     sources[k] *= rng.uniform(*aug.gain)
                 if aug.channel_swap and spec.channels == 2 and rng.random() < 0.5:
                     sources[k] = sources[k][::-1].copy()
-        return _sample(sources, spec)
+        sample = _sample(sources, spec)
+        if self.unpaired is None:
+            return sample
+        solo = self.unpaired.batch(spec.sources, np.random.default_rng((self.seed, index, 1)),
+                                   self.unpaired_per_example, spec.output_length,
+                                   spec.sample_rate, spec.channels)
+        return (*sample, torch.from_numpy(solo))
 
 
 def _sample(sources: np.ndarray, spec: ExcerptSpec) -> tuple[torch.Tensor, torch.Tensor]:

@@ -181,9 +181,13 @@ def make_toy_track(seed: int | tuple, sample_rate: int = 22050,
 
 
 def make_toy_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22050,
-                     duration: float = 10.0, tracks: dict[str, int] | None = None) -> Path:
+                     duration: float = 10.0, tracks: dict[str, int] | None = None,
+                     unpaired: int = 0) -> Path:
     """Writes ``<out>/<split>/toy-<split>-<i>/{mixture,vocals,drums,bass,other}.wav`` (32-bit float
-    WAV). Track ``i`` of a split depends only on ``(seed, split, i)``."""
+    WAV). Track ``i`` of a split depends only on ``(seed, split, i)``. With ``unpaired``, also
+    ``<out>/unpaired/{vocals,accompaniment}/toy-solo-<i>.wav``: solo vocals and accompaniments
+    of other generated songs, unrelated to each other and to every mixture (for
+    :class:`~gansep.data.unpaired.UnpairedSources`)."""
     out = Path(out)
     sizes = dict(SPLIT_SIZES if tracks is None else tracks)
     for split_index, (split, count) in enumerate(sizes.items()):
@@ -193,4 +197,13 @@ def make_toy_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22050,
             for name, audio in stems.items():
                 write_audio(folder / f"{name}.wav", audio, sample_rate, subtype="FLOAT")
         log.info("wrote %d %s tracks to %s", count, split, out / split)
+    for i in range(unpaired):
+        vocals = make_toy_track((seed, 100, i), sample_rate, duration)["vocals"]
+        backing = make_toy_track((seed, 101, i), sample_rate, duration)
+        accompaniment = sum(backing[name] for name in ("drums", "bass", "other"))
+        for name, audio in (("vocals", vocals), ("accompaniment", accompaniment)):
+            write_audio(out / "unpaired" / name / f"toy-solo-{i:03d}.wav", audio, sample_rate,
+                        subtype="FLOAT")
+    if unpaired:
+        log.info("wrote %d unpaired vocals and accompaniments to %s", unpaired, out / "unpaired")
     return out

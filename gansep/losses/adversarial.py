@@ -164,13 +164,13 @@ class GAN(nn.Module):
                         mixture: torch.Tensor | None) -> tuple[list[Judgement], list[Judgement]]:
         """Real and fake judged in one pass of twice the batch (half the kernel launches of
         two passes; the discriminators have no batch-coupled layers), split back."""
-        batch = real.shape[0]
+        batch, total = real.shape[0], real.shape[0] + fake.shape[0]
         joint = self.discriminator(torch.cat([real, fake]),
                                    None if mixture is None else torch.cat([mixture, mixture]))
         halves = []
         for judgement in joint:
-            rows = judgement.features[0].shape[0] // 2
-            if rows * 2 != judgement.features[0].shape[0] or rows % batch:
+            rows = judgement.features[0].shape[0] * batch // total
+            if rows * total != judgement.features[0].shape[0] * batch:
                 raise RuntimeError(f"{judgement.name}: features do not keep the batch first")
             halves.append(([f[:rows] for f in judgement.features],
                            [f[rows:] for f in judgement.features]))
@@ -183,9 +183,17 @@ class GAN(nn.Module):
         return f"{self.discriminator.name}({self.loss.name}{fm})"
 
     def discriminator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
-                           mixture: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                           mixture: torch.Tensor, unpaired: torch.Tensor | None = None
+                           ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The discriminator's loss on reference (real) and separated (fake, detached) sources,
-        ``(batch, sources, channels, time)``; ``mixture`` is the matching input span."""
+        ``(batch, sources, channels, time)``; ``mixture`` is the matching input span. With
+        ``unpaired`` solo examples ``(any batch, sources, channels, time)`` those are the real
+        examples instead (semi-supervised training; unconditional discriminators only)."""
+        if unpaired is not None:
+            if self._conditional():
+                raise ConfigError(f"{self.discriminator.name}: a conditional discriminator "
+                                  "cannot learn from unpaired sources (they have no mixture)")
+            reference, mixture = unpaired, None
         real, fake = self._judge_together(reference, estimate.detach(), mixture)
         terms: dict[str, torch.Tensor] = {}
         for r, f in zip(real, fake):
@@ -196,19 +204,23 @@ class GAN(nn.Module):
                                                                mixture)
         return sum(terms.values()), terms
 
+    def _conditional(self) -> bool:
+        return any(getattr(m, "conditional", False) for m in self.discriminator.modules()
+                   if isinstance(m, Discriminator))
+
     def penalty(self, reference: torch.Tensor, estimate: torch.Tensor,
                 mixture: torch.Tensor | None) -> torch.Tensor:
         """The WGAN-GP term (unweighted): mean over examples of ``(||grad||_2 - 1)^2``, the
         gradient of the critic value at a random interpolate of reference and estimate (and
         of the mixture context, when the discriminator sees it)."""
-        batch = reference.shape[0]
+        batch = estimate.shape[0]
         epsilon = torch.rand((batch,) + (1,) * (reference.dim() - 1), device=reference.device,
                              dtype=reference.dtype)
         between = (epsilon * reference + (1 - epsilon) * estimate).requires_grad_(True)
         inputs = [between]
-        conditional = any(getattr(m, "conditional", False) for m in self.discriminator.modules()
-                          if isinstance(m, Discriminator))
-        if mixture is not None and conditional:
+        if reference.shape[0] != batch:  # more unpaired examples than separated ones
+            reference = reference[:batch]
+        if mixture is not None and self._conditional():
             mixture = mixture.detach().clone().requires_grad_(True)
             inputs.append(mixture)
         values = critic_values(self.discriminator(between, mixture), batch)

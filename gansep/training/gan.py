@@ -187,7 +187,7 @@ class GANSeparator(Separator):
             return self._training_step(batch)
 
     def _training_step(self, batch) -> torch.Tensor:
-        mixture, reference = batch
+        mixture, reference, *solo = batch  # solo: unpaired sources (semi-supervised data)
         optimizers = self._optimizers()
         estimate = self.generator(mixture)
         g = self.generator.geometry
@@ -197,9 +197,11 @@ class GANSeparator(Separator):
         if self.adversarial_active:
             # Both updates of this step judge the same crop (when the GAN term crops).
             judged = self.adversarial.crop(self.global_step, reference, estimate, context)
+            unpaired = (self.adversarial.crop(self.global_step, solo[0].flatten(0, 1))[0]
+                        if solo else None)
             d_optimizer = optimizers[1]
             for _ in range(self.discriminator_steps):
-                d_loss, d_terms = self.adversarial.discriminator_loss(*judged)
+                d_loss, d_terms = self.adversarial.discriminator_loss(*judged, unpaired)
                 terms.update(d_terms, d_loss=d_loss)
                 if not self.finite({**d_terms, "d_loss": d_loss}, "discriminator"):
                     continue

@@ -143,7 +143,7 @@ class Separator(pl.LightningModule):
                      sync_dist=not on_step, batch_size=batch_size)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
-        mixture, sources = batch
+        mixture, sources, *_ = batch  # (unpaired solo sources are for discriminators)
         total, terms = self.objective(self.generator(mixture), sources)
         if not self.finite({**terms, "loss": total}, "generator"):
             self.log("train/skipped_steps", float(self.guard.skipped))

@@ -93,7 +93,9 @@ def test_every_run_config_builds_module_and_optimisers(config, toy_root, tmp_pat
     from gansep.cli.lightning import lightning_cli
 
     monkeypatch.chdir(tmp_path)
-    cli = lightning_cli(["--config", str(ROOT / "configs" / config), "--trainer.logger", "false",
+    base = {"demo-semi.yaml": ["--config", str(ROOT / "configs" / "demo-gan.yaml")]}  # overlays
+    cli = lightning_cli([*base.get(config, []),
+                         "--config", str(ROOT / "configs" / config), "--trainer.logger", "false",
                          "--trainer.accelerator", "cpu", "--trainer.devices", "1",
                          "--data.collection.init_args.root", str(toy_root)], run=False)
     built = cli.model.configure_optimizers()
