@@ -104,3 +104,18 @@ def test_every_run_config_builds_module_and_optimisers(config, toy_root, tmp_pat
     expected = 2 if cli.model.objective.adversarial is not None else 1
     assert len(optimizers) == expected
     assert all(isinstance(o, torch.optim.Optimizer) for o in optimizers)
+
+
+def test_reconstruction_preset_over_a_gan_config_drops_the_adversarial_term(toy_root, tmp_path,
+                                                                            monkeypatch):
+    """The objective sweeps pass `--model.init_args.objective configs/objectives/l1.yaml` over
+    configs/demo-gan.yaml: the l1 baseline must then have no discriminator (jsonargparse merges
+    init_args of the same class, so the preset says adversarial: null)."""
+    from gansep.cli.lightning import lightning_cli
+
+    monkeypatch.chdir(tmp_path)
+    cli = lightning_cli(["--config", str(ROOT / "configs" / "demo-gan.yaml"),
+                         "--model.init_args.objective", str(ROOT / "configs/objectives/l1.yaml"),
+                         "--trainer.logger", "false",
+                         "--data.collection.init_args.root", str(toy_root)], run=False)
+    assert cli.model.objective.adversarial is None
