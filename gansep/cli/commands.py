@@ -14,6 +14,8 @@ TOOLS = {
     "prepare": ("gansep.cli.prepare", "build the decoded training cache of a run config"),
     "sweep": ("gansep.cli.sweep", "run a wandb-format sweep locally, one process per run"),
     "compare": ("gansep.cli.compare", "compare objectives: tables, box plot, Wilcoxon tests"),
+    "listen": ("gansep.cli.listen", "MUSHRA listening tests: build, serve, export, metrics, "
+               "analyse"),
 }
 
 DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"

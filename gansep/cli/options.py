@@ -11,23 +11,27 @@ from pathlib import Path
 from gansep.errors import ConfigError
 
 
-def _number(kind, low: float, inclusive: bool, what: str):
+def in_range(kind, low: float, high: float = math.inf, what: str = "a number",
+             low_inclusive: bool = True):
+    """An argparse type: a finite ``kind`` number from ``low`` (inclusive unless
+    ``low_inclusive`` is False) to ``high``; the message names ``what`` was expected."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+        above = low <= value if low_inclusive else low < value
+        if not (math.isfinite(value) and above and value <= high):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
         return value
     parse.__name__ = what  # argparse names the type in its messages
     return parse
 
 
-positive_int = _number(int, 1, True, "a positive integer")
-natural_int = _number(int, 0, True, "an integer >= 0")
-positive_float = _number(float, 0, False, "a positive number")
-natural_float = _number(float, 0, True, "a number >= 0")
+positive_int = in_range(int, 1, what="a positive integer")
+natural_int = in_range(int, 0, what="an integer >= 0")
+positive_float = in_range(float, 0, what="a positive number", low_inclusive=False)
+natural_float = in_range(float, 0, what="a number >= 0")
 
 
 def device(text: str) -> str:

@@ -290,17 +290,24 @@ def _track_files(estimate_dir: Path, reference_dir: Path) -> tuple[dict, dict]:
     return estimate_files, reference_files
 
 
+def read_stems(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], int]:
+    """``({name: (channels, time)}, rate)`` of a track's stem files; DataError naming the
+    file whose sample rate differs from the others'."""
+    stems, rate = {}, None
+    for name, path in files.items():
+        stems[name], stem_rate = read_scorable(path)
+        if rate is not None and stem_rate != rate:
+            raise DataError(f"{path}: sample rate {stem_rate} Hz differs from {rate} Hz")
+        rate = stem_rate
+    return stems, rate
+
+
 def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window: float,
                   hop: float) -> dict:
     from gansep.data.tracks import assemble_sources
 
     estimate_files, reference_files = _track_files(estimate_dir, reference_dir)
-    stems, rate = {}, None
-    for name, path in reference_files.items():
-        stems[name], stem_rate = read_scorable(path)
-        if rate is not None and stem_rate != rate:
-            raise DataError(f"{path}: sample rate {stem_rate} Hz differs from {rate} Hz")
-        rate = stem_rate
+    stems, rate = read_stems(reference_files)
     channels = {a.shape[0] for a in stems.values()}
     if len(channels) > 1:
         raise DataError(f"{reference_dir}: reference stems have unequal channel counts "

@@ -33,7 +33,7 @@ class Case:
 
 
 TOOLS = ("separate", "check-data", "export", "evaluate", "score", "sweep", "compare",
-         "make-data", "describe", "prepare")
+         "make-data", "describe", "prepare", "listen")
 UNSAFE = ("weights_only", "Weights only load failed")
 
 
@@ -280,6 +280,79 @@ PREPARE = _cases("prepare", ("--cache", "{w}/cache"), [
          says=["skipping track toy-train-000", "toy-train-000/bass.wav", "MiB in all"]),
 ])
 
+BUILD = ("listen", "build", "--references", "{c}/toy/test", "--out", "{w}/t", "--seconds", "1",
+         "--trials", "1", "--min-activity", "0.5")
+GOOD = "a={c}/results/estimates"
+LISTEN = [Case(name=f"listen-{row.pop('name')}", **row) for row in [
+    dict(name="build-ok", args=(*BUILD, "--condition", GOOD), code=0,
+         exists=("{w}/t/test.json", "{w}/t/index.html")),
+    dict(name="build-seconds-20", args=(*BUILD, "--condition", GOOD, "--seconds", "20"), code=2,
+         says=("--seconds", "'20'", "at most 12"), absent=("{w}/t",)),
+    dict(name="build-condition-without-name", args=(*BUILD, "--condition",
+                                                    "{c}/results/estimates"), code=2,
+         says=("--condition", "expected NAME=DIR"), absent=("{w}/t",)),
+    dict(name="build-reserved-name", args=(*BUILD, "--condition",
+                                           "reference={c}/results/estimates"), code=2,
+         says=("condition name 'reference'", "reserved"), absent=("{w}/t",)),
+    dict(name="build-13-stimuli", args=(*BUILD, *[x for i in range(10) for x in (
+        "--condition", f"c{i}={{c}}/results/estimates")]), code=2,
+         says=("13 stimuli per trial", "at most 12"), absent=("{w}/t",)),
+    dict(name="build-rate-mismatch", args=(*BUILD, "--condition", GOOD, "--condition",
+                                           "b={c}/estimates/rate"), code=2,
+         says=("condition b, track toy-test-000", "sample rate 16000 Hz"), absent=("{w}/t",)),
+    dict(name="build-channels-mismatch", args=(*BUILD, "--condition", GOOD, "--condition",
+                                               "b={c}/estimates/channels"), code=2,
+         says=("condition b, track toy-test-000", "1 channel(s), the reference has 2"),
+         absent=("{w}/t",)),
+    dict(name="build-unreadable-estimate", args=(*BUILD, "--condition",
+                                                 "b={c}/estimates/text"), code=2,
+         says=("estimates/text/toy-test-000/vocals.wav", "cannot read"), absent=("{w}/t",)),
+    dict(name="build-no-references", args=("listen", "build", "--references", "{c}/nothing",
+                                           "--condition", GOOD, "--out", "{w}/t"), code=2,
+         says=("{c}/nothing", "not a folder"), absent=("{w}/t",)),
+    dict(name="build-too-many-trials", args=(*BUILD, "--condition", GOOD, "--trials", "50"),
+         code=2, says=("51 are needed", "fewer --trials"), absent=("{w}/t",)),
+    dict(name="build-out-not-empty", args=("listen", "build", "--references", "{c}/toy/test",
+                                           "--condition", GOOD, "--out", "{c}/listen-test"),
+         code=2, says=("{c}/listen-test", "not empty")),
+    dict(name="serve-not-a-test", args=("listen", "serve", "{c}/toy"), code=2,
+         says=("{c}/toy", "not a gansep listening test")),
+    dict(name="serve-port-70000", args=("listen", "serve", "{c}/listen-test", "--port", "70000"),
+         code=2, says=("--port", "'70000'")),
+    dict(name="serve-db-not-sqlite", args=("listen", "serve", "{c}/listen-test", "--db",
+                                           "{c}/a-file"), code=2,
+         says=("{c}/a-file", "not a usable SQLite database")),
+    dict(name="export-db-missing", args=("listen", "export", "--db", "{c}/nothing.sqlite",
+                                         "--out", "{w}/r.csv"), code=2,
+         says=("{c}/nothing.sqlite", "no such file"), absent=("{w}/r.csv",)),
+    dict(name="export-db-not-sqlite", args=("listen", "export", "--db", "{c}/a-file", "--out",
+                                            "{w}/r.csv"), code=2,
+         says=("{c}/a-file", "not a gansep ratings database"), absent=("{w}/r.csv",)),
+    dict(name="export-out-is-a-folder", args=("listen", "export", "--db", "{c}/a-file",
+                                              "--out", "{c}/listen"), code=2,
+         says=("{c}/listen", "is a folder")),
+    dict(name="metrics-not-a-test", args=("listen", "metrics", "{c}/toy", "--out", "{w}/m.csv"),
+         code=2, says=("{c}/toy", "not a gansep listening test"), absent=("{w}/m.csv",)),
+    dict(name="analyse-missing-ratings", args=("listen", "analyse", "--ratings",
+                                               "{c}/nothing.csv", "--out", "{w}/a"), code=2,
+         says=("--ratings {c}/nothing.csv", "no such file"), absent=("{w}/a",)),
+    dict(name="analyse-rating-150", args=("listen", "analyse", "--ratings",
+                                          "{c}/listen/bad-ratings.csv", "--out", "{w}/a"),
+         code=2, says=("bad-ratings.csv: row 3", "'150'", "from 0 to 100"), absent=("{w}/a",)),
+    dict(name="analyse-no-reference", args=("listen", "analyse", "--ratings",
+                                            "{c}/listen/no-reference.csv", "--out", "{w}/a"),
+         code=2, says=("--reference 'reference' is not a rated condition", "--no-screening"),
+         absent=("{w}/a",)),
+    dict(name="analyse-metrics-missing-row", args=(
+        "listen", "analyse", "--ratings", "{c}/listen/ratings.csv", "--metrics",
+        "{c}/listen/metrics.csv", "--mid-anchor", "anchor-7kHz", "--out", "{w}/a"), code=2,
+         says=("no row for trial t01, condition b",), absent=("{w}/a",)),
+    dict(name="analyse-aggregate-unknown", args=("listen", "analyse", "--ratings",
+                                                 "{c}/listen/ratings.csv", "--aggregate",
+                                                 "mode", "--out", "{w}/a"), code=2,
+         says=("--aggregate", "'mode'"), absent=("{w}/a",)),
+]]
+
 GENERATOR = "--model.init_args.generator.init_args."
 FIT = _cases("fit", (), [
     dict(name="extra-filters-0", args=[GENERATOR + "extra_filters", "0"], code=2,
@@ -314,4 +387,4 @@ FIT = _cases("fit", (), [
 ])
 
 CASES = SEPARATE + EVALUATE + SCORE + CHECK_DATA + EXPORT + MAKE_DATA + SWEEP + COMPARE + \
-    DESCRIBE + PREPARE + FIT
+    DESCRIBE + PREPARE + LISTEN + FIT

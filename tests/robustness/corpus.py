@@ -192,4 +192,21 @@ def build(root: Path) -> Path:
         f"data: {{collection: {{init_args: {{root: {sets / 'empty-stem'}}}}}}}\n")
     (root / "levels0.yaml").write_text(
         "class_path: gansep.models.WaveUNet\ninit_args: {levels: 0}\n")
+
+    # A listening test of the estimates, and ratings files for listen analyse.
+    from gansep.listen.build import build_test
+
+    build_test(test, {"a": estimates}, "vocals", trials=1, seconds=1.0,
+               out=root / "listen-test", min_activity=0.5)
+    listen = root / "listen"
+    listen.mkdir()
+    (listen / "bad-ratings.csv").write_text(
+        "rater,trial,condition,rating\nr1,t01,reference,100\nr1,t01,a,150\n")
+    (listen / "no-reference.csv").write_text(
+        "rater,trial,condition,rating\nr1,t01,a,50\nr1,t01,b,60\n")
+    (listen / "ratings.csv").write_text(
+        "rater,trial,condition,rating\n" + "".join(
+            f"r{i},t01,{c},{v}\n" for i in range(3) for c, v in
+            (("reference", 100), ("anchor-7kHz", 50), ("a", 40), ("b", 30))))
+    (listen / "metrics.csv").write_text("trial,condition,SDR\nt01,a,1.5\n")
     return root

@@ -1,0 +1,87 @@
+"""``gansep listen metrics``: the objective metrics of every rated stimulus, each on its exact
+excerpt, so they can be set against the ratings (:mod:`gansep.listen.analysis`).
+
+Every stimulus is scored on the separator's own scale: the loudness gain of the build (recorded
+in ``test.json``) is undone, so L1 and the STFT distance are those a training run would see.
+BSSEval v4 (as museval, 1 s frames, median over frames) scores the stimulus against the
+excerpt's reference source and interference (the other stems), so SIR is defined. The hidden
+reference is not listed: it equals the reference (SDR infinite, distances 0).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from gansep.atomic import atomic_target, sha256_file
+from gansep.data.audio import DataError, read_audio
+from gansep.listen.build import REFERENCE, load_test, rated_trials
+
+log = logging.getLogger(__name__)
+
+METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR", "MRSTFT", "L1")
+
+
+def _read_checked(test_dir: Path, entry: dict) -> np.ndarray:
+    path = test_dir / entry["file"]
+    if not path.is_file():
+        raise DataError(f"{path}: missing (listed in {test_dir / 'test.json'})")
+    if sha256_file(path) != entry["sha256"]:
+        raise DataError(f"{path}: SHA-256 differs from test.json's: the file changed after "
+                        "the test was built")
+    return read_audio(path)[0].astype(np.float64)
+
+
+def stimulus_metrics(reference: np.ndarray, interference: np.ndarray, estimate: np.ndarray,
+                     rate: int) -> dict[str, float]:
+    """The metrics of ``estimate`` against ``reference`` (all ``(channels, time)``),
+    ``interference`` being the other stems over the same span."""
+    import torch
+
+    from gansep.eval.bsseval import bss_eval, median_over_frames
+    from gansep.eval.si_sdr import si_sdr
+    from gansep.losses.reconstruction import MultiResolutionSTFT
+
+    scores = bss_eval(np.stack([reference, interference]), np.stack([estimate, interference]),
+                      rate, window=1.0, hop=1.0)
+    values = {name: float(median_over_frames(scores[name])[0]) for name in
+              ("SDR", "SIR", "SAR", "ISR")}
+    values["SI-SDR"] = si_sdr(reference, estimate)
+    with torch.no_grad():
+        values["MRSTFT"] = float(MultiResolutionSTFT()(
+            torch.from_numpy(estimate).float()[None], torch.from_numpy(reference).float()[None]))
+    values["L1"] = float(np.abs(estimate - reference).mean())
+    return values
+
+
+def compute_metrics(test_dir: Path) -> list[dict]:
+    """One row ``{trial, condition, <metric>...}`` per rated stimulus but the hidden
+    reference."""
+    test_dir = Path(test_dir)
+    description = load_test(test_dir)
+    rate = description["rate"]
+    rows = []
+    for trial in rated_trials(description):
+        reference = _read_checked(test_dir, trial["excerpts"]["reference"])
+        interference = _read_checked(test_dir, trial["excerpts"]["interference"])
+        for stimulus in trial["stimuli"]:
+            if stimulus["condition"] == REFERENCE:
+                continue
+            estimate = _read_checked(test_dir, stimulus) / stimulus["gain"]
+            rows.append({"trial": trial["id"], "condition": stimulus["condition"],
+                         **stimulus_metrics(reference, interference, estimate, rate)})
+    return rows
+
+
+def write_metrics(test_dir: Path, out: Path) -> list[dict]:
+    """Writes :func:`compute_metrics` as CSV (atomically)."""
+    rows = compute_metrics(test_dir)
+    with atomic_target(out) as tmp, open(tmp, "w", newline="") as file:
+        writer = csv.DictWriter(file, ["trial", "condition", *METRICS])
+        writer.writeheader()
+        writer.writerows(rows)
+    log.info("wrote %s: %d stimuli x %d metrics", out, len(rows), len(METRICS))
+    return rows
