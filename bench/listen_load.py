@@ -4,6 +4,7 @@ checks that every acknowledged rating is in the database.
 
     python bench/listen_load.py                  # 50 raters x 20 trials
     python bench/listen_load.py --raters 10 --trials 5
+    python bench/listen_load.py --think 0.5      # each rater pauses 0-1 s before a submit
 
 The test it serves is built from generated toy tracks (two conditions: the reference plus
 white noise at two levels), so the bench needs no data.
@@ -33,7 +34,7 @@ def build(folder: Path, trials: int) -> Path:
     from gansep.data.toy import make_toy_dataset
     from gansep.listen.build import build_test
 
-    tracks = max(2, -(-(trials + 1) // 4))  # four 2 s excerpts per 10 s track at most
+    tracks = max(2, -(-(trials + 1) // 2))  # random starts fit only 2-4 excerpts of 2 s in 10 s
     toy = make_toy_dataset(folder / "toy", seed=0, duration=10.0, tracks={"test": tracks})
     conditions = {}
     for name, noise in (("faint", 0.05), ("noisy", 0.5)):
@@ -53,6 +54,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--raters", type=int, default=50)
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean pause (s) before each submission; 0: back to back")
     args = parser.parse_args()
 
     import httpx
@@ -89,7 +92,7 @@ def main() -> None:
                 quality = {"reference": 95, "anchor-3.5kHz": 20, "anchor-7kHz": 45,
                            "faint": 75, "noisy": 35}
                 return run_rater(post, description, lambda t, c: quality[c],
-                                 np.random.default_rng(seed))
+                                 np.random.default_rng(seed), think=args.think)
 
             start = time.perf_counter()
             with ThreadPoolExecutor(max_workers=args.raters) as pool:

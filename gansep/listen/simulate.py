@@ -24,10 +24,12 @@ def simulated_ratings(description: dict, trial_id: str, keys: list[str],
 
 def run_rater(post: Callable[[str, dict], tuple[int, dict]], description: dict,
               quality: Callable[[str, str], float], rng: np.random.Generator,
-              noise: float = 8.0, trials: int | None = None) -> list[dict]:
+              noise: float = 8.0, trials: int | None = None,
+              think: float = 0.0) -> list[dict]:
     """One simulated rater: opens a session with ``post(path, body) -> (status, json)``,
-    submits ``trials`` (all by default) trials in its order. Returns one record per
-    submission: trial, status, seconds, and the ratings sent by condition."""
+    submits ``trials`` (all by default) trials in its order, pausing a random 0 to
+    ``2 * think`` seconds before each. Returns one record per submission: trial, status,
+    seconds, and the ratings sent by condition."""
     status, session = post("/api/session", {"rater": None})
     if status != 200:
         raise RuntimeError(f"session refused: {status} {session}")
@@ -40,6 +42,8 @@ def run_rater(post: Callable[[str, dict], tuple[int, dict]], description: dict,
         body = {"rater": session["rater"], "session": session["session"], "trial": trial_id,
                 "ratings": ratings, "order": keys, "played": keys,
                 "time_on_page_ms": float(rng.uniform(20e3, 90e3))}
+        if think:
+            time.sleep(rng.uniform(0, 2 * think))
         start = time.perf_counter()
         status, _ = post("/api/ratings", body)
         records.append({"rater": session["rater"], "trial": trial_id, "status": status,
