@@ -9,14 +9,14 @@ STAMP := $(VENV)/.installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean ffmpeg browser compare-demo listen-demo
+.PHONY: install demo test bench clean ffmpeg system-packages compare-demo listen-demo lyrics-demo
 
 install: $(STAMP)
 
 # Re-runs only when the package's dependencies or this file change.
 $(STAMP): pyproject.toml Makefile
 	@$(MAKE) --no-print-directory ffmpeg
-	@$(MAKE) --no-print-directory browser
+	@$(MAKE) --no-print-directory system-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
@@ -36,18 +36,21 @@ ffmpeg:
 	    exit 1; \
 	  fi; }
 
-# The listening-test page's browser test drives Debian's chromium through chromedriver.
-# Without root it is skipped (with the reason) unless GANSEP_REQUIRE_BROWSER=1.
-browser:
-	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+# System packages beside ffmpeg: chromium and chromium-driver (the listening page's browser
+# test), espeak-ng (it sings the generated sung-lyrics data). Installed with apt-get as root;
+# without root, a message says what is missing (the browser test is then skipped, with its
+# reason, unless GANSEP_REQUIRE_BROWSER=1).
+SYSTEM_PACKAGES := chromium chromium-driver espeak-ng
+system-packages:
+	@{ command -v chromium && command -v chromedriver && command -v espeak-ng; } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing chromium and chromium-driver (apt-get)"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	    echo "installing $(SYSTEM_PACKAGES) (apt-get)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
 	    { apt-get update -qq >/dev/null 2>&1 && \
-	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }; \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; }; \
 	  else \
-	    echo "chromium/chromedriver missing: the browser test of the listening page will be skipped" \
-	      "(install them, e.g. sudo apt-get install chromium chromium-driver)" >&2; \
+	    echo "missing system packages: install $(SYSTEM_PACKAGES) (e.g. sudo apt-get install" \
+	      "$(SYSTEM_PACKAGES)); the browser test is skipped and make-data sung-lyrics fails" >&2; \
 	  fi; }
 
 $(DATA)/test: | $(STAMP)
@@ -81,6 +84,17 @@ listen-demo: install $(DATA)/test
 	  --condition gan=$(LISTEN_DEMO)/gan/estimates --source vocals --trials 6 --seconds 3 \
 	  --out $(LISTEN_DEMO)/test --name "gansep demo: L1 and GAN vocals"
 	$(BIN)/gansep listen serve $(LISTEN_DEMO)/test --port $(PORT)
+
+# The multi-task demo: sung-lyrics data, a Wave-U-Net with a lyrics head trained on it, and
+# its evaluation (SDR, and CER/WER of the head on the test tracks' lines).
+SUNG ?= data/sung-lyrics
+$(SUNG)/test: | $(STAMP)
+	$(BIN)/gansep make-data sung-lyrics $(SUNG) --sample-rate 11025
+
+lyrics-demo: install $(SUNG)/test
+	$(BIN)/gansep fit --config configs/demo-lyrics.yaml --trainer.enable_progress_bar false
+	$(BIN)/gansep evaluate --ckpt runs/demo-lyrics/multitask/checkpoints/last.ckpt \
+	  --data $(SUNG) --out runs/demo-lyrics/multitask/eval --overwrite
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

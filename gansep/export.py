@@ -10,6 +10,7 @@ import torch
 
 from gansep.atomic import sha256_file
 from gansep.errors import GansepError
+from gansep.models import build_generator, generator_class_path
 from gansep.models.waveunet import WaveUNet
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[WaveU
     checkpoint = read_checkpoint(path)
     info = dict(checkpoint["gansep"])
     try:
-        generator = WaveUNet(**info["generator"])
+        generator = build_generator(info.get("generator_class", "gansep.models.WaveUNet"),
+                                    info["generator"])
     except (TypeError, ValueError, KeyError) as error:
         raise CheckpointError(f"{path}: generator configuration unusable ({error})") from None
     state = checkpoint.get("state_dict", {})
@@ -81,6 +83,7 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[WaveU
 # ----------------------------------------------------------------------------- export
 WEIGHTS, CONFIG, TORCHSCRIPT, ONNX = "model.safetensors", "separator.json", "separator.ts", \
     "separator.onnx"
+VOCABULARY = "vocabulary.characters"
 FORMAT = "gansep-separator/1"
 # The SHA-256 of the JSON description itself (every other key, canonically serialised):
 # an edited separator.json is caught, not silently obeyed.
@@ -128,6 +131,14 @@ def write_separator(generator: WaveUNet, out: str | Path, provenance: dict | Non
         traced = torch.jit.trace(generator, example, check_trace=False)
     _atomic(out / TORCHSCRIPT, lambda tmp: traced.save(tmp))
     files = {"weights": WEIGHTS, "torchscript": TORCHSCRIPT}
+    vocabulary = getattr(generator, "vocabulary", None)
+    if vocabulary is not None:
+        # The characters travel with the head: a custom vocabulary file need not exist where
+        # the separator is used.
+        import shutil
+
+        _atomic(out / VOCABULARY, lambda tmp: shutil.copyfile(vocabulary.path, tmp))
+        files["vocabulary"] = VOCABULARY
     if onnx:
         if _onnx_available():
             with warnings.catch_warnings():
@@ -143,7 +154,8 @@ def write_separator(generator: WaveUNet, out: str | Path, provenance: dict | Non
                         "'gansep[onnx]'); no ONNX file written")
     config = {
         "format": FORMAT,
-        "generator": {"class_path": "gansep.models.WaveUNet", "init_args": generator.config},
+        "generator": {"class_path": generator_class_path(generator),
+                      "init_args": generator.config},
         "sample_rate": generator.sample_rate, "channels": generator.channels,
         "sources": generator.sources,
         "input_length": g.input_length, "output_length": g.output_length,
@@ -257,6 +269,44 @@ class ExportedSeparator:
         return out
 
 
+    def transcribe(self, waveform, sample_rate: int, beam: int = 0, batch_size: int = 1,
+                   chunk_seconds: float = CHUNK_SECONDS) -> dict:
+        """The lyrics the separator's head hears in ``waveform`` (``(channels, time)`` or
+        ``(time,)``, any rate): ``{"text", "words": [(word, start, end)...], "log_probs"
+        (frames, classes), "times" (frames,)}``; greedy decoding, or prefix beam search with
+        ``beam`` > 0. ValueError for a separator without a lyrics head."""
+        import numpy as np
+
+        from gansep.data.audio import resample
+        from gansep.data.sampling import fit_channels
+        from gansep.eval.separate import separate
+        from gansep.eval.transcribe import beam_search_decode, greedy_path, word_times
+
+        if not hasattr(self.generator, "separate_and_transcribe"):
+            raise ValueError("this separator has no lyrics head (it was not trained with "
+                             "gansep.models.LyricsWaveUNet)")
+        audio = np.asarray(waveform.detach().cpu() if isinstance(waveform, torch.Tensor)
+                           else waveform, dtype=np.float32)
+        audio = audio[None] if audio.ndim == 1 else audio
+        model_input = fit_channels(resample(audio, sample_rate, self.sample_rate),
+                                   self.channels)
+        device = next(self.generator.parameters()).device
+        with torch.inference_mode():
+            _, log_probs, times = separate(self.generator,
+                                           torch.from_numpy(model_input).to(device),
+                                           batch_size, int(chunk_seconds * self.sample_rate),
+                                           transcribe=True)
+        log_probs = log_probs.float().cpu()
+        vocabulary = self.generator.vocabulary
+        path = greedy_path(log_probs)
+        labels = beam_search_decode(log_probs, beam) if beam > 0 else None
+        text = vocabulary.decode(labels if labels is not None else
+                                 [i for k, i in enumerate(path)
+                                  if i != 0 and (k == 0 or path[k - 1] != i)])
+        return {"text": " ".join(text.split()), "words": word_times(path, times, vocabulary),
+                "log_probs": log_probs, "times": times}
+
+
 def load_separator(folder: str | Path, device: str = "cpu") -> ExportedSeparator:
     """Loads an export folder written by :func:`export_separator` (or ``gansep export``):
     safetensors weights and JSON only, nothing unpickled; the weights' SHA-256 is checked."""
@@ -288,8 +338,11 @@ def load_separator(folder: str | Path, device: str = "cpu") -> ExportedSeparator
                                   "or truncated after export")
     _check_digest(config, config_path)
     weights = folder / WEIGHTS
+    if "vocabulary" in config["files"]:
+        init_args["vocabulary"] = str(folder / config["files"]["vocabulary"])
     try:
-        generator = WaveUNet(**init_args)
+        generator = build_generator(config["generator"].get("class_path",
+                                                            "gansep.models.WaveUNet"), init_args)
     except (TypeError, ValueError) as error:
         raise CheckpointError(f"{config_path}: generator.init_args unusable ({error})") from None
     _check_consistency(config, generator, config_path)

@@ -3,13 +3,14 @@ command's description, shared by :mod:`gansep.cli.main` and the LightningCLI."""
 
 TOOLS = {
     "describe": ("gansep.cli.describe", "print a model's lengths, context and size"),
-    "make-data": ("gansep.cli.make_data", "write a generated dataset (toy)"),
+    "make-data": ("gansep.cli.make_data", "write a generated dataset (toy, sung-lyrics)"),
     "evaluate": ("gansep.cli.evaluate:evaluate_main",
                  "separate and score a test split with a checkpoint (museval format)"),
     "score": ("gansep.cli.evaluate:score_main", "score any separator's output folders"),
     "export": ("gansep.cli.separate:export_main",
                "write a checkpoint's generator as safetensors + JSON + TorchScript"),
     "separate": ("gansep.cli.separate:separate_main", "separate audio files"),
+    "transcribe": ("gansep.cli.transcribe", "transcribe lyrics with a multi-task separator"),
     "check-data": ("gansep.cli.check_data", "list every problem of a dataset"),
     "prepare": ("gansep.cli.prepare", "build the decoded training cache of a run config"),
     "sweep": ("gansep.cli.sweep", "run a wandb-format sweep locally, one process per run"),

@@ -59,6 +59,8 @@ def describe(generator: WaveUNet) -> str:
         ("activations", f"{generator.activation_bytes() / 2**20:.1f} MiB per training example "
                         "(float32, estimated)"),
     ]
+    # A subclass adds its own rows (the lyrics head: its block and frame rate).
+    rows += getattr(generator, "description_rows", list)()
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 

@@ -296,6 +296,10 @@ class CachedCollection(TrackCollection):
             self._tracks[split] = [
                 CachedTrack(name, self.root / split / name, entry, self.sample_rate,
                             self.channels) for name, entry in sorted(entries.items())]
+            # Lyrics annotations are read from the source, not cached.
+            lines = {t.name: t.lines for t in self.collection.tracks(split)}
+            for track in self._tracks[split]:
+                track.lines = lines.get(track.name)
             if not self._tracks[split]:
                 raise DataError(f"{self.root}: no usable {split} track to cache")
         return self._tracks[split]

@@ -10,8 +10,8 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from gansep.data.sampling import (Augmentation, ExcerptLoader, ExcerptSampler, ExcerptSpec,
-                                  FullTracks,
-                                  TrainingExcerpts, ValidationExcerpts)
+                                  FullTracks, TrainingExcerpts, ValidationExcerpts,
+                                  collate_excerpts)
 from gansep.data.cache import CachedCollection, default_cache_dir
 from gansep.data.tracks import TrackCollection
 from gansep.data.unpaired import UnpairedSources
@@ -62,6 +62,11 @@ class SeparationData(pl.LightningDataModule):
             from which the discriminators of a GANSeparator take their real examples
             (semi-supervised training); paired data still drives the reconstruction terms.
         unpaired_per_example: solo examples per paired example in each batch (the ratio).
+        lyrics: a second collection whose training and validation tracks join the first's,
+            typically songs with lyrics but no stems (``JamendoLyrics``, or stems folders with
+            ``lyrics_lines.csv``), for a model with a lyrics head: its excerpts train the head
+            and the shared layers; separation terms skip excerpts without stems. Excerpts are
+            drawn uniformly over all tracks.
         cache_dtype: ``float32`` (bit-identical excerpts) or ``float16`` (half the disk,
             adds an error about 74 dB below the signal).
         seed: seed of the training excerpts (together with the epoch).
@@ -75,7 +80,8 @@ class SeparationData(pl.LightningDataModule):
                  num_workers: int | None = 0, seed: int = 0, max_bad_files: int = 10,
                  cache_dir: str | None = "auto",
                  cache_dtype: Literal["float32", "float16"] = "float32",
-                 unpaired: UnpairedSources | None = None, unpaired_per_example: int = 1):
+                 unpaired: UnpairedSources | None = None, unpaired_per_example: int = 1,
+                 lyrics: TrackCollection | None = None):
         super().__init__()
         _check_options(batch_size=batch_size, excerpts_per_epoch=excerpts_per_epoch,
                        valid_excerpts_per_track=valid_excerpts_per_track,
@@ -98,6 +104,7 @@ class SeparationData(pl.LightningDataModule):
                               f"{unpaired_per_example!r}")
         self.unpaired = unpaired
         self.unpaired_per_example = unpaired_per_example
+        self.lyrics = lyrics
         self.spec: ExcerptSpec | None = None
         self._training_tracks: TrackCollection | None = None
 
@@ -118,6 +125,14 @@ class SeparationData(pl.LightningDataModule):
                 self.collection, folder, self.spec.sample_rate, self.spec.channels,
                 self.cache_dtype)
         return self._training_tracks
+
+    def _lyrics_tracks(self, split: str) -> list:
+        if self.lyrics is None:
+            return []
+        if self.spec.vocabulary is None:
+            raise ConfigError("data.lyrics is set, but the model has no lyrics head (use "
+                              "gansep.models.LyricsWaveUNet)")
+        return self.lyrics.tracks(split)
 
     def _workers(self) -> int:
         if self.num_workers is not None:
@@ -148,7 +163,8 @@ class SeparationData(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         collection = self.training_collection()
-        dataset = TrainingExcerpts(collection.tracks("train"), self.spec,
+        dataset = TrainingExcerpts(collection.tracks("train") + self._lyrics_tracks("train"),
+                                   self.spec,
                                    self.augmentation, self.seed, self.max_bad_files,
                                    bad=collection.unusable("train"), unpaired=self.unpaired,
                                    unpaired_per_example=self.unpaired_per_example)
@@ -156,16 +172,18 @@ class SeparationData(pl.LightningDataModule):
         replicas, rank = (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
         sampler = ExcerptSampler(self.excerpts_per_epoch, replicas, rank)
         loader = ExcerptLoader(dataset, batch_size=self.batch_size, sampler=sampler,
-                               drop_last=True, **self._loader_options())
+                               drop_last=True, collate_fn=collate_excerpts,
+                               **self._loader_options())
         if trainer is not None:
             # Batches of this epoch trained on when a checkpoint is written (after the batch).
             loader.progress = lambda: trainer.fit_loop.epoch_loop.batch_progress.current.processed
         return loader
 
     def val_dataloader(self) -> DataLoader:
-        dataset = ValidationExcerpts(self.training_collection().tracks("valid"), self.spec,
+        dataset = ValidationExcerpts(self.training_collection().tracks("valid")
+                                     + self._lyrics_tracks("valid"), self.spec,
                                      self.valid_excerpts_per_track)
-        return self._loader(dataset, batch_size=self.batch_size)
+        return self._loader(dataset, batch_size=self.batch_size, collate_fn=collate_excerpts)
 
     def test_dataloader(self) -> DataLoader:
         dataset = FullTracks(self.collection.tracks("test"), self.spec.sources,

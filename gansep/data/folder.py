@@ -1,5 +1,6 @@
 """A plain folder of stems: ``<root>/<split>/<track>/{mixture,<stem>...}.<ext>`` (any stem names,
-any format soundfile reads). Without a mixture file the mixture is the sum of the stems."""
+any format soundfile reads). Without a mixture file the mixture is the sum of the stems. An
+optional ``<track>/lyrics_lines.csv`` (JamendoLyrics' lines format) gives the track's lyrics."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from gansep.data.audio import (AUDIO_EXTENSIONS, DataError, audio_info, read_audio,
                                wav_truncation)
+from gansep.data.lyrics import LINES_FILE, read_lines
 from gansep.data.tracks import Track, TrackCollection
 
 MIXTURE = "mixture"
@@ -60,6 +62,8 @@ class FolderTrack(Track):
                             f"expected {expected_rate} Hz for this dataset")
         if self.num_frames == 0:
             raise DataError(f"{self.files[first_name]}: empty audio (0 frames)")
+        lines = folder / LINES_FILE
+        self.lines = read_lines(lines) if lines.is_file() else None
 
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
         audio, _ = read_audio(self.files[name], start, stop)

@@ -32,12 +32,63 @@ class ExcerptSpec:
     input_length: int
     output_length: int
     context_left: int
+    vocabulary: str | None = None  # set for a model with a lyrics head: samples carry lyrics
 
     @classmethod
     def of(cls, generator) -> "ExcerptSpec":
         g = generator.geometry
+        vocabulary = getattr(generator, "config", {}).get("vocabulary")
         return cls(generator.sample_rate, generator.channels, tuple(generator.sources),
-                   g.input_length, g.output_length, g.context_left)
+                   g.input_length, g.output_length, g.context_left, vocabulary)
+
+
+@dataclass  # not frozen: Lightning rebuilds dataclasses when it moves batches to a device
+class ExcerptLyrics:
+    """The lyrics side of a sample (last item of samples for a model with a lyrics head).
+
+    Attributes:
+        stems: whether the track has stems (separation terms skip samples without).
+        lines: the lines overlapping the output window as ``(start, end, character
+            indices)``, in seconds from the window's start (a line may start before 0 or end
+            after the window: it is cut); None when the track has no lyrics annotation.
+    """
+
+    stems: bool
+    lines: tuple | None
+
+
+class LyricsBatch(list):
+    """The :class:`ExcerptLyrics` of a batch, in order."""
+
+    @property
+    def stems(self) -> torch.Tensor:
+        return torch.tensor([item.stems for item in self], dtype=torch.bool)
+
+
+def collate_excerpts(items: list) -> tuple:
+    """Stacks samples; a trailing :class:`ExcerptLyrics` (variable length) becomes a
+    :class:`LyricsBatch`."""
+    from torch.utils.data import default_collate
+
+    if items and isinstance(items[0][-1], ExcerptLyrics):
+        return (*default_collate([item[:-1] for item in items]),
+                LyricsBatch(item[-1] for item in items))
+    return default_collate(items)
+
+
+def excerpt_lyrics(track: Track, start: int, spec: ExcerptSpec) -> ExcerptLyrics:
+    """The lyrics of the output window of the sample whose input starts at ``start``."""
+    if track.lines is None:
+        return ExcerptLyrics(track.has_stems, None)
+    from gansep.data.lyrics import vocabulary
+
+    encode = vocabulary(spec.vocabulary).encode
+    window_start = (start + spec.context_left) / spec.sample_rate
+    window_end = window_start + spec.output_length / spec.sample_rate
+    lines = tuple((line.start - window_start, line.end - window_start, tuple(encode(line.text)))
+                  for line in track.lines
+                  if line.end > window_start and line.start < window_end)
+    return ExcerptLyrics(track.has_stems, lines)
 
 
 @dataclass
@@ -179,6 +230,13 @@ class TrainingExcerpts(Dataset):
         track, start = self._draw(rng)
         args = (spec.sample_rate, spec.channels)
         sources = read_span(track, spec.sources, start, spec.input_length, *args)
+        if not track.has_stems:
+            # Lyrics-only data: the mixture as recorded, no targets, no remixing.
+            mixture = read_span(track, None, start, spec.input_length, *args)
+            return (torch.from_numpy(mixture),
+                    torch.from_numpy(sources[..., spec.context_left:
+                                             spec.context_left + spec.output_length].copy()),
+                    excerpt_lyrics(track, start, spec))
         if aug is not None:
             for k in range(len(spec.sources)):
                 if aug.remix and rng.random() < aug.remix:
@@ -190,12 +248,15 @@ class TrainingExcerpts(Dataset):
                 if aug.channel_swap and spec.channels == 2 and rng.random() < 0.5:
                     sources[k] = sources[k][::-1].copy()
         sample = _sample(sources, spec)
-        if self.unpaired is None:
-            return sample
-        solo = self.unpaired.batch(spec.sources, np.random.default_rng((self.seed, index, 1)),
-                                   self.unpaired_per_example, spec.output_length,
-                                   spec.sample_rate, spec.channels)
-        return (*sample, torch.from_numpy(solo))
+        if self.unpaired is not None:
+            solo = self.unpaired.batch(spec.sources,
+                                       np.random.default_rng((self.seed, index, 1)),
+                                       self.unpaired_per_example, spec.output_length,
+                                       spec.sample_rate, spec.channels)
+            sample = (*sample, torch.from_numpy(solo))
+        if spec.vocabulary is not None:
+            sample = (*sample, excerpt_lyrics(track, start, spec))
+        return sample
 
 
 def _sample(sources: np.ndarray, spec: ExcerptSpec) -> tuple[torch.Tensor, torch.Tensor]:
@@ -231,10 +292,16 @@ class ValidationExcerpts(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         t, start = self.items[index]
-        spec = self.spec
-        sources = read_span(self.tracks[t], spec.sources, start, spec.input_length,
-                            spec.sample_rate, spec.channels)
-        return _sample(sources, spec)
+        spec, track = self.spec, self.tracks[t]
+        args = (spec.sample_rate, spec.channels)
+        sources = read_span(track, spec.sources, start, spec.input_length, *args)
+        sample = _sample(sources, spec)
+        if not track.has_stems:
+            sample = (torch.from_numpy(read_span(track, None, start, spec.input_length, *args)),
+                      sample[1])
+        if spec.vocabulary is not None:
+            sample = (*sample, excerpt_lyrics(track, start, spec))
+        return sample
 
 
 class FullTracks(Dataset):

@@ -154,8 +154,11 @@ def _chords(rng, rate, n, step, roots) -> np.ndarray:
 
 
 def make_toy_track(seed: int | tuple, sample_rate: int = 22050,
-                   duration: float = 10.0) -> dict[str, np.ndarray]:
-    """One toy track: ``{stem: (2, time) float32}`` for vocals, drums, bass, other and mixture."""
+                   duration: float = 10.0, vocals: np.ndarray | None = None
+                   ) -> dict[str, np.ndarray]:
+    """One toy track: ``{stem: (2, time) float32}`` for vocals, drums, bass, other and mixture.
+    ``vocals`` ``(2, time)``, when given, replaces the generated voice (levels are set the
+    same way)."""
     rng = np.random.default_rng(seed)
     n = int(duration * sample_rate)
     key = int(rng.integers(0, 12))
@@ -163,7 +166,8 @@ def make_toy_track(seed: int | tuple, sample_rate: int = 22050,
     degrees = rng.choice([0, 3, 4, 5], size=4)
     roots = key + MAJOR_SCALE[degrees] - 12
     stems = {
-        "vocals": _vocals(rng, sample_rate, n, key),
+        "vocals": _vocals(rng, sample_rate, n, key) if vocals is None else
+        np.asarray(vocals, dtype=np.float64)[..., :n],
         "drums": _drums(rng, sample_rate, n, step),
         "bass": _bass(rng, sample_rate, n, step, roots),
         "other": _chords(rng, sample_rate, n, step, roots),

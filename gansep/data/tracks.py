@@ -26,6 +26,10 @@ class Track(ABC):
         num_frames: length in samples.
         channels: audio channels.
         stems: names of the stems it holds (mixture excluded).
+        has_stems: False for a mixture-only track (lyrics data without stems): separation
+            terms skip its excerpts.
+        lines: its lyrics, line by line (:class:`~gansep.data.lyrics.LyricLine`), or None
+            when it has no lyrics annotation (not the same as an empty list: no line sung).
     """
 
     name: str
@@ -33,6 +37,8 @@ class Track(ABC):
     num_frames: int
     channels: int
     stems: list[str]
+    has_stems: bool = True
+    lines: list | None = None
 
     @abstractmethod
     def read_stems(self, start: int, stop: int) -> dict[str, np.ndarray]:

@@ -32,6 +32,7 @@ from gansep.eval.si_sdr import si_sdr
 log = logging.getLogger(__name__)
 
 PROVENANCE = "gansep_provenance"
+LYRICS = "gansep_lyrics"  # the lyrics head's edit counts, CER and WER on the annotated lines
 
 
 class TrackError(ValueError):
@@ -139,12 +140,34 @@ def score_all(jobs: Iterable[TrackJob], out: Path, overwrite: bool = False,
     return finish(out, failures)
 
 
+def lyrics_summary(out: Path) -> str:
+    """The lyrics head's CER and WER over every annotated line of the scored tracks (edit
+    counts summed over tracks), as Markdown; empty when no track was transcribed."""
+    from gansep.eval.transcribe import rates
+
+    totals: dict[str, int] = {}
+    tracks = 0
+    for path in sorted((out / "test").glob("*.json")):
+        entry = (_stored(path) or {}).get(LYRICS)
+        if entry:
+            tracks += 1
+            for key in ("char_edits", "chars", "word_edits", "words", "lines"):
+                totals[key] = totals.get(key, 0) + int(entry[key])
+    if not tracks:
+        return ""
+    values = rates(totals)
+    return (f"\nLyrics head (greedy CTC decoding of each annotated line): CER "
+            f"{100 * values['CER']:.1f} %, WER {100 * values['WER']:.1f} % over "
+            f"{totals['lines']} lines of {tracks} track(s)\n")
+
+
 def finish(out: Path, failures: dict[str, str]) -> int:
     """Writes the aggregate table (and the list of tracks not scored) atomically."""
     from gansep.atomic import atomic_target
 
     rows = read_track_scores(out)
     markdown, csv = aggregate_table(rows) if rows else ("No track scored.\n", "")
+    markdown += lyrics_summary(out)
     if failures:
         markdown += (f"\nNot scored ({len(failures)} track(s)):\n\n"
                      + "".join(f"- {name}: {problem}\n" for name, problem in failures.items()))
@@ -176,7 +199,10 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
     from gansep.eval.separate import separate_file_audio
     from gansep.export import generator_from_checkpoint
 
+    from gansep.eval.transcribe import error_counts, line_transcripts, rates
+
     generator, info = generator_from_checkpoint(checkpoint, ema=ema)
+    lyrics_head = hasattr(generator, "separate_and_transcribe")
     tracks = collection.tracks(split)
     generator.to(device)
     log.info("%s: %s weights at step %s; %d %s tracks", checkpoint, info["weights"],
@@ -194,14 +220,23 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
             stop = min(stop, int(duration * track.sample_rate))
         mixture = track.read_mixture(0, stop)
         references = track.read_sources(generator.sources, 0, stop)
+        transcribe = lyrics_head and track.lines is not None
         with torch.inference_mode():
-            estimates = separate_file_audio(generator, mixture, track.sample_rate, batch_size)
+            separated = separate_file_audio(generator, mixture, track.sample_rate, batch_size,
+                                            transcribe=transcribe)
+        estimates = separated[0] if transcribe else separated
         if write_estimates:
             for source, audio in zip(generator.sources, estimates):
                 write_audio(out / "estimates" / track.name / f"{source}.wav", audio,
                             track.sample_rate)
-        return score_track(references, estimates, track.sample_rate, generator.sources,
-                           backend, window, hop)
+        result = score_track(references, estimates, track.sample_rate, generator.sources,
+                             backend, window, hop)
+        if transcribe:
+            lines = [line for line in track.lines if line.end <= stop / track.sample_rate]
+            counts = error_counts(line_transcripts(*separated[1:], lines, generator.vocabulary))
+            result[LYRICS] = {**counts, **{k: None if v != v else v  # NaN: no JSON value
+                                           for k, v in rates(counts).items()}}
+        return result
 
     jobs = [TrackJob(t.name, lambda t=t: provenance(t), lambda t=t: run(t)) for t in tracks]
     return score_all(jobs, out, overwrite, failures=collection.unusable(split))

@@ -28,7 +28,8 @@ def chunking(generator, chunk_length: int | None = None) -> tuple[int, int, int]
 
 @torch.no_grad()
 def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
-             chunk_length: int | None = None, progress: bool = False) -> torch.Tensor:
+             chunk_length: int | None = None, progress: bool = False,
+             transcribe: bool = False):
     """Separates a whole track.
 
     Args:
@@ -37,9 +38,14 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
         batch_size: chunks per forward pass (bounds memory together with ``chunk_length``).
         chunk_length: output samples per chunk (default: the generator's nominal length).
         progress: show a progress bar.
+        transcribe: also return the lyrics head's frames (a generator with one:
+            :class:`~gansep.models.LyricsWaveUNet`), from the same passes: each chunk gives
+            the frames inside its output span, so every frame of the track comes once.
 
     Returns:
-        ``(sources, channels, time)`` estimates, same length as ``mixture``.
+        ``(sources, channels, time)`` estimates, same length as ``mixture``; with
+        ``transcribe``, ``(estimates, log_probs (frames, classes), times (frames,))``, times
+        in seconds from the track's start.
     """
     if mixture.dim() != 2:
         raise ValueError(f"separate expects a (channels, time) mixture, got {tuple(mixture.shape)}")
@@ -51,9 +57,22 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
     windows = padded.unfold(-1, input_length, step).transpose(0, 1)  # (chunks, channels, input)
     out = mixture.new_empty((len(generator.sources), mixture.shape[0], chunks * step))
     bar = tqdm(total=chunks, desc="separating", unit="chunk", disable=not progress, leave=False)
+    frames, times = [], []
+    if transcribe:
+        rate = generator.sample_rate
+        # Frame times relative to the track sample each chunk's kept output starts at.
+        relative = generator.frame_times(input_length).double() - (
+            0.0 if generator.context else left / rate)
+        keep = (relative >= 0) & (relative < step / rate)
     for first in range(0, chunks, batch_size):
         batch = windows[first : first + batch_size]
-        estimate = generator(batch)
+        if transcribe:
+            estimate, log_probs = generator.separate_and_transcribe(batch)
+            for i in range(len(batch)):
+                frames.append(log_probs[i, keep])
+                times.append((first + i) * step / rate + relative[keep])
+        else:
+            estimate = generator(batch)
         if not generator.context:
             estimate = estimate[..., left : left + step]
         estimate = estimate[..., :step]  # (batch, sources, channels, step)
@@ -61,18 +80,23 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
             estimate.permute(1, 2, 0, 3).reshape(out.shape[0], out.shape[1], -1))
         bar.update(len(batch))
     bar.close()
-    return out[..., :time]
+    if not transcribe:
+        return out[..., :time]
+    times = torch.cat(times)
+    inside = times < time / rate
+    return out[..., :time], torch.cat(frames)[inside.to(frames[0].device)], times[inside]
 
 
 def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
                         progress: bool = False, chunk_length: int | None = None,
-                        audible: tuple[int, int] | None = None):
+                        audible: tuple[int, int] | None = None, transcribe: bool = False):
     """Separates ``(channels, time)`` numpy audio at any ``rate``: resampled to the model's rate
     and channel count, separated, and mapped back. Returns ``(sources, channels, time)`` float32
     numpy at ``rate`` with the input's channels and length. ``audible`` ``(start, stop)``
     (samples at ``rate``) marks the real audio in a zero-padded block: outside it the model's
     input (the resampler's ringing) and its estimates are zeroed, as they implicitly are for a
-    whole file."""
+    whole file. With ``transcribe``, also the lyrics head's ``(log_probs, times)`` (see
+    :func:`separate`; times in seconds, which no resampling changes)."""
     from gansep.data.audio import resample
     from gansep.data.sampling import fit_channels
 
@@ -85,8 +109,9 @@ def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
         model_input[..., : outside[0]] = 0
         model_input[..., outside[1]:] = 0
     device = next(generator.parameters()).device
-    estimate = separate(generator, torch.from_numpy(model_input).to(device), batch_size,
-                        chunk_length, progress).float().cpu().numpy()
+    separated = separate(generator, torch.from_numpy(model_input).to(device), batch_size,
+                         chunk_length, progress, transcribe)
+    estimate = (separated[0] if transcribe else separated).float().cpu().numpy()
     if outside is not None:
         estimate[..., : outside[0]] = 0
         estimate[..., outside[1]:] = 0
@@ -94,6 +119,8 @@ def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
     time = mixture.shape[-1]
     if estimate.shape[-1] < time:
         estimate = F.pad(torch.from_numpy(estimate), (0, time - estimate.shape[-1])).numpy()
+    if transcribe:
+        return estimate[..., :time], separated[1].float().cpu(), separated[2]
     return estimate[..., :time]
 
 

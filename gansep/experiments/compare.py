@@ -36,13 +36,49 @@ def _read_json(path: Path) -> dict:
     return data
 
 
+LYRICS_WEIGHT = "model.init_args.objective.init_args.lyrics.init_args.weight"
+
+
 def objective_of(run: Path) -> str:
+    """A run's objective label: its objective preset's name, plus the lyrics weight when the
+    sweep varies it (``l1+lyrics lyrics=0.1``)."""
     params = run / "params.json"
     if params.exists():
-        value = _read_json(params).get("model.init_args.objective")
+        values = _read_json(params)
+        value = values.get("model.init_args.objective")
         if value is not None:
-            return Path(str(value)).stem
+            label = Path(str(value)).stem
+            if LYRICS_WEIGHT in values:
+                label += f" lyrics={values[LYRICS_WEIGHT]}"
+            return label
     return run.name
+
+
+def lyrics_table(runs: list[Path]) -> str | None:
+    """Per objective, the lyrics head's CER and WER over every annotated test line of its
+    runs (edit counts summed over tracks and seeds), as Markdown; None when no run has them."""
+    from gansep.eval.evaluate import LYRICS
+    from gansep.eval.transcribe import rates
+
+    totals: dict[str, dict] = {}
+    for run in runs:
+        folder = run / "results" if (run / "results" / "test").is_dir() else run
+        for path in sorted((folder / "test").glob("*.json")):
+            entry = _read_json(path).get(LYRICS)
+            if not entry:
+                continue
+            total = totals.setdefault(objective_of(run), {"runs": set()})
+            total["runs"].add(run.name)
+            for key in ("char_edits", "chars", "word_edits", "words", "lines"):
+                total[key] = total.get(key, 0) + int(entry[key])
+    if not totals:
+        return None
+    lines = ["| objective | runs | lines | CER (%) | WER (%) |", "|---|---:|---:|---:|---:|"]
+    for objective, total in sorted(totals.items()):
+        values = rates(total)
+        lines.append(f"| {objective} | {len(total['runs'])} | {total['lines']} | "
+                     f"{100 * values['CER']:.1f} | {100 * values['WER']:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def load_runs(runs: list[Path]) -> list[dict]:
@@ -176,6 +212,11 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
             with atomic_target(out / f"compare-{metric.lower()}{suffix}") as tmp:
                 Path(tmp).write_text(text)
         outputs.append(markdown)
+    lyrics = lyrics_table(runs)
+    if lyrics is not None:
+        with atomic_target(out / "compare-lyrics.md") as tmp:
+            Path(tmp).write_text(lyrics)
+        outputs[0] += "\nLyrics head (greedy CTC decoding of the test lines):\n\n" + lyrics
     box_plot(rows, out / "sdr-boxplot.png")
     log.info("Per-track SDR over %d runs (%d objectives):", len(runs), len(objectives))
     return outputs[0]

@@ -1,5 +1,30 @@
 """Generators (and, later, discriminators)."""
 
+from gansep.errors import ConfigError
+from gansep.models.lyrics import LyricsWaveUNet
 from gansep.models.waveunet import Geometry, WaveUNet
 
-__all__ = ["Geometry", "WaveUNet"]
+#: The generator classes a checkpoint or an export may name: files never choose code to import.
+GENERATORS = {"gansep.models.WaveUNet": WaveUNet,
+              "gansep.models.LyricsWaveUNet": LyricsWaveUNet}
+
+
+def generator_class_path(generator: WaveUNet) -> str:
+    """The class path a checkpoint or export records for ``generator``."""
+    for path, cls in GENERATORS.items():
+        if type(generator) is cls:
+            return path
+    raise ConfigError(f"{type(generator).__name__} is not a gansep generator class "
+                      f"({', '.join(GENERATORS)})")
+
+
+def build_generator(class_path: str, init_args: dict) -> WaveUNet:
+    """The generator of a recorded class path (one of :data:`GENERATORS`) and arguments."""
+    if class_path not in GENERATORS:
+        raise ConfigError(f"generator class {class_path!r} is not one of gansep's "
+                          f"({', '.join(GENERATORS)})")
+    return GENERATORS[class_path](**init_args)
+
+
+__all__ = ["GENERATORS", "Geometry", "LyricsWaveUNet", "WaveUNet", "build_generator",
+           "generator_class_path"]

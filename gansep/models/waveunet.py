@@ -25,6 +25,16 @@ LEAKY_SLOPE = 0.2
 
 
 @dataclass(frozen=True)
+class BlockGeometry:
+    """One upsampling block's output map: ``length`` frames; frame k sits at input sample
+    ``offset + k * step`` (so its rate is the model's rate divided by ``step``)."""
+
+    length: int
+    offset: float
+    step: int
+
+
+@dataclass(frozen=True)
 class Geometry:
     """Lengths, in samples at the model's rate, of one forward pass."""
 
@@ -217,13 +227,19 @@ class WaveUNet(nn.Module):
                 "or a shorter output_length")
 
     # ----------------------------------------------------------------------------- geometry
-    def _trace(self, input_length: int) -> tuple[int, float] | None:
+    def _trace(self, input_length: int,
+               blocks: list | None = None) -> tuple[int, float] | None:
         """Follows ``input_length`` samples through the network. Returns the output length and
         the input position of output sample 0, or None where some layer would be empty or a
-        decimation would drop an end sample (lengths the valid architecture cannot take)."""
+        decimation would drop an end sample (lengths the valid architecture cannot take).
+        ``blocks``, when given, receives one :class:`BlockGeometry` per upsampling block."""
         if not self.context:
             if input_length % 2**self.levels:
                 return None
+            if blocks is not None:
+                for j in range(self.levels):
+                    step = 2 ** (self.levels - 1 - j)
+                    blocks.append(BlockGeometry(input_length // step, 0.0, step))
             return input_length, 0.0
         n, offset, step = input_length, 0.0, 1
         skips = []
@@ -249,11 +265,21 @@ class WaveUNet(nn.Module):
             offset += step * (self.up_kernel - 1) / 2
             if n < 1:
                 return None
+            if blocks is not None:
+                blocks.append(BlockGeometry(n, offset, step))
         n -= self.output_kernel - 1
         offset += (self.output_kernel - 1) / 2
         if n < 1 or input_length - n < 0:
             return None
         return n, offset
+
+    def upsampling_blocks(self, input_length: int | None = None) -> list["BlockGeometry"]:
+        """The feature maps of the upsampling blocks (block 0 is the deepest) for one forward
+        pass of ``input_length`` samples (default: the nominal geometry's)."""
+        blocks: list[BlockGeometry] = []
+        if self._trace(input_length or self.geometry.input_length, blocks) is None:
+            raise ValueError(self._invalid_length_message(input_length))
+        return blocks
 
     def output_length_for(self, input_length: int) -> int:
         """Output length for ``input_length`` input samples; ValueError if the architecture
@@ -312,20 +338,28 @@ class WaveUNet(nn.Module):
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         """Separates ``mixture`` of shape ``(batch, channels, time)`` into estimates of shape
         ``(batch, sources, channels, output_time)``."""
+        return self.run(mixture)[0]
+
+    def run(self, mixture: torch.Tensor, tap: int | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """:meth:`forward`, also returning the output map of upsampling block ``tap``
+        ``(batch, features, frames)`` (None without ``tap``): heads branch off there."""
         if mixture.dim() != 3 or mixture.shape[1] != self.channels:
             raise ValueError(f"WaveUNet expects (batch, {self.channels}, time) input, "
                              f"got shape {tuple(mixture.shape)}")
         out_length = self.output_length_for(mixture.shape[-1])
-        x, skips = mixture, []
+        x, skips, tapped = mixture, [], None
         for conv in self.down:
             x = F.leaky_relu(conv(x), LEAKY_SLOPE)
             skips.append(x)
             x = x[..., ::2]  # decimation by 2
         x = F.leaky_relu(self.bottleneck(x), LEAKY_SLOPE)
-        for upsample, conv, skip in zip(self.upsample, self.up, reversed(skips)):
+        for j, (upsample, conv, skip) in enumerate(zip(self.upsample, self.up, reversed(skips))):
             x = upsample(x)
             x = torch.cat([center_crop(skip, x.shape[-1]), x], dim=1)
             x = F.leaky_relu(conv(x), LEAKY_SLOPE)
+            if j == tap:
+                tapped = x
         x = torch.cat([center_crop(mixture, x.shape[-1]), x], dim=1)
         estimates = torch.tanh(self.output(x))
         batch, _, time = estimates.shape
@@ -334,4 +368,4 @@ class WaveUNet(nn.Module):
             rest = center_crop(mixture, time) - estimates.sum(dim=1)
             estimates = torch.cat([estimates, rest.unsqueeze(1)], dim=1)
         assert time == out_length
-        return estimates
+        return estimates, tapped

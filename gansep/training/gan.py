@@ -16,7 +16,7 @@ from gansep.errors import ConfigError
 from gansep.training.compiled import Compile, compile_networks, is_compile_failure, uncompile
 from gansep.training.ema import EMA
 from gansep.training.robust import gradient_norm
-from gansep.training.separator import Separator
+from gansep.training.separator import Separator, unpack
 
 log = logging.getLogger(__name__)
 
@@ -187,16 +187,23 @@ class GANSeparator(Separator):
             return self._training_step(batch)
 
     def _training_step(self, batch) -> torch.Tensor:
-        mixture, reference, *solo = batch  # solo: unpaired sources (semi-supervised data)
+        # solo: unpaired sources (semi-supervised data); lyrics: lyrics side of the excerpts
+        mixture, reference, solo, lyrics = unpack(batch)
         optimizers = self._optimizers()
-        estimate = self.generator(mixture)
+        estimate, transcription = self.separate(self.generator, mixture, lyrics)
         g = self.generator.geometry
         # The discriminators judge the output span; conditional ones see the mixture there.
         context = mixture[..., g.context_left : g.context_left + estimate.shape[-1]]
         terms: dict[str, torch.Tensor] = {}
-        if self.adversarial_active:
+        judged_examples = (reference, estimate, context)
+        if lyrics is not None and not bool(lyrics.stems.all()):
+            # Excerpts without stems have no reference for the discriminators to judge.
+            stems = lyrics.stems.to(estimate.device)
+            judged_examples = tuple(x[stems] for x in judged_examples)
+        adversarial_now = self.adversarial_active and len(judged_examples[0]) > 0
+        if adversarial_now:
             # Both updates of this step judge the same crop (when the GAN term crops).
-            judged = self.adversarial.crop(self.global_step, reference, estimate, context)
+            judged = self.adversarial.crop(self.global_step, *judged_examples)
             unpaired = (self.adversarial.crop(self.global_step, solo[0].flatten(0, 1))[0]
                         if solo else None)
             d_optimizer = optimizers[1]
@@ -211,8 +218,8 @@ class GANSeparator(Separator):
                                         self.adversarial.parameters(), "discriminator"):
                     with _uncounted(d_optimizer):
                         d_optimizer.step()
-        loss, g_terms = self.objective(estimate, reference)
-        if self.adversarial_active:
+        loss, g_terms = self.objective_terms(estimate, reference, lyrics, transcription)
+        if adversarial_now:
             # The discriminators only pass gradients through to the generator here.
             self.adversarial.requires_grad_(False)
             adversarial, adversarial_terms = self.adversarial.generator_loss(*judged)

@@ -14,8 +14,12 @@ from gansep import __version__
 from gansep.errors import ConfigError
 from gansep.eval.bsseval import bss_eval, median_over_frames
 from gansep.eval.results import markdown_table, median_over_tracks
+from gansep.data.sampling import LyricsBatch
 from gansep.eval.separate import separate_file_audio
+from gansep.eval.transcribe import error_rates, greedy_decode
 from gansep.losses import Objective
+from gansep.losses.lyrics import ctc_segments
+from gansep.models import generator_class_path
 from gansep.models.waveunet import WaveUNet
 from gansep.training.robust import FiniteGuard
 
@@ -49,6 +53,21 @@ def initialise_from(generator: WaveUNet, source: str | Path, ema: bool = True) -
                           + "; ".join(differences))
     generator.load_state_dict(trained.state_dict())
     log.info("generator initialised from %s (%s)", source, what)
+
+
+def unpack(batch) -> tuple[torch.Tensor, torch.Tensor, list, LyricsBatch | None]:
+    """``(mixture, sources, [unpaired solo sources], lyrics or None)`` of a training batch."""
+    mixture, sources, *rest = batch
+    lyrics = rest.pop() if rest and isinstance(rest[-1], LyricsBatch) else None
+    return mixture, sources, rest, lyrics
+
+
+def line_transcripts(log_probs: torch.Tensor, segments, vocabulary) -> list[tuple[str, str]]:
+    """``(reference, greedy transcript)`` of every sung line segment."""
+    return [(vocabulary.decode(s.target),
+             vocabulary.decode(greedy_decode(log_probs[s.example, s.first:s.stop].detach()
+                                             .cpu())))
+            for s in segments if s.target]
 
 
 def adam(params) -> torch.optim.Optimizer:
@@ -103,6 +122,7 @@ class Separator(pl.LightningModule):
         self.eval_batch_size = eval_batch_size
         self.guard = FiniteGuard(max_bad_steps)
         self._test_rows: list[dict] = []
+        self._transcripts: list[tuple[str, str]] = []
 
     adversarial_training = False
 
@@ -114,6 +134,7 @@ class Separator(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Plain data that rebuilds the generator without unpickling any object.
         checkpoint["gansep"] = {"generator": self.generator.config,
+                                "generator_class": generator_class_path(self.generator),
                                 "objective": self.objective.name,
                                 "module": type(self).__name__, "version": __version__,
                                 "guard": self.guard.state_dict()}
@@ -142,9 +163,26 @@ class Separator(pl.LightningModule):
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step,
                      sync_dist=not on_step, batch_size=batch_size)
 
+    def separate(self, generator, mixture: torch.Tensor,
+                 lyrics) -> tuple[torch.Tensor, tuple | None]:
+        """``generator``'s estimates of ``mixture``, and with a lyrics term and lyrics in the
+        batch, the head's ``(log_probs, CTC segments)`` from the same pass."""
+        if lyrics is None or self.objective.lyrics is None:
+            return generator(mixture), None
+        estimates, log_probs = generator.separate_and_transcribe(mixture)
+        segments = ctc_segments(generator.frame_times(mixture.shape[-1]),
+                                estimates.shape[-1] / generator.sample_rate,
+                                [item.lines for item in lyrics])
+        return estimates, (log_probs, segments)
+
+    def objective_terms(self, estimates, sources, lyrics, transcription):
+        stems = None if lyrics is None else lyrics.stems.to(estimates.device)
+        return self.objective(estimates, sources, stems, transcription)
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
-        mixture, sources, *_ = batch  # (unpaired solo sources are for discriminators)
-        total, terms = self.objective(self.generator(mixture), sources)
+        mixture, sources, _, lyrics = unpack(batch)  # (unpaired solo sources: discriminators)
+        estimates, transcription = self.separate(self.generator, mixture, lyrics)
+        total, terms = self.objective_terms(estimates, sources, lyrics, transcription)
         if not self.finite({**terms, "loss": total}, "generator"):
             self.log("train/skipped_steps", float(self.guard.skipped))
             return None  # Lightning skips backward and the optimiser step
@@ -153,9 +191,25 @@ class Separator(pl.LightningModule):
         return total
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        mixture, sources = batch
-        total, terms = self.objective(self.inference_generator(mixture), sources)
+        mixture, sources, _, lyrics = unpack(batch)
+        estimates, transcription = self.separate(self.inference_generator, mixture, lyrics)
+        total, terms = self.objective_terms(estimates, sources, lyrics, transcription)
         self.log_terms("val", total, terms, len(mixture))
+        if transcription is not None:
+            self._transcripts += line_transcripts(transcription[0], transcription[1],
+                                                  self.generator.vocabulary)
+
+    def on_validation_epoch_start(self) -> None:
+        self._transcripts = []
+
+    def on_validation_epoch_end(self) -> None:
+        """Character and word error rates of the lyrics head on the validation lines."""
+        if not self._transcripts:
+            return
+        rates = error_rates([r for r, _ in self._transcripts],
+                            [h for _, h in self._transcripts])
+        for name, value in rates.items():
+            self.log(f"val/{name.lower()}", value, sync_dist=True)
 
     def configure_optimizers(self):
         optimizer = self.optimizer(self.generator.parameters())

@@ -22,7 +22,12 @@ def test_objective_preset_builds(preset, tmp_path):
     wrapper = tmp_path / "run.yaml"
     wrapper.write_text(f"objective: {preset}\n")  # nested paths resolve from the preset
     objective = parser.instantiate_classes(parser.parse_args(["--config", str(wrapper)])).objective
-    objective.bind(tiny_generator())
+    if objective.lyrics is not None:  # a lyrics term needs a generator with a lyrics head
+        from gansep.models import LyricsWaveUNet
+
+        objective.bind(LyricsWaveUNet(**{**tiny_generator().config, "lyrics_hidden": 8}))
+    else:
+        objective.bind(tiny_generator())
     assert objective.reconstruction
     if objective.adversarial is not None:
         assert sum(p.numel() for p in objective.adversarial.parameters()) > 0

@@ -33,7 +33,7 @@ class Case:
 
 
 TOOLS = ("separate", "check-data", "export", "evaluate", "score", "sweep", "compare",
-         "make-data", "describe", "prepare", "listen")
+         "make-data", "describe", "prepare", "listen", "transcribe")
 UNSAFE = ("weights_only", "Weights only load failed")
 
 
@@ -235,6 +235,10 @@ MAKE_DATA = _cases("make-data", (), [
          says=["--train"], absent=["{w}/out"]),
     dict(name="out-below-a-file", args=["toy", "{c}/a-file/toy"], code=2,
          says=["{c}/a-file", "is a file"]),
+    dict(name="sung-lyrics-unpaired", args=["sung-lyrics", "{w}/out", "--unpaired", "2"],
+         code=2, says=["--unpaired", "only the toy dataset"], absent=["{w}/out"]),
+    dict(name="unknown-kind", args=["karaoke", "{w}/out"], code=2, says=["'karaoke'"],
+         absent=["{w}/out"]),
 ])
 
 SWEEP = _cases("sweep", ("--runs-dir", "{w}/runs"), [
@@ -353,6 +357,20 @@ LISTEN = [Case(name=f"listen-{row.pop('name')}", **row) for row in [
          says=("--aggregate", "'mode'"), absent=("{w}/a",)),
 ]]
 
+TRANSCRIBE = _cases("transcribe", (), [
+    dict(name="ok-and-an-empty-file", args=["--model", "{c}/lyrics-separator", "--words",
+                                            "{c}/audio/empty.wav", "{c}/audio/good.wav"],
+         code=1, says=["{c}/audio/empty.wav", "{c}/audio/good.wav: "]),
+    dict(name="no-lyrics-head", args=["--model", "{c}/separator", "{c}/audio/good.wav"],
+         code=2, says=["{c}/separator", "no lyrics head"]),
+    dict(name="not-an-export", args=["--model", "{c}/audio", "{c}/audio/good.wav"], code=2,
+         says=["{c}/audio", "not a gansep separator folder"]),
+    dict(name="beam-negative", args=["--model", "{c}/lyrics-separator", "--beam", "-1",
+                                     "{c}/audio/good.wav"], code=2, says=["--beam", "'-1'"]),
+    dict(name="nan-audio", args=["--model", "{c}/lyrics-separator", "{c}/audio/nan.wav"],
+         code=1, says=["nan.wav", "NaN"]),
+])
+
 GENERATOR = "--model.init_args.generator.init_args."
 FIT = _cases("fit", (), [
     dict(name="extra-filters-0", args=[GENERATOR + "extra_filters", "0"], code=2,
@@ -387,4 +405,4 @@ FIT = _cases("fit", (), [
 ])
 
 CASES = SEPARATE + EVALUATE + SCORE + CHECK_DATA + EXPORT + MAKE_DATA + SWEEP + COMPARE + \
-    DESCRIBE + PREPARE + LISTEN + FIT
+    DESCRIBE + PREPARE + LISTEN + TRANSCRIBE + FIT

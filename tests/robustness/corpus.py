@@ -79,6 +79,12 @@ def build(root: Path) -> Path:
         value.add_(0.01)
     torch.save(checkpoint, root / "b.ckpt")
     write_separator(module.generator, root / "separator")
+    from gansep.models.lyrics import LyricsWaveUNet
+
+    write_separator(LyricsWaveUNet(sources=["vocals", "accompaniment"], channels=2,
+                                   sample_rate=8000, levels=5, extra_filters=4, down_kernel=5,
+                                   up_kernel=3, output_length=2048, lyrics_hidden=8),
+                    root / "lyrics-separator")
 
     # Damaged checkpoints.
     good = (root / "a.ckpt").read_bytes()

@@ -1,0 +1,56 @@
+"""``gansep transcribe --model DIR AUDIO...``: the lyrics an exported multi-task separator's
+head hears. Arguments only; the work is :meth:`gansep.export.ExportedSeparator.transcribe`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from gansep.cli.options import device, natural_int
+from gansep.data.audio import DataError
+from gansep.errors import ConfigError
+
+log = logging.getLogger("gansep")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gansep transcribe", description=(
+        "Transcribe the lyrics of audio files with an exported separator that has a lyrics "
+        "head (gansep.models.LyricsWaveUNet). Prints 'FILE: text'; with --words, one "
+        "'word,start,end' line per word (seconds) after it."))
+    parser.add_argument("audio", type=Path, nargs="+", help="audio files")
+    parser.add_argument("--model", type=Path, required=True, help="export folder")
+    parser.add_argument("--words", action="store_true", help="also print word timings")
+    parser.add_argument("--beam", type=natural_int, default=0,
+                        help="prefix beam-search width (0: greedy decoding)")
+    parser.add_argument("--device", type=device, default="cpu")
+    args = parser.parse_args(argv)
+
+    from gansep.cli.separate import read_any
+    from gansep.export import load_separator
+
+    separator = load_separator(args.model, args.device)
+    if not hasattr(separator.generator, "separate_and_transcribe"):
+        raise ConfigError(f"{args.model}: this separator has no lyrics head (train a "
+                          "gansep.models.LyricsWaveUNet to transcribe)")
+    failed = 0
+    for path in args.audio:
+        try:
+            audio, rate = read_any(path)
+            if audio.shape[-1] == 0:
+                raise DataError(f"{path}: empty audio (0 samples)")
+            if not np.isfinite(audio).all():
+                raise DataError(f"{path}: audio holds NaN or infinite samples")
+            result = separator.transcribe(audio, rate, args.beam)
+        except DataError as error:
+            log.error("%s", error)
+            failed += 1
+            continue
+        print(f"{path}: {result['text']}")
+        if args.words:
+            for word, start, end in result["words"]:
+                print(f"{word},{start:.3f},{end:.3f}")
+    return 1 if failed else 0
