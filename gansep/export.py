@@ -277,10 +277,8 @@ class ExportedSeparator:
         ``beam`` > 0. ValueError for a separator without a lyrics head."""
         import numpy as np
 
-        from gansep.data.audio import resample
-        from gansep.data.sampling import fit_channels
-        from gansep.eval.separate import separate
-        from gansep.eval.transcribe import beam_search_decode, greedy_path, word_times
+        from gansep.eval.separate import separate, to_model_input
+        from gansep.eval.transcribe import beam_search_decode, collapse, greedy_path, word_times
 
         if not hasattr(self.generator, "separate_and_transcribe"):
             raise ValueError("this separator has no lyrics head (it was not trained with "
@@ -288,8 +286,7 @@ class ExportedSeparator:
         audio = np.asarray(waveform.detach().cpu() if isinstance(waveform, torch.Tensor)
                            else waveform, dtype=np.float32)
         audio = audio[None] if audio.ndim == 1 else audio
-        model_input = fit_channels(resample(audio, sample_rate, self.sample_rate),
-                                   self.channels)
+        model_input = to_model_input(self.generator, audio, sample_rate)
         device = next(self.generator.parameters()).device
         with torch.inference_mode():
             _, log_probs, times = separate(self.generator,
@@ -299,10 +296,8 @@ class ExportedSeparator:
         log_probs = log_probs.float().cpu()
         vocabulary = self.generator.vocabulary
         path = greedy_path(log_probs)
-        labels = beam_search_decode(log_probs, beam) if beam > 0 else None
-        text = vocabulary.decode(labels if labels is not None else
-                                 [i for k, i in enumerate(path)
-                                  if i != 0 and (k == 0 or path[k - 1] != i)])
+        labels = beam_search_decode(log_probs, beam) if beam > 0 else collapse(path)
+        text = vocabulary.decode(labels)
         return {"text": " ".join(text.split()), "words": word_times(path, times, vocabulary),
                 "log_probs": log_probs, "times": times}
 

@@ -228,15 +228,10 @@ class TrainingExcerpts(Dataset):
         spec, aug = self.spec, self.augmentation
         rng = np.random.default_rng((self.seed, index))
         track, start = self._draw(rng)
+        if not track.has_stems:
+            return _lyrics_only_sample(track, start, spec)  # no targets, no remixing
         args = (spec.sample_rate, spec.channels)
         sources = read_span(track, spec.sources, start, spec.input_length, *args)
-        if not track.has_stems:
-            # Lyrics-only data: the mixture as recorded, no targets, no remixing.
-            mixture = read_span(track, None, start, spec.input_length, *args)
-            return (torch.from_numpy(mixture),
-                    torch.from_numpy(sources[..., spec.context_left:
-                                             spec.context_left + spec.output_length].copy()),
-                    excerpt_lyrics(track, start, spec))
         if aug is not None:
             for k in range(len(spec.sources)):
                 if aug.remix and rng.random() < aug.remix:
@@ -267,6 +262,15 @@ def _sample(sources: np.ndarray, spec: ExcerptSpec) -> tuple[torch.Tensor, torch
     return torch.from_numpy(mixture), torch.from_numpy(sources[..., spec.context_left:stop].copy())
 
 
+def _lyrics_only_sample(track: Track, start: int, spec: ExcerptSpec) -> tuple:
+    """A sample of a track without stems (lyrics-only data): its mixture as recorded, zero
+    targets (separation terms skip it, by :attr:`ExcerptLyrics.stems`) and its lyrics."""
+    mixture = read_span(track, None, start, spec.input_length, spec.sample_rate, spec.channels)
+    targets = np.zeros((len(spec.sources), spec.channels, spec.output_length), np.float32)
+    return (torch.from_numpy(mixture), torch.from_numpy(targets),
+            excerpt_lyrics(track, start, spec))
+
+
 def _names_track(message: str, track: Track) -> bool:
     """Whether an error message is about ``track`` (its folder or file path, or its name)."""
     where = getattr(track, "files", None) or {}
@@ -293,12 +297,11 @@ class ValidationExcerpts(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         t, start = self.items[index]
         spec, track = self.spec, self.tracks[t]
-        args = (spec.sample_rate, spec.channels)
-        sources = read_span(track, spec.sources, start, spec.input_length, *args)
-        sample = _sample(sources, spec)
         if not track.has_stems:
-            sample = (torch.from_numpy(read_span(track, None, start, spec.input_length, *args)),
-                      sample[1])
+            return _lyrics_only_sample(track, start, spec)
+        sources = read_span(track, spec.sources, start, spec.input_length, spec.sample_rate,
+                            spec.channels)
+        sample = _sample(sources, spec)
         if spec.vocabulary is not None:
             sample = (*sample, excerpt_lyrics(track, start, spec))
         return sample

@@ -143,7 +143,7 @@ def score_all(jobs: Iterable[TrackJob], out: Path, overwrite: bool = False,
 def lyrics_summary(out: Path) -> str:
     """The lyrics head's CER and WER over every annotated line of the scored tracks (edit
     counts summed over tracks), as Markdown; empty when no track was transcribed."""
-    from gansep.eval.transcribe import rates
+    from gansep.eval.transcribe import add_counts, rates
 
     totals: dict[str, int] = {}
     tracks = 0
@@ -151,8 +151,7 @@ def lyrics_summary(out: Path) -> str:
         entry = (_stored(path) or {}).get(LYRICS)
         if entry:
             tracks += 1
-            for key in ("char_edits", "chars", "word_edits", "words", "lines"):
-                totals[key] = totals.get(key, 0) + int(entry[key])
+            add_counts(totals, entry)
     if not tracks:
         return ""
     values = rates(totals)

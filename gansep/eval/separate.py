@@ -87,6 +87,15 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
     return out[..., :time], torch.cat(frames)[inside.to(frames[0].device)], times[inside]
 
 
+def to_model_input(generator, audio, rate: int):
+    """``(channels, time)`` numpy audio at ``rate`` resampled to the generator's rate and
+    mapped to its channel count."""
+    from gansep.data.audio import resample
+    from gansep.data.sampling import fit_channels
+
+    return fit_channels(resample(audio, rate, generator.sample_rate), generator.channels)
+
+
 def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
                         progress: bool = False, chunk_length: int | None = None,
                         audible: tuple[int, int] | None = None, transcribe: bool = False):
@@ -100,7 +109,7 @@ def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
     from gansep.data.audio import resample
     from gansep.data.sampling import fit_channels
 
-    model_input = fit_channels(resample(mixture, rate, generator.sample_rate), generator.channels)
+    model_input = to_model_input(generator, mixture, rate)
     outside = None
     if audible is not None and rate != generator.sample_rate:
         factor = gcd(int(rate), int(generator.sample_rate))

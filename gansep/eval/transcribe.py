@@ -112,6 +112,15 @@ def line_transcripts(log_probs, times, lines, vocabulary) -> list[tuple[str, str
     return pairs
 
 
+def segment_transcripts(log_probs, segments, vocabulary) -> list[tuple[str, str]]:
+    """``(reference, greedy transcript)`` of every sung CTC segment of a batch's
+    ``(batch, frames, classes)`` log-probabilities (:mod:`gansep.losses.lyrics`)."""
+    return [(vocabulary.decode(s.target),
+             vocabulary.decode(greedy_decode(log_probs[s.example, s.first:s.stop].detach()
+                                             .cpu())))
+            for s in segments if s.target]
+
+
 def error_counts(pairs: list[tuple[str, str]]) -> dict[str, int]:
     """Edit counts behind CER and WER (jiwer), summable over tracks: ``char_edits``,
     ``chars``, ``word_edits``, ``words``, ``lines`` (lines with an empty reference are
@@ -128,6 +137,16 @@ def error_counts(pairs: list[tuple[str, str]]) -> dict[str, int]:
         counts[f"{kind}_edits"] = result.substitutions + result.deletions + result.insertions
         counts[f"{kind}s"] = result.substitutions + result.deletions + result.hits
     return counts
+
+
+COUNTS = ("char_edits", "chars", "word_edits", "words", "lines")
+
+
+def add_counts(total: dict, counts: dict) -> dict:
+    """Adds one track's :func:`error_counts` to ``total`` (in place) and returns it."""
+    for key in COUNTS:
+        total[key] = total.get(key, 0) + int(counts[key])
+    return total
 
 
 def rates(counts: dict[str, int]) -> dict[str, float]:

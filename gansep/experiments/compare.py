@@ -58,7 +58,7 @@ def lyrics_table(runs: list[Path]) -> str | None:
     """Per objective, the lyrics head's CER and WER over every annotated test line of its
     runs (edit counts summed over tracks and seeds), as Markdown; None when no run has them."""
     from gansep.eval.evaluate import LYRICS
-    from gansep.eval.transcribe import rates
+    from gansep.eval.transcribe import add_counts, rates
 
     totals: dict[str, dict] = {}
     for run in runs:
@@ -69,8 +69,7 @@ def lyrics_table(runs: list[Path]) -> str | None:
                 continue
             total = totals.setdefault(objective_of(run), {"runs": set()})
             total["runs"].add(run.name)
-            for key in ("char_edits", "chars", "word_edits", "words", "lines"):
-                total[key] = total.get(key, 0) + int(entry[key])
+            add_counts(total, entry)
     if not totals:
         return None
     lines = ["| objective | runs | lines | CER (%) | WER (%) |", "|---|---:|---:|---:|---:|"]

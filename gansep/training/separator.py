@@ -16,7 +16,7 @@ from gansep.eval.bsseval import bss_eval, median_over_frames
 from gansep.eval.results import markdown_table, median_over_tracks
 from gansep.data.sampling import LyricsBatch
 from gansep.eval.separate import separate_file_audio
-from gansep.eval.transcribe import error_rates, greedy_decode
+from gansep.eval.transcribe import error_rates, segment_transcripts
 from gansep.losses import Objective
 from gansep.losses.lyrics import ctc_segments
 from gansep.models import generator_class_path
@@ -60,14 +60,6 @@ def unpack(batch) -> tuple[torch.Tensor, torch.Tensor, list, LyricsBatch | None]
     mixture, sources, *rest = batch
     lyrics = rest.pop() if rest and isinstance(rest[-1], LyricsBatch) else None
     return mixture, sources, rest, lyrics
-
-
-def line_transcripts(log_probs: torch.Tensor, segments, vocabulary) -> list[tuple[str, str]]:
-    """``(reference, greedy transcript)`` of every sung line segment."""
-    return [(vocabulary.decode(s.target),
-             vocabulary.decode(greedy_decode(log_probs[s.example, s.first:s.stop].detach()
-                                             .cpu())))
-            for s in segments if s.target]
 
 
 def adam(params) -> torch.optim.Optimizer:
@@ -196,8 +188,8 @@ class Separator(pl.LightningModule):
         total, terms = self.objective_terms(estimates, sources, lyrics, transcription)
         self.log_terms("val", total, terms, len(mixture))
         if transcription is not None:
-            self._transcripts += line_transcripts(transcription[0], transcription[1],
-                                                  self.generator.vocabulary)
+            self._transcripts += segment_transcripts(transcription[0], transcription[1],
+                                                     self.generator.vocabulary)
 
     def on_validation_epoch_start(self) -> None:
         self._transcripts = []
