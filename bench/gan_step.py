@@ -3,12 +3,13 @@ discriminator family, and all of them together (HiFi-GAN style), at batch 4.
 
     python bench/gan_step.py [--steps 3] [--batch-size 4] [--generator configs/models/m4.yaml]
                              [--crop-length 8192] [--objectives l1 hifigan]
-                             [--compile all] [--profile DIR]
+                             [--compile all] [--compile-mode reduce-overhead] [--warmup 1]
+                             [--profile DIR]
                              [--accelerator gpu --precision 16-mixed --benchmark]
 
 Each step is the module's own ``training_step`` run by a Lightning Trainer (discriminator
 update, then generator update), on random input of the model's exact lengths; the median over
-``--steps`` timed steps after one warm-up step is reported with its ratio to L1 alone. One
+``--steps`` timed steps after ``--warmup`` steps (compilation, CUDA-graph recording) is reported with its ratio to L1 alone. One
 more step runs under torch's FlopCounterMode: its FLOP (forward and backward of both updates),
 their ratio to L1's, and the achieved TFLOP/s at the median time. On a GPU the timer
 synchronises the device, and the peak memory allocated by torch is reported. ``--profile DIR``
@@ -67,14 +68,15 @@ class StepTimer(pl.Callback):
 
 
 class ProfileStep(pl.Callback):
-    """Profiles the second step (the first compiles and warms up)."""
+    """Profiles the step after the warm-up ones (compilation, graph capture)."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, at: int):
         self.out = out
+        self.at = at
         self.profiler = None
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
-        if batch_idx == 1:
+        if batch_idx == self.at:
             from torch.profiler import ProfilerActivity, profile
 
             activities = [ProfilerActivity.CPU] + (
@@ -110,7 +112,8 @@ def load_objective(name: str) -> Objective:
 def time_objective(name: str, generator_config: Path, batch_size: int, steps: int,
                    accelerator: str, precision: str, benchmark: bool,
                    crop_length: int | None = None, compile: str = "none",
-                   profile: Path | None = None) -> tuple[list[float], float, int]:
+                   profile: Path | None = None, compile_mode: str = "default",
+                   warmup: int = 1) -> tuple[list[float], float, int]:
     """Step times, the peak GPU memory in MiB (0 on CPU) and the FLOP of one step."""
     torch.manual_seed(0)
     if torch.cuda.is_available():
@@ -120,17 +123,17 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
     objective = load_objective(name)
     if objective.adversarial is not None:
         objective.adversarial.crop_length = crop_length
-    module = GANSeparator(generator, objective, compile=compile)
+    module = GANSeparator(generator, objective, compile=compile, compile_mode=compile_mode)
     g = generator.geometry
-    count = batch_size * (steps + 2)
+    count = batch_size * (steps + warmup + 1)
     mixture = torch.randn(count, generator.channels, g.input_length) * 0.1
     sources = torch.randn(count, len(generator.sources), generator.channels,
                           g.output_length) * 0.1
     loader = DataLoader(TensorDataset(mixture, sources), batch_size=batch_size)
-    timer = StepTimer(timed=steps + 1)
-    trainer = pl.Trainer(max_steps=steps + 2, logger=False, enable_checkpointing=False,
+    timer = StepTimer(timed=steps + warmup)
+    trainer = pl.Trainer(max_steps=steps + warmup + 1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[ProfileStep(profile) if profile else timer],
+                         callbacks=[ProfileStep(profile, warmup) if profile else timer],
                          accelerator=accelerator, devices=1,
                          precision=precision, benchmark=benchmark)
     try:
@@ -138,11 +141,11 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
     except RuntimeError as error:
         # FlopCounterMode's module hooks cannot run inside autograd.grad (the WGAN-GP
         # penalty's double backward): the timed steps are done, the FLOP count is not.
-        if "_will_engine_execute_node" not in str(error) or len(timer.times) < steps + 1:
+        if "_will_engine_execute_node" not in str(error) or len(timer.times) < steps + warmup:
             raise
         timer.flop = 0
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
-    return timer.times[1:], peak, timer.flop
+    return timer.times[warmup:], peak, timer.flop
 
 
 def main() -> None:
@@ -157,6 +160,12 @@ def main() -> None:
                         help="discriminators judge random crops of this many samples")
     parser.add_argument("--compile", default="none",
                         choices=["none", "generator", "discriminators", "all"])
+    parser.add_argument("--compile-mode", default="default",
+                        choices=["default", "reduce-overhead", "max-autotune",
+                                 "max-autotune-no-cudagraphs"],
+                        help="torch.compile's mode (reduce-overhead: CUDA graphs on a GPU)")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed steps first (compiling and graph capture need 3)")
     parser.add_argument("--profile", type=Path,
                         help="write a profiler trace of the slowest objective's step here")
     parser.add_argument("--benchmark", action="store_true",
@@ -167,7 +176,8 @@ def main() -> None:
     for name in args.objectives:
         times, peak, flop = time_objective(name, args.generator, args.batch_size, args.steps,
                                            args.accelerator, args.precision, args.benchmark,
-                                           args.crop_length, args.compile)
+                                           args.crop_length, args.compile,
+                                           compile_mode=args.compile_mode, warmup=args.warmup)
         rows.append((name, statistics.median(times), min(times), max(times), peak, flop))
     base = dict((r[0], r[1]) for r in rows).get("l1")
     base_flop = dict((r[0], r[5]) for r in rows).get("l1")
@@ -175,7 +185,7 @@ def main() -> None:
              else f"{torch.get_num_threads()} CPU threads")
     print(f"{args.generator} batch {args.batch_size}, {args.steps} timed steps each, "
           f"precision {args.precision}{', cudnn.benchmark' if args.benchmark else ''}, "
-          f"crop {args.crop_length or 'none'}, compile {args.compile}, torch {torch.__version__}, {where}")
+          f"crop {args.crop_length or 'none'}, compile {args.compile} ({args.compile_mode}), torch {torch.__version__}, {where}")
     print("| objective | median step (s) | min (s) | max (s) | ratio to l1 | GFLOP | FLOP "
           "ratio | TFLOP/s | peak GPU MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -191,7 +201,7 @@ def main() -> None:
         print(f"\nprofile of {slowest} (one step) -> {args.profile / 'trace.json'}")
         time_objective(slowest, args.generator, args.batch_size, 1, args.accelerator,
                        args.precision, args.benchmark, args.crop_length, args.compile,
-                       args.profile)
+                       args.profile, args.compile_mode, args.warmup)
 
 
 if __name__ == "__main__":

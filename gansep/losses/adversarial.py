@@ -115,6 +115,12 @@ class GAN(nn.Module):
             discriminators' cost in proportion, at the price of never judging a whole excerpt
             at once (structure longer than the crop goes unjudged).
         crop_seed: seed of the crops.
+        reuse_real_features: feature matching compares the separated sources' features with
+            the reference's features from this step's discriminator update (computed there
+            anyway, detached; as MelGAN does) instead of judging the reference again after
+            that update (as HiFi-GAN does). It saves one discriminator forward pass per
+            step; the reference features are then those of the discriminator before its
+            update.
         gradient_penalty: weight of the WGAN-GP penalty (Gulrajani et al., 2017, Eq. 3):
             ``(||grad D(x_hat)||_2 - 1)^2`` at random interpolates ``x_hat`` of reference and
             separated sources (per example; the mixture context is the same for both, and its
@@ -127,7 +133,7 @@ class GAN(nn.Module):
     def __init__(self, discriminator: Discriminator, loss: AdversarialLoss | None = None,
                  weight: float = 1.0, feature_matching: float = 0.0,
                  crop_length: int | None = None, crop_seed: int = 0,
-                 gradient_penalty: float = 0.0):
+                 gradient_penalty: float = 0.0, reuse_real_features: bool = True):
         super().__init__()
         if crop_length is not None and crop_length < 1:
             raise ConfigError(f"GAN: crop_length must be a positive number of samples (or "
@@ -139,6 +145,8 @@ class GAN(nn.Module):
         self.crop_length = crop_length
         self.crop_seed = crop_seed
         self.gradient_penalty = gradient_penalty
+        self.reuse_real_features = reuse_real_features
+        self._real_features: list[Judgement] | None = None  # from the last discriminator pass
 
     def crop(self, step: int, *signals: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
         """The same random span of ``crop_length`` samples of each of ``signals`` (each
@@ -195,6 +203,12 @@ class GAN(nn.Module):
                                   "cannot learn from unpaired sources (they have no mixture)")
             reference, mixture = unpaired, None
         real, fake = self._judge_together(reference, estimate.detach(), mixture)
+        self._real_features = None
+        if self.feature_matching and self.reuse_real_features and unpaired is None:
+            # Copies, so that the joint pass's real+fake activations are not kept alive.
+            self._real_features = [Judgement(r.name, r.weight,
+                                             [f.detach().clone() for f in r.features])
+                                   for r in real]
         terms: dict[str, torch.Tensor] = {}
         for r, f in zip(real, fake):
             value = f.weight * self.loss.discriminator(r.logits, f.logits)
@@ -238,8 +252,10 @@ class GAN(nn.Module):
             terms[f"adv_{f.name}"] = terms.get(f"adv_{f.name}", 0.0) + value
         total = self.weight * sum(terms.values())
         if self.feature_matching:
-            with torch.no_grad():
-                real = self.discriminator(reference, mixture)
+            real, self._real_features = self._real_features, None
+            if real is None or real[0].features[0].shape != fake[0].features[0].shape:
+                with torch.no_grad():
+                    real = self.discriminator(reference, mixture)
             terms["fm"] = feature_matching(real, fake)
             total = total + self.feature_matching * terms["fm"]
         return total, terms

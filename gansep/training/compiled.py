@@ -20,6 +20,9 @@ from gansep.models.discriminators.base import Discriminator
 log = logging.getLogger(__name__)
 
 Compile = Literal["none", "generator", "discriminators", "all"]
+#: torch.compile's modes; "reduce-overhead" also captures each compiled network in CUDA graphs
+#: (on a GPU; the excerpt and crop shapes are static, so every step replays them).
+CompileMode = Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"]
 #: torch.compile's backend (tests swap in a failing one to exercise the fallback).
 BACKEND = "inductor"
 
@@ -45,8 +48,8 @@ def sub_networks(discriminator: Discriminator) -> list[nn.Module]:
     return nets
 
 
-def compile_networks(which: Compile, generator: nn.Module,
-                     discriminator: Discriminator | None) -> list[nn.Module]:
+def compile_networks(which: Compile, generator: nn.Module, discriminator: Discriminator | None,
+                     mode: CompileMode = "default") -> list[nn.Module]:
     """Compiles the chosen networks in place; returns them (empty when unavailable)."""
     if which == "none":
         return []
@@ -67,9 +70,19 @@ def compile_networks(which: Compile, generator: nn.Module,
     config.accumulated_recompile_limit = max(config.accumulated_recompile_limit,
                                              16 * len(modules))
     for module in modules:
-        module.compile(dynamic=False, backend=BACKEND)  # excerpt and crop shapes are static
-    log.info("compile=%s: %d network(s) compiled (on their first step)", which, len(modules))
+        # excerpt and crop shapes are static
+        module.compile(dynamic=False, backend=BACKEND,
+                       mode=None if BACKEND != "inductor" or mode == "default" else mode)
+    log.info("compile=%s (mode %s): %d network(s) compiled (on their first step)", which, mode,
+             len(modules))
     return modules
+
+
+def graphs_step_begin(mode: CompileMode, compiled: list) -> None:
+    """Tells CUDA-graph trees that a new training step starts, so that the previous step's
+    graph outputs may be overwritten (each update consumes its outputs before the next)."""
+    if compiled and mode == "reduce-overhead" and torch.cuda.is_available():
+        torch.compiler.cudagraph_mark_step_begin()
 
 
 def uncompile(modules: list[nn.Module]) -> None:

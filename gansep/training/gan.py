@@ -13,7 +13,8 @@ from pytorch_lightning.strategies import DDPStrategy
 from gansep.losses import Objective
 from gansep.models.waveunet import WaveUNet
 from gansep.errors import ConfigError
-from gansep.training.compiled import Compile, compile_networks, is_compile_failure, uncompile
+from gansep.training.compiled import (Compile, CompileMode, compile_networks, graphs_step_begin,
+                                      is_compile_failure, uncompile)
 from gansep.training.ema import EMA
 from gansep.training.robust import gradient_norm
 from gansep.training.separator import Separator, unpack
@@ -67,6 +68,8 @@ class GANSeparator(Separator):
             sub-network apart, STFTs eager) or ``all`` of them when training starts (see
             :mod:`gansep.training.compiled`); where it is unavailable or fails, training goes
             on eagerly with a warning.
+        compile_mode: torch.compile's mode; ``reduce-overhead`` captures the compiled
+            networks in CUDA graphs on a GPU (the step's shapes are static).
         init_from, init_from_ema: start the generator (and so its EMA copy) from a trained
             checkpoint or export; see :class:`~gansep.training.Separator`.
     """
@@ -83,6 +86,7 @@ class GANSeparator(Separator):
                  discriminator_gradient_clip: float | None = None,
                  ema_decay: float | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, compile: Compile = "none",
+                 compile_mode: CompileMode = "default",
                  init_from: str | None = None, init_from_ema: bool = True):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
                          lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema)
@@ -115,12 +119,17 @@ class GANSeparator(Separator):
         if compile not in ("none", "generator", "discriminators", "all"):
             raise ConfigError(f"GANSeparator: compile must be none, generator, discriminators "
                               f"or all, got {compile!r}")
+        if compile_mode not in CompileMode.__args__:
+            raise ConfigError(f"GANSeparator: compile_mode must be one of "
+                              f"{', '.join(CompileMode.__args__)}, got {compile_mode!r}")
         self.compile_networks = compile
+        self.compile_mode = compile_mode
         self._compiled: list = []
 
     def on_fit_start(self) -> None:
         discriminator = self.adversarial.discriminator if self.adversarial is not None else None
-        self._compiled = compile_networks(self.compile_networks, self.generator, discriminator)
+        self._compiled = compile_networks(self.compile_networks, self.generator, discriminator,
+                                          self.compile_mode)
 
     @property
     def adversarial(self):
@@ -155,18 +164,23 @@ class GANSeparator(Separator):
         optimizers = self.optimizers()
         return optimizers if isinstance(optimizers, list) else [optimizers]
 
-    def _clip_and_check(self, optimizer, value: float | None, parameters, where: str) -> bool:
-        """Clips the gradients; False (and the gradients dropped) when their norm is not
-        finite. Under a GradScaler (16-bit) the scaler already skips such steps itself."""
-        if value is not None:
-            self.clip_gradients(optimizer, gradient_clip_val=value, gradient_clip_algorithm="norm")
-        if str(self.trainer.precision).startswith("16"):
-            return True
-        norm = gradient_norm(parameters)
-        if self.finite({"gradient norm": norm}, where):
-            return True
+    def _update(self, optimizer, loss: torch.Tensor, terms: dict, clip: float | None,
+                parameters, where: str) -> bool:
+        """Backward, check, clip and step; False (and no step) when a term or, without a
+        GradScaler (16-bit, which skips such steps itself), the gradient norm is not finite.
+        Terms and norm are checked together after the backward pass: one host
+        synchronisation per update."""
         optimizer.zero_grad(set_to_none=True)
-        return False
+        self.manual_backward(loss)
+        values = dict(terms)
+        if not str(self.trainer.precision).startswith("16"):
+            values["gradient norm"] = gradient_norm(parameters)
+        if not self.finite(values, where):
+            optimizer.zero_grad(set_to_none=True)
+            return False
+        if clip is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+        return True
 
     @property
     def adversarial_active(self) -> bool:
@@ -175,6 +189,7 @@ class GANSeparator(Separator):
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         if not self._compiled:
             return self._training_step(batch)
+        graphs_step_begin(self.compile_mode, self._compiled)
         try:  # compilation happens on a network's first call, before any optimiser step
             return self._training_step(batch)
         except Exception as error:  # noqa: BLE001 - only compiler failures are caught
@@ -210,12 +225,9 @@ class GANSeparator(Separator):
             for _ in range(self.discriminator_steps):
                 d_loss, d_terms = self.adversarial.discriminator_loss(*judged, unpaired)
                 terms.update(d_terms, d_loss=d_loss)
-                if not self.finite({**d_terms, "d_loss": d_loss}, "discriminator"):
-                    continue
-                d_optimizer.zero_grad(set_to_none=True)
-                self.manual_backward(d_loss)
-                if self._clip_and_check(d_optimizer, self.discriminator_gradient_clip,
-                                        self.adversarial.parameters(), "discriminator"):
+                if self._update(d_optimizer, d_loss, {**d_terms, "d_loss": d_loss},
+                                self.discriminator_gradient_clip, self.adversarial.parameters(),
+                                "discriminator"):
                     with _uncounted(d_optimizer):
                         d_optimizer.step()
         loss, g_terms = self.objective_terms(estimate, reference, lyrics, transcription)
@@ -227,14 +239,9 @@ class GANSeparator(Separator):
             loss = loss + adversarial
             g_terms.update(adversarial_terms)
         terms.update(g_terms)
-        if not self.finite({**g_terms, "loss": loss}, "generator"):
-            self.log("train/skipped_steps", float(self.guard.skipped))
-            return None
         g_optimizer = optimizers[0]
-        g_optimizer.zero_grad(set_to_none=True)
-        self.manual_backward(loss)
-        if not self._clip_and_check(g_optimizer, self.gradient_clip, self.generator.parameters(),
-                                    "generator"):
+        if not self._update(g_optimizer, loss, {**g_terms, "loss": loss}, self.gradient_clip,
+                            self.generator.parameters(), "generator"):
             self.log("train/skipped_steps", float(self.guard.skipped))
             return None
         g_optimizer.step()

@@ -79,11 +79,14 @@ class FiniteGuard:
 
     @staticmethod
     def first_bad(values: dict[str, torch.Tensor]) -> str | None:
-        """The name of the first non-finite value, or None."""
-        for name, value in values.items():
-            if not torch.isfinite(torch.as_tensor(value)).all():
-                return name
-        return None
+        """The name of the first non-finite value, or None. The verdicts are gathered on the
+        values' device and read back at once: one host synchronisation per check."""
+        if not values:
+            return None
+        tensors = [torch.as_tensor(value).detach() for value in values.values()]
+        device = next((t.device for t in tensors if t.device.type != "cpu"), tensors[0].device)
+        finite = torch.stack([torch.isfinite(t).all().to(device) for t in tensors]).tolist()
+        return next((name for name, ok in zip(values, finite) if not ok), None)
 
     def check(self, values: dict[str, torch.Tensor], where: str, step: int,
               agree=None) -> bool:
@@ -121,5 +124,7 @@ class FiniteGuard:
 
 def gradient_norm(parameters) -> torch.Tensor:
     """The total 2-norm of the parameters' gradients (0 when none has one)."""
-    grads = [p.grad.detach().norm() for p in parameters if p.grad is not None]
-    return torch.linalg.vector_norm(torch.stack(grads)) if grads else torch.zeros(())
+    grads = [p.grad.detach() for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # few kernels

@@ -74,6 +74,25 @@ def test_gan_term_weights_and_names():
     assert Objective([L1()], gan).name == "l1+mpd(hinge+fm)"
 
 
+def test_feature_matching_reuses_the_discriminator_updates_reference_features():
+    torch.manual_seed(0)
+    reference, estimate = torch.randn(2, 2, 1, 600), torch.randn(2, 2, 1, 600)
+    values, passes = {}, {}
+    for reuse in (True, False):
+        torch.manual_seed(1)
+        gan = GAN(MultiPeriod(periods=[2, 3], channels=[4, 8]).bind(2, 1), LSGAN(),
+                  feature_matching=2.0, reuse_real_features=reuse)
+        calls = []
+        gan.discriminator.register_forward_hook(lambda *_: calls.append(1))
+        gan.discriminator_loss(reference, estimate, None)
+        _, terms = gan.generator_loss(reference, estimate, None)
+        values[reuse], passes[reuse] = terms["fm"].item(), len(calls)
+        assert gan._real_features is None  # used once, then dropped
+    # The discriminator did not change in between: the same features, one pass fewer.
+    assert values[True] == pytest.approx(values[False], rel=1e-6)
+    assert passes == {True: 2, False: 3}
+
+
 # ------------------------------------------------------------------ crops, joint passes
 def test_crops_are_aligned_seeded_and_per_example():
     gan = GAN(MultiPeriod(periods=[2], channels=[4]).bind(2, 2), crop_length=100)

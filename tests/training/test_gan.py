@@ -174,6 +174,14 @@ def test_compile_failure_falls_back_to_eager(toy_root, tmp_path, caplog, monkeyp
     assert module.global_step == 3 and module.guard.skipped == 0
 
 
+def test_unknown_compile_mode_is_refused():
+    from gansep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"compile_mode must be one of default, "
+                                          r"reduce-overhead.*got 'fast'"):
+        GANSeparator(tiny_generator(), compile="all", compile_mode="fast")
+
+
 def test_crop_shorter_than_a_spectral_window_is_refused():
     from gansep.errors import ConfigError
 

@@ -58,6 +58,38 @@ def test_nan_discriminator_is_detected(toy_root):
         fit(module, toy_root, 3)
 
 
+def test_guard_reads_every_verdict_at_once_and_names_the_first_bad():
+    from gansep.training.robust import FiniteGuard
+
+    values = {"l1": torch.tensor(0.5), "count": 3.0, "grad": torch.tensor([1.0, float("inf")]),
+              "later": torch.tensor(float("nan"))}
+    assert FiniteGuard.first_bad(values) == "grad"
+    assert FiniteGuard.first_bad({"l1": torch.tensor(0.5), "n": 1.0}) is None
+    assert FiniteGuard.first_bad({}) is None
+
+
+class NaNGradient(torch.autograd.Function):
+    """Identity forward, NaN backward: a finite loss whose gradient is not."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * float("nan")
+
+
+def test_a_finite_loss_with_nan_gradients_skips_the_update(toy_root):
+    module = gan([L1()], max_bad_steps=1)
+    forward = module.generator.forward
+    module.generator.forward = lambda mixture: NaNGradient.apply(forward(mixture))
+    before = [p.detach().clone() for p in module.generator.parameters()]
+    with pytest.raises(DivergenceError, match=r"at step 0: generator gradient norm"):
+        fit(module, toy_root, 3)
+    assert all(torch.equal(a, b) for a, b in zip(before, module.generator.parameters()))
+
+
 def test_checkpoint_write_killed_midway_leaves_the_old_one(tmp_path, monkeypatch):
     io = AtomicCheckpointIO()
     path = tmp_path / "last.ckpt"
