@@ -95,6 +95,10 @@ lyrics-demo: install $(SUNG)/test
 	$(BIN)/gansep fit --config configs/demo-lyrics.yaml --trainer.enable_progress_bar false
 	$(BIN)/gansep evaluate --ckpt runs/demo-lyrics/multitask/checkpoints/last.ckpt \
 	  --data $(SUNG) --out runs/demo-lyrics/multitask/eval --overwrite
+	$(BIN)/gansep export runs/demo-lyrics/multitask/checkpoints/last.ckpt \
+	  --out runs/demo-lyrics/multitask/export
+	$(BIN)/gansep evaluate-alignment --model runs/demo-lyrics/multitask/export \
+	  --data $(SUNG)/test --out runs/demo-lyrics/multitask/alignment --overwrite
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -269,16 +269,14 @@ class ExportedSeparator:
         return out
 
 
-    def transcribe(self, waveform, sample_rate: int, beam: int = 0, batch_size: int = 1,
-                   chunk_seconds: float = CHUNK_SECONDS) -> dict:
-        """The lyrics the separator's head hears in ``waveform`` (``(channels, time)`` or
-        ``(time,)``, any rate): ``{"text", "words": [(word, start, end)...], "log_probs"
-        (frames, classes), "times" (frames,)}``; greedy decoding, or prefix beam search with
-        ``beam`` > 0. ValueError for a separator without a lyrics head."""
+    def lyrics_posteriors(self, waveform, sample_rate: int, batch_size: int = 1,
+                          chunk_seconds: float = CHUNK_SECONDS) -> tuple:
+        """The lyrics head's ``log_probs`` ``(frames, classes)`` (float32 tensor) and their
+        ``times`` (seconds, float64) over ``waveform`` (``(channels, time)`` or ``(time,)``,
+        any rate). ValueError for a separator without a lyrics head."""
         import numpy as np
 
         from gansep.eval.separate import separate, to_model_input
-        from gansep.eval.transcribe import beam_search_decode, collapse, greedy_path, word_times
 
         if not hasattr(self.generator, "separate_and_transcribe"):
             raise ValueError("this separator has no lyrics head (it was not trained with "
@@ -293,7 +291,18 @@ class ExportedSeparator:
                                            torch.from_numpy(model_input).to(device),
                                            batch_size, int(chunk_seconds * self.sample_rate),
                                            transcribe=True)
-        log_probs = log_probs.float().cpu()
+        return log_probs.float().cpu(), times
+
+    def transcribe(self, waveform, sample_rate: int, beam: int = 0, batch_size: int = 1,
+                   chunk_seconds: float = CHUNK_SECONDS) -> dict:
+        """The lyrics the separator's head hears in ``waveform`` (``(channels, time)`` or
+        ``(time,)``, any rate): ``{"text", "words": [(word, start, end)...], "log_probs"
+        (frames, classes), "times" (frames,)}``; greedy decoding, or prefix beam search with
+        ``beam`` > 0. ValueError for a separator without a lyrics head."""
+        from gansep.eval.transcribe import beam_search_decode, collapse, greedy_path, word_times
+
+        log_probs, times = self.lyrics_posteriors(waveform, sample_rate, batch_size,
+                                                  chunk_seconds)
         vocabulary = self.generator.vocabulary
         path = greedy_path(log_probs)
         labels = beam_search_decode(log_probs, beam) if beam > 0 else collapse(path)

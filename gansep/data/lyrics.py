@@ -273,3 +273,63 @@ def jamendo_songs(root: Path, language: str | None = None) -> list[Song]:
     if not songs:
         raise ConfigError(f"{index}: no song" + (f" in {language}" if language else ""))
     return songs
+
+
+WORDS_FILE = "lyrics_words.csv"
+LYRICS_FILE = "lyrics.txt"
+
+
+@dataclass(frozen=True)
+class AlignmentSong:
+    """A song to align and score: its audio, lyrics text and reference word timings."""
+
+    name: str
+    audio: Path
+    lyrics: Path
+    words: Path
+
+
+def alignment_songs(root: Path, language: str | None = None) -> list[AlignmentSong]:
+    """The songs of a JamendoLyrics folder (``JamendoLyrics.csv``; ``language`` filters it) or
+    of a stems folder whose tracks hold ``mixture.wav``, ``lyrics.txt`` and
+    ``lyrics_words.csv`` (the generated sung-lyrics data, one split or all of them)."""
+    root = Path(root)
+    if (root / "JamendoLyrics.csv").is_file():
+        return [AlignmentSong(s.name, s.audio, s.lyrics,
+                              root / "annotations" / "words" / f"{s.name}.csv")
+                for s in jamendo_songs(root, language)]
+    if language is not None:
+        raise ConfigError(f"{root}: --language needs a JamendoLyrics folder (no "
+                          "JamendoLyrics.csv)")
+    songs = []
+    for words in sorted(root.rglob(WORDS_FILE)):
+        folder = words.parent
+        for path in (folder / "mixture.wav", folder / LYRICS_FILE):
+            if not path.is_file():
+                raise DataError(f"{path}: missing (track {folder.name} has {WORDS_FILE})")
+        songs.append(AlignmentSong(folder.name, folder / "mixture.wav", folder / LYRICS_FILE,
+                                   words))
+    if not songs:
+        raise ConfigError(f"{root}: no song with word timings (neither a JamendoLyrics folder "
+                          f"nor tracks with {WORDS_FILE})")
+    names = [song.name for song in songs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise DataError(f"{root}: track name(s) {', '.join(twice)} occur in several folders")
+    return songs
+
+
+def reference_words(root: Path) -> dict[str, Path]:
+    """``{song: word annotation file}`` of a reference folder: JamendoLyrics'
+    ``annotations/words/*.csv``, or the tracks' ``lyrics_words.csv`` of a stems folder."""
+    root = Path(root)
+    folder = root / "annotations" / "words"
+    if folder.is_dir():
+        found = {path.stem: path for path in sorted(folder.glob("*.csv"))}
+    elif root.is_dir():
+        found = {song.name: song.words for song in alignment_songs(root)}
+    else:
+        raise ConfigError(f"{root}: no such folder")
+    if not found:
+        raise ConfigError(f"{folder}: no word annotation (*.csv)")
+    return found

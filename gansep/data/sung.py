@@ -26,7 +26,8 @@ import numpy as np
 import soundfile as sf
 
 from gansep.data.audio import DataError, resample, write_audio
-from gansep.data.lyrics import LyricLine, LyricWord, write_lines, write_words
+from gansep.data.lyrics import (LYRICS_FILE, WORDS_FILE, LyricLine, LyricWord, write_lines,
+                                write_words)
 from gansep.data.toy import make_toy_track
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ def make_sung_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22050,
             for name, audio in stems.items():
                 write_audio(folder / f"{name}.wav", audio, sample_rate, subtype="FLOAT")
             write_lines(folder / "lyrics_lines.csv", lines)
-            write_words(folder / "lyrics_words.csv", [w for _, w in words])
-            (folder / "lyrics.txt").write_text("".join(f"{line.text}\n" for line in lines))
+            write_words(folder / WORDS_FILE, [w for _, w in words])
+            (folder / LYRICS_FILE).write_text("".join(f"{line.text}\n" for line in lines))
         log.info("wrote %d %s tracks to %s", count, split, out / split)
     return out

@@ -139,6 +139,22 @@ def build(root: Path) -> Path:
     _wav(audio / "same" / "song.wav", noise)
     sf.write(audio / "same" / "song.flac", noise, RATE)
 
+    # Lyrics and word timings, for align, score-alignment and evaluate-alignment.
+    lyrics = root / "lyrics"
+    lyrics.mkdir()
+    (lyrics / "good.txt").write_text("la la la\n\nsing a song\n")
+    (lyrics / "blank.txt").write_text("\n  \n")
+    (lyrics / "long.txt").write_text("sing a long song all night long\n" * 40)
+    (lyrics / "latin1.txt").write_bytes("chanson d'\xe9t\xe9\n".encode("latin-1"))
+    words = root / "alignment" / "reference" / "annotations" / "words"
+    words.mkdir(parents=True)
+    (words / "song.csv").write_text("word_start,word_end,line_end\n0.1,0.3,nan\n0.4,0.6,0.6\n")
+    (words / "other.csv").write_text("word_start,word_end,line_end\n0.2,0.3,0.3\n")
+    predictions = root / "alignment" / "predictions"
+    predictions.mkdir()
+    (predictions / "song.csv").write_text("word_start,word_end,line_end\n0.1,0.3,nan\n")
+    (predictions / "other.csv").write_text("word_start,word_end,line_end\nlate,0.3,0.3\n")
+
     # Earlier results of checkpoint A (for resume cases), and estimates to score.
     from gansep.data import StemsFolder as Folder
 

@@ -1,0 +1,143 @@
+"""Scoring lyrics alignments as JamendoLyrics' evaluation script does (Stoller, Durand & Ewert,
+2019; f90/jamendolyrics ``Evaluate.py``), on word onsets:
+
+- the predicted onsets are shifted by ``delay`` seconds (negative results become 0);
+- per song: the mean and the median absolute onset error, and the percentage of onsets whose
+  error is under the tolerance (strictly, as Mauch et al.'s metric there);
+- over songs (the ``all`` row): each of those averaged over songs (not over words).
+
+``score_alignments`` writes ``alignment.csv`` (``song,words,mean_abs_error,median_abs_error,
+percent_correct_onsets``; the last row's song is ``all``), ``alignment.md`` and
+``alignment-tolerance.png`` (the percentage against tolerances of 0.1-1.0 s, as the dataset's
+Mauch figures), every file written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from gansep.atomic import atomic_target
+from gansep.data.audio import DataError
+from gansep.data.lyrics import read_words, reference_words
+
+COLUMNS = ("song", "words", "mean_abs_error", "median_abs_error", "percent_correct_onsets")
+TOLERANCES = np.round(np.linspace(0.1, 1.0, 10), 2)
+
+
+def onset_errors(reference: np.ndarray, predicted: np.ndarray, delay: float = 0.0
+                 ) -> np.ndarray:
+    """Predicted minus reference onsets (seconds), the predictions shifted by ``delay`` and
+    kept at or after 0."""
+    return np.maximum(np.asarray(predicted, dtype=np.float64) + delay, 0.0) - reference
+
+
+def song_scores(errors: np.ndarray, tolerance: float) -> dict[str, float]:
+    """One song's row: word count, mean and median absolute error, % within ``tolerance``."""
+    absolute = np.abs(errors)
+    return {"words": len(errors), "mean_abs_error": float(absolute.mean()),
+            "median_abs_error": float(np.median(absolute)),
+            "percent_correct_onsets": float(100 * np.mean(absolute < tolerance))}
+
+
+def overall(rows: list[dict]) -> dict:
+    """The ``all`` row: words summed, every metric averaged over songs."""
+    return {"song": "all", "words": sum(r["words"] for r in rows),
+            **{key: float(np.mean([r[key] for r in rows])) for key in COLUMNS[2:]}}
+
+
+def song_errors(references: dict[str, Path], predictions: Path, delay: float = 0.0
+                ) -> dict[str, np.ndarray]:
+    """Onset errors of every reference song's prediction ``predictions/<song>.csv``;
+    DataError naming every song with a missing or unreadable prediction or a wrong number of
+    words."""
+    predictions = Path(predictions)
+    missing = [song for song in references if not (predictions / f"{song}.csv").is_file()]
+    if missing:
+        raise DataError(f"{predictions}: no prediction for {len(missing)} song(s): "
+                        f"{', '.join(missing)} (expected <song>.csv)")
+    errors, problems = {}, []
+    for song, path in references.items():
+        predicted_path = predictions / f"{song}.csv"
+        try:
+            reference = np.array([w.start for w in read_words(path)])
+            predicted = np.array([w.start for w in read_words(predicted_path)])
+        except DataError as error:
+            problems.append(str(error))
+            continue
+        if len(reference) == 0:
+            problems.append(f"{path}: song {song} has no word to score")
+        elif len(predicted) != len(reference):
+            problems.append(f"{predicted_path}: {len(predicted)} word(s) predicted for song "
+                            f"{song}, its reference {path} has {len(reference)}")
+        else:
+            errors[song] = onset_errors(reference, predicted, delay)
+    if problems:
+        raise DataError(f"{len(problems)} song(s) cannot be scored; nothing written:\n  "
+                        + "\n  ".join(problems))
+    return errors
+
+
+def tolerance_curve(errors: dict[str, np.ndarray], tolerances=TOLERANCES) -> np.ndarray:
+    """The percentage of correct onsets (averaged over songs) at each tolerance."""
+    return np.array([np.mean([100 * np.mean(np.abs(e) < t) for e in errors.values()])
+                     for t in tolerances])
+
+
+def markdown(rows: list[dict], tolerance: float, delay: float) -> str:
+    lines = [f"Word-onset alignment ({len(rows) - 1} song(s); tolerance {tolerance:g} s, delay "
+             f"{delay:g} s; the `all` row averages over songs)", "",
+             "| song | words | mean abs. error (s) | median abs. error (s) | onsets within "
+             f"{tolerance:g} s (%) |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['song']} | {r['words']} | {r['mean_abs_error']:.3f} | "
+              f"{r['median_abs_error']:.3f} | {r['percent_correct_onsets']:.1f} |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _plot(path: Path, curve: np.ndarray) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5, 3.5))
+    axes.plot(TOLERANCES, curve, marker="o")
+    axes.set_xlabel("tolerance (s)")
+    axes.set_ylabel("onsets within tolerance (%)")
+    axes.set_ylim(0, 100)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    with atomic_target(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+    plt.close(figure)
+
+
+def score_alignments(reference_root: Path, predictions: Path, out: Path,
+                     tolerance: float = 0.3, delay: float = 0.0) -> list[dict]:
+    """Scores ``predictions/<song>.csv`` against the word timings under ``reference_root``
+    (see :func:`gansep.data.lyrics.reference_words`), writes the files of the module docstring
+    under ``out``, and returns the rows (the ``all`` row last)."""
+    errors = song_errors(reference_words(reference_root), predictions, delay)
+    rows = [{"song": song, **song_scores(e, tolerance)} for song, e in errors.items()]
+    rows.append(overall(rows))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_target(out / "alignment.csv") as tmp, open(tmp, "w", newline="") as file:
+        writer = csv.DictWriter(file, COLUMNS)
+        writer.writeheader()
+        writer.writerows([{**r, **{k: f"{r[k]:.6f}" for k in COLUMNS[2:]}} for r in rows])
+    signed = np.concatenate(list(errors.values()))
+    curve = tolerance_curve(errors)
+    with atomic_target(out / "alignment.md") as tmp:
+        Path(tmp).write_text(
+            markdown(rows, tolerance, delay)
+            + f"\nSigned onset error over all words: mean {signed.mean():+.3f} s, median "
+            f"{np.median(signed):+.3f} s (positive: predictions late; a --delay measured on a "
+            "validation split compensates a model's lag)\n"
+            + "\n| tolerance (s) | " + " | ".join(f"{t:g}" for t in TOLERANCES)
+            + " |\n|---|" + "---:|" * len(TOLERANCES) + "\n| onsets within (%) | "
+            + " | ".join(f"{p:.1f}" for p in curve) + " |\n")
+    _plot(out / "alignment-tolerance.png", curve)
+    return rows
