@@ -19,6 +19,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="score again the tracks whose stored results came from another "
                              "checkpoint, data or options (by default such a rerun is refused)")
+    parser.add_argument("--perceptual", type=Path, metavar="DIR",
+                        help="also report the perceptual score fitted by gansep listen "
+                             "fit-objective (DIR holds perceptual.json)")
+
+
+def _perceptual(args):
+    from gansep.eval.perceptual import PerceptualScore
+
+    return PerceptualScore(args.perceptual) if args.perceptual is not None else None
 
 
 def evaluate_main(argv: list[str]) -> int:
@@ -48,7 +57,8 @@ def evaluate_main(argv: list[str]) -> int:
     collection = MUSDB(args.data, args.is_wav) if args.musdb else StemsFolder(args.data)
     return evaluate_checkpoint(args.ckpt, collection, args.out, args.split, not args.no_ema,
                                args.duration, args.backend, args.window, args.hop, args.device,
-                               args.batch_size, args.write_estimates, args.overwrite)
+                               args.batch_size, args.write_estimates, args.overwrite,
+                               _perceptual(args))
 
 
 def score_main(argv: list[str]) -> int:
@@ -65,4 +75,4 @@ def score_main(argv: list[str]) -> int:
     from gansep.eval.evaluate import score_folders
 
     return score_folders(args.references, args.estimates, args.out, args.backend, args.window,
-                         args.hop, args.overwrite)
+                         args.hop, args.overwrite, _perceptual(args))

@@ -37,7 +37,8 @@ def _file_out(path: Path, option: str) -> None:
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="gansep listen", description=(
         "MUSHRA listening tests (ITU-R BS.1534-3) of separations: build a test, serve it to "
-        "raters, export the ratings, compute the metrics of its stimuli, analyse."))
+        "raters, export the ratings, compute the metrics of its stimuli, analyse, fit a "
+        "perceptual objective."))
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     build = commands.add_parser("build", help="build a test folder from separations")
@@ -93,6 +94,19 @@ def parser() -> argparse.ArgumentParser:
                          help="keep every rater (no BS.1534-3 post-screening)")
     analyse.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     analyse.add_argument("--out", type=Path, required=True, help="results folder")
+
+    fit = commands.add_parser("fit-objective", help="fit a perceptual objective to ratings")
+    given = fit.add_mutually_exclusive_group(required=True)
+    given.add_argument("--ratings", type=Path, help="ratings CSV (long format or webMUSHRA)")
+    given.add_argument("--db", type=Path, help="ratings database of listen serve")
+    fit.add_argument("--test", type=Path, required=True, help="the rated test folder")
+    fit.add_argument("--terms", nargs="+", help="candidate terms (default: all of "
+                     "gansep.eval.perceptual.TERMS)")
+    fit.add_argument("--aggregate", choices=["mean", "median"], default="mean",
+                     help="how raters' ratings of one stimulus are combined (default mean)")
+    fit.add_argument("--exclude", nargs="*", default=[],
+                     help="conditions left out of the fit (the hidden reference always is)")
+    fit.add_argument("--out", type=Path, required=True, help="folder for objective.yaml etc.")
     return main
 
 
@@ -123,6 +137,15 @@ def main(argv: list[str]) -> int:
 
         _file_out(args.out, "--out")
         write_metrics(args.test, args.out)
+    elif args.command == "fit-objective":
+        from gansep.listen.fit import fit_objective, markdown
+        from gansep.listen.ratings import read_ratings
+
+        writable_folder(args.out)
+        ratings = read_ratings(args.ratings, args.db)
+        model, table = fit_objective(ratings, args.test, args.out, args.terms, args.aggregate,
+                                     tuple(args.exclude), str(args.ratings or args.db))
+        print(markdown(table, model), end="")
     else:
         from gansep.listen.analysis import analyse
 

@@ -23,9 +23,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=natural_int, default=0, help="seed of random sweeps")
     parser.add_argument("--no-evaluate", action="store_true",
                         help="skip gansep evaluate after each run")
+    parser.add_argument("--perceptual", type=Path, metavar="DIR",
+                        help="evaluate also reports this fitted perceptual score "
+                             "(gansep listen fit-objective's folder)")
     args = parser.parse_args(argv)
+    if args.perceptual is not None:
+        from gansep.eval.perceptual import PerceptualModel
+
+        PerceptualModel.load(args.perceptual)  # a bad folder fails before any training
     counts = run_sweep(args.file, args.runs_dir, args.parallel, args.max_runs, args.seed,
-                       not args.no_evaluate)
+                       not args.no_evaluate, args.perceptual)
     log.info("sweep done: %d finished, %d skipped (finished earlier), %d failed",
              counts["finished"], counts["skipped"], counts["failed"])
     return 1 if counts["failed"] else 0

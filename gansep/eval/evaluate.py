@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 PROVENANCE = "gansep_provenance"
 LYRICS = "gansep_lyrics"  # the lyrics head's edit counts, CER and WER on the annotated lines
+PERCEPTUAL = "Perceptual"  # a target's perceptual score (gansep.eval.perceptual)
 
 
 class TrackError(ValueError):
@@ -51,9 +52,11 @@ class TrackJob:
 
 def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, sources: list[str],
                 backend: str, window: float = 1.0, hop: float = 1.0,
-                labels: list[str] | None = None) -> dict:
-    """museval-format scores of one track (with each source's whole-track SI-SDR), or
-    TrackError for unscorable input. ``labels`` name the sources in messages (file paths)."""
+                labels: list[str] | None = None, perceptual=None) -> dict:
+    """museval-format scores of one track (with each source's whole-track SI-SDR and, given a
+    :class:`~gansep.eval.perceptual.PerceptualScore`, its perceptual score under
+    ``Perceptual``), or TrackError for unscorable input. ``labels`` name the sources in
+    messages (file paths)."""
     labels = labels or sources
     if references.shape[-1] < int(window * rate):
         raise TrackError(f"{references.shape[-1] / rate:.2f} s of audio is shorter than one "
@@ -71,8 +74,13 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
             raise TrackError(f"{label}: SDR is infinite in {frames} frame(s): the estimate "
                              "equals its reference exactly (were the references scored "
                              "against themselves?)")
-    return museval_json(scores, sources, window, hop,
-                        si_sdr=[si_sdr(r, e) for r, e in zip(references, estimates)])
+    result = museval_json(scores, sources, window, hop,
+                          si_sdr=[si_sdr(r, e) for r, e in zip(references, estimates)])
+    if perceptual is not None:
+        for target, reference, estimate in zip(result["targets"], references, estimates):
+            value, _ = perceptual.score_track(reference, estimate, rate)
+            target[PERCEPTUAL] = None if np.isnan(value) else value
+    return result
 
 
 def _stored(target: Path) -> dict | None:
@@ -183,14 +191,25 @@ def finish(out: Path, failures: dict[str, str]) -> int:
     return 0
 
 
+def _perceptual_provenance(perceptual) -> dict:
+    """The perceptual model's hash, where one is used (it changes the results)."""
+    if perceptual is None:
+        return {}
+    from gansep.eval.perceptual import MODEL_FILE
+
+    return {"perceptual_sha256": sha256_file(perceptual.folder / MODEL_FILE)}
+
+
 # ---------------------------------------------------------------------- a checkpoint
 def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "test",
                         ema: bool = True, duration: float | None = None,
                         backend: str = "fast", window: float = 1.0, hop: float = 1.0,
                         device: str = "cpu", batch_size: int = 4,
-                        write_estimates: bool = False, overwrite: bool = False) -> int:
+                        write_estimates: bool = False, overwrite: bool = False,
+                        perceptual=None) -> int:
     """Separates every track of ``split`` with the checkpoint's generator and scores it (see
-    :func:`score_all`; ``write_estimates`` also writes ``out/estimates/<track>/<source>.wav``).
+    :func:`score_all`; ``write_estimates`` also writes ``out/estimates/<track>/<source>.wav``;
+    ``perceptual``, a :class:`~gansep.eval.perceptual.PerceptualScore`, adds its score).
     Returns 1 if a track failed, else 0."""
     import torch
 
@@ -208,7 +227,8 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
              info["global_step"], len(tracks), split)
     common = {"command": "evaluate", "checkpoint_sha256": sha256_file(checkpoint),
               "weights": info["weights"], "split": split, "duration": duration,
-              "backend": backend, "window": window, "hop": hop}
+              "backend": backend, "window": window, "hop": hop,
+              **_perceptual_provenance(perceptual)}
 
     def provenance(track) -> dict:
         return {**common, "data_sha256": {p.name: sha256_file(p) for p in track.source_files()}}
@@ -229,7 +249,7 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
                 write_audio(out / "estimates" / track.name / f"{source}.wav", audio,
                             track.sample_rate)
         result = score_track(references, estimates, track.sample_rate, generator.sources,
-                             backend, window, hop)
+                             backend, window, hop, perceptual=perceptual)
         if transcribe:
             lines = [line for line in track.lines if line.end <= stop / track.sample_rate]
             counts = error_counts(line_transcripts(*separated[1:], lines, generator.vocabulary))
@@ -283,7 +303,8 @@ def read_scorable(path: Path) -> tuple[np.ndarray, int]:
 
 
 def score_folders(references: Path, estimates: Path, out: Path, backend: str = "fast",
-                  window: float = 1.0, hop: float = 1.0, overwrite: bool = False) -> int:
+                  window: float = 1.0, hop: float = 1.0, overwrite: bool = False,
+                  perceptual=None) -> int:
     """Scores ``estimates/<track>/<source>.<ext>`` against ``references/<track>/<stem>.<ext>``
     (a source that is no reference stem, e.g. accompaniment, against the sum of the other
     stems), every track of either folder: a reference track without estimates, or estimates
@@ -295,7 +316,8 @@ def score_folders(references: Path, estimates: Path, out: Path, backend: str = "
                     if p.is_dir() and not p.name.startswith(".")})
     if not names:
         raise ConfigError(f"{estimates} and {references} hold no track folders")
-    options = {"command": "score", "backend": backend, "window": window, "hop": hop}
+    options = {"command": "score", "backend": backend, "window": window, "hop": hop,
+               **_perceptual_provenance(perceptual)}
 
     def provenance(name: str) -> dict:
         estimate_files, reference_files = _track_files(estimates / name, references / name)
@@ -304,7 +326,8 @@ def score_folders(references: Path, estimates: Path, out: Path, backend: str = "
                 "references_sha256": {p.name: sha256_file(p) for p in reference_files.values()}}
 
     def run(name: str) -> dict:
-        return _score_folder(estimates / name, references / name, backend, window, hop)
+        return _score_folder(estimates / name, references / name, backend, window, hop,
+                             perceptual)
 
     jobs = [TrackJob(n, lambda n=n: provenance(n), lambda n=n: run(n)) for n in names]
     return score_all(jobs, out, overwrite)
@@ -337,7 +360,7 @@ def read_stems(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], int]:
 
 
 def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window: float,
-                  hop: float) -> dict:
+                  hop: float, perceptual=None) -> dict:
     from gansep.data.tracks import assemble_sources
 
     estimate_files, reference_files = _track_files(estimate_dir, reference_dir)
@@ -362,4 +385,4 @@ def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window:
         n = min(length, audio.shape[-1])  # museval pads or cuts estimates to the references
         estimates[k, :, :n] = audio[:, :n]
     return score_track(references, estimates, rate, sources, backend, window, hop,
-                       labels=[str(estimate_files[s]) for s in sources])
+                       labels=[str(estimate_files[s]) for s in sources], perceptual=perceptual)

@@ -8,7 +8,7 @@ from gansep.eval.bsseval import METRICS, median_over_frames
 
 #: What a per-track result row holds: BSSEval v4 (median over frames) and the whole-track
 #: SI-SDR, which gansep stores beside museval's frames (museval's readers ignore it).
-TRACK_METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR")
+TRACK_METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR", "Perceptual")
 
 
 def median_over_tracks(rows: list[dict], key: str = "SDR") -> dict[tuple[str, str], float]:
@@ -39,9 +39,11 @@ def museval_json(scores: dict[str, np.ndarray], sources: list[str], window: floa
                  hop: float = 1.0, si_sdr: list[float] | None = None) -> dict:
     """One track's framewise scores in museval's TrackStore layout (``musdb.schema.json``):
     ``{"targets": [{"name", "frames": [{"time", "duration", "metrics"}]}]}``, each target with
-    its whole-track ``"SI-SDR"`` when ``si_sdr`` (one value per source) is given."""
+    its whole-track ``"SI-SDR"`` when ``si_sdr`` (one value per source) is given. Undefined
+    values are null: NaN, and the infinite SIR of a track scored with one source (no
+    interference to estimate)."""
     def value(x):
-        return None if np.isnan(x) else round(float(x), 5)
+        return None if not np.isfinite(x) else round(float(x), 5)
     targets = []
     for k, source in enumerate(sources):
         frames = [{"time": t * hop, "duration": window,
@@ -66,8 +68,9 @@ def write_json_atomic(path, data) -> None:
 
 
 def read_track_scores(folder) -> list[dict]:
-    """Rows ``{track, source, SDR, SIR, SAR, ISR, SI-SDR}`` (BSSEval metrics: median over
-    frames; SI-SDR: whole track, NaN where the file has none) from every museval JSON file under
+    """Rows ``{track, source, SDR, SIR, SAR, ISR, SI-SDR, Perceptual}`` (BSSEval metrics:
+    median over frames; SI-SDR and the perceptual score: whole track, NaN where the file has
+    none) from every museval JSON file under
     ``folder/test``."""
     import json
     from pathlib import Path
@@ -92,8 +95,9 @@ def _track_rows(track: str, data: dict) -> list[dict]:
             values = [frame["metrics"][metric] for frame in target["frames"]]
             values = np.array([np.nan if v is None else v for v in values], dtype=float)
             row[metric] = float(median_over_frames(values[None])[0]) if len(values) else np.nan
-        value = target.get("SI-SDR")
-        row["SI-SDR"] = np.nan if value is None else float(value)
+        for name in ("SI-SDR", "Perceptual"):  # whole-track values, where stored
+            value = target.get(name)
+            row[name] = np.nan if value is None else float(value)
         rows.append(row)
     return rows
 
@@ -102,11 +106,13 @@ def aggregate_table(rows: list[dict]) -> tuple[str, str]:
     """Median over tracks of each source's per-track scores, for every metric: Markdown and
     CSV."""
     sources = list(dict.fromkeys(row["source"] for row in rows))
-    metrics = TRACK_METRICS
+    metrics = [m for m in TRACK_METRICS  # a perceptual score only where one was computed
+               if m != "Perceptual" or any(not np.isnan(r[m]) for r in rows)]
     medians = {m: median_over_tracks(rows, m) for m in metrics}
     tracks = len({row["track"] for row in rows})
     md = [f"Median over {tracks} tracks of the median over frames (BSSEval v4, dB); SI-SDR "
-          "over whole tracks", "",
+          "over whole tracks" + ("; Perceptual: predicted rating, median over excerpt-long "
+                                 "windows" if "Perceptual" in metrics else ""), "",
           "| source | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
     csv = ["source," + ",".join(metrics)]
     for source in sources:

@@ -203,9 +203,13 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
     for metric in TRACK_METRICS:
         table = summarise(rows, baseline, metric)
         if not table:  # e.g. SI-SDR of results written before gansep stored it
-            log.warning("no %s values in these results: no compare-%s table", metric,
-                        metric.lower())
+            if metric != "Perceptual":  # only there when evaluated with --perceptual
+                log.warning("no %s values in these results: no compare-%s table", metric,
+                            metric.lower())
             continue
+        if metric == "Perceptual":  # a ranking: best predicted rating first, per source
+            table = dict(sorted(table.items(), key=lambda item: (item[0][1],
+                                                                 -item[1]["median"])))
         markdown, csv = render(table, baseline, metric)
         for suffix, text in ((".md", markdown), (".csv", csv)):
             with atomic_target(out / f"compare-{metric.lower()}{suffix}") as tmp:

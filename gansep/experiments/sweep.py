@@ -131,8 +131,10 @@ def _data_root(config_path: Path) -> str | None:
         return None
 
 
-def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True) -> str:
-    """Runs one sweep run in its folder (fit, then evaluate), returning its status."""
+def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True,
+            perceptual: Path | None = None) -> str:
+    """Runs one sweep run in its folder (fit, then evaluate, with the ``perceptual`` score when
+    given), returning its status."""
     run_dir = runs_dir / run_name(params)
     status_path = run_dir / "status.json"
     if status_path.exists() and json.loads(status_path.read_text())["status"] == "finished":
@@ -155,7 +157,8 @@ def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True) ->
         if code == 0 and evaluate and root is not None:
             code = subprocess.run(
                 [sys.executable, "-m", "gansep.cli.main", "evaluate", "--ckpt", str(checkpoint),
-                 "--data", str(root), "--out", str(run_dir / "results"), "--overwrite"],
+                 "--data", str(root), "--out", str(run_dir / "results"), "--overwrite"]
+                + (["--perceptual", str(perceptual)] if perceptual is not None else []),
                 stdout=output, stderr=subprocess.STDOUT).returncode
     status = "finished" if code == 0 else "failed"
     write_json_atomic(status_path, {"status": status, "exit_code": code, "params": params})
@@ -165,7 +168,8 @@ def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True) ->
 
 
 def run_sweep(file: Path, runs_dir: Path, parallel: int = 1, max_runs: int | None = None,
-              seed: int = 0, evaluate: bool = True) -> dict[str, int]:
+              seed: int = 0, evaluate: bool = True,
+              perceptual: Path | None = None) -> dict[str, int]:
     """Runs every run of the sweep ``file`` (``parallel`` at a time) into ``runs_dir``; returns
     how many finished, were skipped (finished earlier) and failed. SweepError for a file that
     cannot be read or expanded."""
@@ -176,5 +180,6 @@ def run_sweep(file: Path, runs_dir: Path, parallel: int = 1, max_runs: int | Non
         raise SweepError(f"{file}: {error}") from None
     log.info("%s: %d runs into %s", file, len(runs), runs_dir)
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        statuses = list(pool.map(lambda p: execute(sweep, p, runs_dir, evaluate), runs))
+        statuses = list(pool.map(lambda p: execute(sweep, p, runs_dir, evaluate, perceptual),
+                                 runs))
     return {s: statuses.count(s) for s in ("finished", "skipped", "failed")}

@@ -57,13 +57,13 @@ def stimulus_metrics(reference: np.ndarray, interference: np.ndarray, estimate: 
     return values
 
 
-def compute_metrics(test_dir: Path) -> list[dict]:
-    """One row ``{trial, condition, <metric>...}`` per rated stimulus but the hidden
-    reference."""
+def rated_stimuli(test_dir: Path):
+    """``(trial id, condition, reference, interference, estimate, rate)`` of every rated
+    stimulus but the hidden reference, the estimate on the separator's scale (the build's
+    loudness gain undone); each file's SHA-256 is checked against ``test.json``."""
     test_dir = Path(test_dir)
     description = load_test(test_dir)
     rate = description["rate"]
-    rows = []
     for trial in rated_trials(description):
         reference = _read_checked(test_dir, trial["excerpts"]["reference"])
         interference = _read_checked(test_dir, trial["excerpts"]["interference"])
@@ -71,9 +71,16 @@ def compute_metrics(test_dir: Path) -> list[dict]:
             if stimulus["condition"] == REFERENCE:
                 continue
             estimate = _read_checked(test_dir, stimulus) / stimulus["gain"]
-            rows.append({"trial": trial["id"], "condition": stimulus["condition"],
-                         **stimulus_metrics(reference, interference, estimate, rate)})
-    return rows
+            yield trial["id"], stimulus["condition"], reference, interference, estimate, rate
+
+
+def compute_metrics(test_dir: Path) -> list[dict]:
+    """One row ``{trial, condition, <metric>...}`` per rated stimulus but the hidden
+    reference."""
+    return [{"trial": trial, "condition": condition,
+             **stimulus_metrics(reference, interference, estimate, rate)}
+            for trial, condition, reference, interference, estimate, rate
+            in rated_stimuli(test_dir)]
 
 
 def write_metrics(test_dir: Path, out: Path) -> list[dict]:

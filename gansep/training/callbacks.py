@@ -33,7 +33,8 @@ class SeparationMetrics(pl.Callback):
     ``val/si_sdr/<source>``. Under DDP every rank separates its share of the tracks and the
     scores are gathered before logging. Loggers that take media (TensorBoard, wandb) also get
     ``audio_tracks`` tracks' estimates as audio and log spectrograms of mixture, estimate and
-    reference.
+    reference. With ``perceptual`` (a folder written by ``gansep listen fit-objective``), also
+    the median over tracks of the fitted perceptual score as ``val/perceptual/<source>``.
 
     Args:
         every_n_epochs: run on validation epochs divisible by this.
@@ -41,15 +42,21 @@ class SeparationMetrics(pl.Callback):
         max_tracks: at most this many validation tracks (None: all).
         audio_tracks: tracks whose audio and spectrograms are logged.
         batch_size: chunks per forward pass.
+        perceptual: a fitted perceptual objective's folder (None: not logged).
     """
 
     def __init__(self, every_n_epochs: int = 1, duration: float | None = 30.0,
-                 max_tracks: int | None = None, audio_tracks: int = 1, batch_size: int = 4):
+                 max_tracks: int | None = None, audio_tracks: int = 1, batch_size: int = 4,
+                 perceptual: str | None = None):
+        from gansep.eval.perceptual import PerceptualScore
+
         self.every_n_epochs = every_n_epochs
         self.duration = duration
         self.max_tracks = max_tracks
         self.audio_tracks = audio_tracks
         self.batch_size = batch_size
+        self.perceptual = PerceptualScore(perceptual) if perceptual is not None else None
+        self.names = ("sdr", "si_sdr") + (("perceptual",) if perceptual is not None else ())
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:
@@ -57,8 +64,9 @@ class SeparationMetrics(pl.Callback):
         tracks = trainer.datamodule.collection.tracks("valid")[: self.max_tracks]
         generator = module.inference_generator
         sources = generator.sources
-        # (tracks, sources, [SDR, SI-SDR]); NaN rows belong to other ranks.
-        scores = torch.full((len(tracks), len(sources), 2), float("nan"), device=module.device)
+        # (tracks, sources, [SDR, SI-SDR, perceptual]); NaN rows belong to other ranks.
+        scores = torch.full((len(tracks), len(sources), len(self.names)), float("nan"),
+                            device=module.device)
         for index in range(trainer.global_rank, len(tracks), trainer.world_size):
             track = tracks[index]
             stop = track.num_frames
@@ -76,16 +84,19 @@ class SeparationMetrics(pl.Callback):
                 scores[index, :, 0] = torch.as_tensor(sdr, dtype=scores.dtype)
             for k in range(len(sources)):
                 scores[index, k, 1] = si_sdr(references[k], estimates[k])
+                if self.perceptual is not None:
+                    scores[index, k, 2] = self.perceptual.score_track(
+                        references[k], estimates[k], track.sample_rate)[0]
             if index < self.audio_tracks and trainer.is_global_zero:
                 self._log_media(trainer, track, mixture, references, estimates, sources)
         if trainer.world_size > 1:
-            gathered = trainer.strategy.all_gather(scores)  # (world, tracks, sources, 2)
+            gathered = trainer.strategy.all_gather(scores)  # (world, tracks, sources, names)
             # Each entry was filled by one rank; fmax keeps it and ignores the others' NaN.
             values = np.fmax.reduce(gathered.cpu().numpy(), axis=0)
         else:
             values = scores.cpu().numpy()
         for k, source in enumerate(sources):
-            for j, name in enumerate(("sdr", "si_sdr")):
+            for j, name in enumerate(self.names):
                 column = values[:, k, j]
                 column = column[~np.isnan(column)]
                 if len(column):

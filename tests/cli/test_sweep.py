@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -126,3 +127,29 @@ def test_compare_tables_statistics_and_plot(tmp_path):
     bad = run(["compare", str(runs), "--baseline", "l3", "--out", str(tmp_path / "x")],
               tmp_path, check=False)
     assert bad.returncode == 2 and "baseline 'l3' is none of the objectives" in bad.stderr
+
+
+def test_sweep_passes_the_perceptual_score_to_evaluate(tmp_path, monkeypatch):
+    import subprocess
+
+    from gansep.experiments import sweep as module
+
+    calls = []
+
+    def fake_run(command, **kwargs):
+        calls.append(command)
+        save_dir = next((a.split("=", 1)[1] for a in command
+                         if a.startswith("--trainer.logger.init_args.save_dir=")), None)
+        if save_dir:  # the fit: leave the resolved config evaluate reads its data root from
+            config = Path(save_dir) / "run" / "train" / "config.yaml"
+            config.parent.mkdir(parents=True)
+            config.write_text(yaml.safe_dump({"data": {"collection": {"init_args": {
+                "root": "data/toy"}}}}))
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(module.subprocess, "run", fake_run)
+    sweep = {"parameters": {"seed_everything": {"value": 0}}}
+    assert module.execute(sweep, {"seed_everything": 0}, tmp_path / "runs",
+                          perceptual=tmp_path / "perceptual") == "finished"
+    assert calls[1][3] == "evaluate"
+    assert calls[1][-2:] == ["--perceptual", str(tmp_path / "perceptual")]

@@ -33,7 +33,8 @@ class Case:
 
 
 TOOLS = ("separate", "check-data", "export", "evaluate", "score", "sweep", "compare",
-         "make-data", "describe", "prepare", "listen", "transcribe")
+         "make-data", "describe", "prepare", "listen", "transcribe", "align", "score-alignment",
+         "evaluate-alignment")
 UNSAFE = ("weights_only", "Weights only load failed")
 
 
@@ -337,6 +338,26 @@ LISTEN = [Case(name=f"listen-{row.pop('name')}", **row) for row in [
          says=("{c}/listen", "is a folder")),
     dict(name="metrics-not-a-test", args=("listen", "metrics", "{c}/toy", "--out", "{w}/m.csv"),
          code=2, says=("{c}/toy", "not a gansep listening test"), absent=("{w}/m.csv",)),
+    dict(name="fit-objective-one-trial", args=("listen", "fit-objective", "--ratings",
+                                               "{c}/listen/ratings.csv", "--test",
+                                               "{c}/listen-test", "--out", "{w}/f"), code=2,
+         says=("1 rated trial(s)", "needs at least 4"), absent=("{w}/f",)),
+    dict(name="fit-objective-unknown-term", args=("listen", "fit-objective", "--ratings",
+                                                  "{c}/listen/ratings.csv", "--test",
+                                                  "{c}/listen-test", "--terms", "l1", "nope",
+                                                  "--out", "{w}/f"), code=2,
+         says=("--terms", "unknown term(s) nope", "stft-1024"), absent=("{w}/f",)),
+    dict(name="fit-objective-not-a-test", args=("listen", "fit-objective", "--ratings",
+                                                "{c}/listen/ratings.csv", "--test", "{c}/toy",
+                                                "--out", "{w}/f"), code=2,
+         says=("{c}/toy", "not a gansep listening test"), absent=("{w}/f",)),
+    dict(name="score-perceptual-not-fitted", args=("score", "{c}/toy/test",
+                                                   "{c}/results/estimates", "--out", "{w}/s",
+                                                   "--perceptual", "{c}/toy"), code=2,
+         says=("{c}/toy", "not a fitted perceptual objective"), absent=("{w}/s",)),
+    dict(name="sweep-perceptual-not-fitted", args=("sweep", "{c}/bad.yaml", "--perceptual",
+                                                   "{c}/listen"), code=2,
+         says=("{c}/listen", "not a fitted perceptual objective")),
     dict(name="analyse-missing-ratings", args=("listen", "analyse", "--ratings",
                                                "{c}/nothing.csv", "--out", "{w}/a"), code=2,
          says=("--ratings {c}/nothing.csv", "no such file"), absent=("{w}/a",)),
@@ -369,6 +390,61 @@ TRANSCRIBE = _cases("transcribe", (), [
                                      "{c}/audio/good.wav"], code=2, says=["--beam", "'-1'"]),
     dict(name="nan-audio", args=["--model", "{c}/lyrics-separator", "{c}/audio/nan.wav"],
          code=1, says=["nan.wav", "NaN"]),
+])
+
+ALIGN = _cases("align", ("--model", "{c}/lyrics-separator"), [
+    dict(name="no-lyrics-head", args=["--model", "{c}/separator", "{c}/audio/good.wav",
+                                      "{c}/lyrics/good.txt", "--out", "{w}/w.csv"],
+         code=2, says=["{c}/separator", "no lyrics head"], absent=["{w}/w.csv"]),
+    dict(name="blank-lyrics", args=["{c}/audio/good.wav", "{c}/lyrics/blank.txt", "--out",
+                                    "{w}/w.csv"], code=2,
+         says=["{c}/lyrics/blank.txt", "no word"], absent=["{w}/w.csv"]),
+    dict(name="missing-lyrics", args=["{c}/audio/good.wav", "{c}/lyrics/nope.txt", "--out",
+                                      "{w}/w.csv"], code=2,
+         says=["{c}/lyrics/nope.txt"], absent=["{w}/w.csv"]),
+    dict(name="lyrics-not-utf8", args=["{c}/audio/good.wav", "{c}/lyrics/latin1.txt", "--out",
+                                       "{w}/w.csv"], code=2,
+         says=["{c}/lyrics/latin1.txt", "cannot read the lyrics"], absent=["{w}/w.csv"]),
+    dict(name="too-many-characters", args=["{c}/audio/good.wav", "{c}/lyrics/long.txt",
+                                           "--out", "{w}/w.csv", "--lines", "{w}/l.csv"],
+         code=2, says=["{c}/audio/good.wav", "characters need at least", "frames"],
+         absent=["{w}/w.csv", "{w}/l.csv"]),
+    dict(name="nan-audio", args=["{c}/audio/nan.wav", "{c}/lyrics/good.txt", "--out",
+                                 "{w}/w.csv"], code=2, says=["nan.wav", "NaN"],
+         absent=["{w}/w.csv"]),
+    dict(name="out-is-a-folder", args=["{c}/audio/good.wav", "{c}/lyrics/good.txt", "--out",
+                                       "{c}/audio"], code=2, says=["--out", "is a folder"]),
+    dict(name="ok-words-and-lines", args=["{c}/audio/good.wav", "{c}/lyrics/good.txt", "--out",
+                                          "{w}/w.csv", "--lines", "{w}/l.csv"], code=0,
+         says=["6 words in 2 lines aligned"], exists=["{w}/w.csv", "{w}/l.csv"]),
+])
+
+SCORE_ALIGNMENT = _cases("score-alignment", (), [
+    dict(name="wrong-word-count", args=["{c}/alignment/reference", "{c}/alignment/predictions",
+                                        "--out", "{w}/s"], code=2,
+         says=["2 song(s) cannot be scored", "1 word(s) predicted for song song", "has 2",
+               "{c}/alignment/predictions/other.csv, row 2: word_start 'late'"],
+         absent=["{w}/s/alignment.csv"]),
+    dict(name="missing-song", args=["{c}/alignment/reference", "{c}/audio", "--out", "{w}/s"],
+         code=2, says=["no prediction for 2 song(s)", "other", "song"],
+         absent=["{w}/s/alignment.csv"]),
+    dict(name="reference-not-a-folder", args=["{c}/nope", "{c}/alignment/predictions",
+                                              "--out", "{w}/s"], code=2,
+         says=["{c}/nope", "no such folder"]),
+    dict(name="tolerance-0", args=["{c}/alignment/reference", "{c}/alignment/predictions",
+                                   "--out", "{w}/s", "--tolerance", "0"], code=2,
+         says=["--tolerance", "'0'"]),
+    dict(name="delay-nan", args=["{c}/alignment/reference", "{c}/alignment/predictions",
+                                 "--out", "{w}/s", "--delay", "nan"], code=2,
+         says=["--delay", "'nan'"]),
+])
+
+EVALUATE_ALIGNMENT = _cases("evaluate-alignment", ("--model", "{c}/lyrics-separator"), [
+    dict(name="not-a-lyrics-dataset", args=["--data", "{c}/audio", "--out", "{w}/e"], code=2,
+         says=["{c}/audio", "no song with word timings"], absent=["{w}/e"]),
+    dict(name="language-without-jamendo", args=["--data", "{c}/audio", "--out", "{w}/e",
+                                                "--language", "English"], code=2,
+         says=["--language needs a JamendoLyrics folder"], absent=["{w}/e"]),
 ])
 
 GENERATOR = "--model.init_args.generator.init_args."
@@ -405,4 +481,5 @@ FIT = _cases("fit", (), [
 ])
 
 CASES = SEPARATE + EVALUATE + SCORE + CHECK_DATA + EXPORT + MAKE_DATA + SWEEP + COMPARE + \
-    DESCRIBE + PREPARE + LISTEN + TRANSCRIBE + FIT
+    DESCRIBE + PREPARE + LISTEN + TRANSCRIBE + ALIGN + SCORE_ALIGNMENT + \
+    EVALUATE_ALIGNMENT + FIT
