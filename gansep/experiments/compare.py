@@ -40,14 +40,17 @@ LYRICS_WEIGHT = "model.init_args.objective.init_args.lyrics.init_args.weight"
 
 
 def objective_of(run: Path) -> str:
-    """A run's objective label: its objective preset's name, plus the lyrics weight when the
-    sweep varies it (``l1+lyrics lyrics=0.1``)."""
+    """A run's objective label: its objective preset's name (a fitted ``DIR/objective.yaml``:
+    DIR's name), plus the lyrics weight when the sweep varies it (``l1+lyrics lyrics=0.1``)."""
     params = run / "params.json"
     if params.exists():
         values = _read_json(params)
         value = values.get("model.init_args.objective")
         if value is not None:
-            label = Path(str(value)).stem
+            path = Path(str(value))
+            # A fitted objective is <folder>/objective.yaml: the folder names it.
+            label = path.parent.name if path.stem == "objective" and path.parent.name \
+                else path.stem
             if LYRICS_WEIGHT in values:
                 label += f" lyrics={values[LYRICS_WEIGHT]}"
             return label

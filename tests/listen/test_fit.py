@@ -221,7 +221,8 @@ def test_score_and_compare_report_and_rank_by_the_perceptual_score(fitted, rated
 
     references = rated_test["root"] / "toy" / "test"
     score = PerceptualScore(fitted)
-    for name in ("faint", "noisy"):
+    for name, objective in (("faint", "runs/perceptual/objective.yaml"),
+                            ("noisy", "configs/objectives/noisy.yaml")):
         out = tmp_path / "runs" / name / "results"
         assert score_folders(references, rated_test["root"] / name, out, perceptual=score) == 0
         result = json.loads(next((out / "test").glob("*.json")).read_text())
@@ -231,11 +232,12 @@ def test_score_and_compare_report_and_rank_by_the_perceptual_score(fitted, rated
         assert result["targets"][0]["frames"][0]["metrics"]["SIR"] is None
         assert "Perceptual" in (out / "results.md").read_text()
         (out.parent / "params.json").write_text(json.dumps(
-            {"model.init_args.objective": f"configs/objectives/{name}.yaml"}))
+            {"model.init_args.objective": objective}))
     compare_runs([tmp_path / "runs" / "faint", tmp_path / "runs" / "noisy"],
                  tmp_path / "comparison")
     ranking = (tmp_path / "comparison" / "compare-perceptual.md").read_text().splitlines()
-    assert ranking[2].startswith("| faint | vocals") and ranking[3].startswith("| noisy |")
+    # A fitted objective (DIR/objective.yaml) is labelled by its folder.
+    assert ranking[2].startswith("| perceptual | vocals") and ranking[3].startswith("| noisy |")
 
 
 def test_the_validation_callback_logs_the_perceptual_score(fitted, toy_root):
