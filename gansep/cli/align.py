@@ -16,9 +16,9 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 
 from gansep.cli.options import device, in_range, positive_int, writable_folder
+from gansep.cli.transcribe import load_lyrics_separator
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 
@@ -26,16 +26,6 @@ log = logging.getLogger("gansep")
 MANIFEST = "alignment.json"
 tolerance = in_range(float, 0, what="a tolerance in seconds > 0", low_inclusive=False)
 delay = in_range(float, -3600, 3600, what="a delay in seconds")
-
-
-def _load(model: Path, device_name: str):
-    from gansep.export import load_separator
-
-    separator = load_separator(model, device_name)
-    if not hasattr(separator.generator, "separate_and_transcribe"):
-        raise ConfigError(f"{model}: this separator has no lyrics head (train a "
-                          "gansep.models.LyricsWaveUNet to align lyrics)")
-    return separator
 
 
 def _read_lyrics(path: Path) -> list[list[str]]:
@@ -53,16 +43,12 @@ def _read_lyrics(path: Path) -> list[list[str]]:
 def align_file(separator, audio_path: Path, lyrics_path: Path, words_out: Path,
                lines_out: Path | None = None, batch_size: int = 1):
     """Aligns one song and writes its word (and line) timings atomically."""
-    from gansep.cli.separate import read_any
+    from gansep.cli.separate import read_checked
     from gansep.data.lyrics import write_lines, write_words
     from gansep.eval.align import AlignmentError, align_audio
 
     lines = _read_lyrics(lyrics_path)
-    audio, rate = read_any(audio_path)
-    if audio.shape[-1] == 0:
-        raise DataError(f"{audio_path}: empty audio (0 samples)")
-    if not np.isfinite(audio).all():
-        raise DataError(f"{audio_path}: audio holds NaN or infinite samples")
+    audio, rate = read_checked(audio_path)
     try:
         aligned = align_audio(separator, audio, rate, lines, batch_size)
     except AlignmentError as error:
@@ -94,7 +80,7 @@ def align_main(argv: list[str]) -> int:
             writable_folder(path.parent, option)
             if path.is_dir():
                 raise ConfigError(f"{option} {path}: is a folder, expected a CSV file name")
-    separator = _load(args.model, args.device)
+    separator = load_lyrics_separator(args.model, args.device, "align lyrics")
     aligned = align_file(separator, args.audio, args.lyrics, args.out, args.lines,
                          args.batch_size)
     log.info("%s: %d words in %d lines aligned -> %s", args.audio, len(aligned.words),
@@ -166,7 +152,7 @@ def evaluate_main(argv: list[str]) -> int:
 
     writable_folder(args.out)
     songs = alignment_songs(args.data, args.language)
-    separator = _load(args.model, args.device)
+    separator = load_lyrics_separator(args.model, args.device, "align lyrics")
     wanted = {"model": separator.config.get(DIGEST), "data": str(args.data.resolve()),
               "language": args.language}
     _check_manifest(args.out, wanted, args.overwrite)
@@ -191,22 +177,8 @@ def evaluate_main(argv: list[str]) -> int:
         log.error("%d song(s) could not be aligned: %s; nothing scored", len(failed),
                   ", ".join(failed))
         return 1
-    references = args.out / "references"
-    score_alignments(_reference_root(songs, references), predictions, args.out,
+    score_alignments({song.name: song.words for song in songs}, predictions, args.out,
                      args.tolerance, args.delay)
     print((args.out / "alignment.md").read_text(), end="")
     return 0
 
-
-def _reference_root(songs, folder: Path) -> Path:
-    """A JamendoLyrics-layout folder of the songs' reference words (copies, so that the
-    scoring sees exactly the songs aligned, e.g. one language)."""
-    import shutil
-
-    words = folder / "annotations" / "words"
-    words.mkdir(parents=True, exist_ok=True)
-    for stale in words.glob("*.csv"):
-        stale.unlink()
-    for song in songs:
-        shutil.copyfile(song.words, words / f"{song.name}.csv")
-    return folder

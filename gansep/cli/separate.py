@@ -61,6 +61,17 @@ def read_any(path: Path) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(audio), rate
 
 
+def read_checked(path: Path) -> tuple[np.ndarray, int]:
+    """:func:`read_any`, refusing empty audio and NaN or infinite samples (DataError naming
+    the file)."""
+    audio, rate = read_any(path)
+    if audio.shape[-1] == 0:
+        raise DataError(f"{path}: empty audio (0 samples)")
+    if not np.isfinite(audio).all():
+        raise DataError(f"{path}: audio holds NaN or infinite samples")
+    return audio, rate
+
+
 def open_input(path: Path):
     """``(read(start, stop), frames, rate, channels)``: soundfile reads segments of the file on
     demand; formats only ffmpeg reads are decoded whole."""

@@ -7,13 +7,23 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
 
 from gansep.cli.options import device, natural_int
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 
 log = logging.getLogger("gansep")
+
+
+def load_lyrics_separator(model: Path, device_name: str, purpose: str):
+    """An exported separator with a lyrics head; ConfigError naming the folder otherwise."""
+    from gansep.export import load_separator
+
+    separator = load_separator(model, device_name)
+    if not hasattr(separator.generator, "separate_and_transcribe"):
+        raise ConfigError(f"{model}: this separator has no lyrics head (train a "
+                          f"gansep.models.LyricsWaveUNet to {purpose})")
+    return separator
 
 
 def main(argv: list[str]) -> int:
@@ -29,21 +39,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--device", type=device, default="cpu")
     args = parser.parse_args(argv)
 
-    from gansep.cli.separate import read_any
-    from gansep.export import load_separator
+    from gansep.cli.separate import read_checked
 
-    separator = load_separator(args.model, args.device)
-    if not hasattr(separator.generator, "separate_and_transcribe"):
-        raise ConfigError(f"{args.model}: this separator has no lyrics head (train a "
-                          "gansep.models.LyricsWaveUNet to transcribe)")
+    separator = load_lyrics_separator(args.model, args.device, "transcribe")
     failed = 0
     for path in args.audio:
         try:
-            audio, rate = read_any(path)
-            if audio.shape[-1] == 0:
-                raise DataError(f"{path}: empty audio (0 samples)")
-            if not np.isfinite(audio).all():
-                raise DataError(f"{path}: audio holds NaN or infinite samples")
+            audio, rate = read_checked(path)
             result = separator.transcribe(audio, rate, args.beam)
         except DataError as error:
             log.error("%s", error)

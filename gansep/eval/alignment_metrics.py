@@ -114,12 +114,15 @@ def _plot(path: Path, curve: np.ndarray) -> None:
     plt.close(figure)
 
 
-def score_alignments(reference_root: Path, predictions: Path, out: Path,
+def score_alignments(references: Path | dict[str, Path], predictions: Path, out: Path,
                      tolerance: float = 0.3, delay: float = 0.0) -> list[dict]:
-    """Scores ``predictions/<song>.csv`` against the word timings under ``reference_root``
-    (see :func:`gansep.data.lyrics.reference_words`), writes the files of the module docstring
-    under ``out``, and returns the rows (the ``all`` row last)."""
-    errors = song_errors(reference_words(reference_root), predictions, delay)
+    """Scores ``predictions/<song>.csv`` against reference word timings: ``{song: words
+    file}``, or the folder :func:`gansep.data.lyrics.reference_words` reads them from. Writes
+    the files of the module docstring under ``out`` and returns the rows (the ``all`` row
+    last)."""
+    if not isinstance(references, dict):
+        references = reference_words(references)
+    errors = song_errors(references, predictions, delay)
     rows = [{"song": song, **song_scores(e, tolerance)} for song, e in errors.items()]
     rows.append(overall(rows))
     out = Path(out)

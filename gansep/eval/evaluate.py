@@ -26,14 +26,14 @@ from gansep.atomic import sha256_file
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 from gansep.eval.bsseval import bss_eval
-from gansep.eval.results import aggregate_table, museval_json, read_track_scores, write_json_atomic
+from gansep.eval.results import (PERCEPTUAL, aggregate_table, museval_json, read_track_scores,
+                                 write_json_atomic)
 from gansep.eval.si_sdr import si_sdr
 
 log = logging.getLogger(__name__)
 
 PROVENANCE = "gansep_provenance"
 LYRICS = "gansep_lyrics"  # the lyrics head's edit counts, CER and WER on the annotated lines
-PERCEPTUAL = "Perceptual"  # a target's perceptual score (gansep.eval.perceptual)
 
 
 class TrackError(ValueError):

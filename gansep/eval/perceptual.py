@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,13 @@ def build_term(class_path: str, init_args: dict, weight: float = 1.0):
     return getattr(importlib.import_module(module), name)(weight=weight, **init_args)
 
 
+@lru_cache(maxsize=64)
+def _cached_term(class_path: str, init_args_json: str):
+    """One instance per term definition (a term is built once, then applied to every excerpt
+    and window)."""
+    return build_term(class_path, json.loads(init_args_json))
+
+
 def term_values(reference: np.ndarray, estimate: np.ndarray, terms: dict[str, tuple[str, dict]]
                 ) -> dict[str, float]:
     """Every term of ``estimate`` against ``reference`` (both ``(channels, time)``)."""
@@ -64,7 +72,7 @@ def term_values(reference: np.ndarray, estimate: np.ndarray, terms: dict[str, tu
     shaped = [torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
               for x in (estimate, reference)]
     with torch.no_grad():
-        return {name: float(build_term(path, args)(*shaped))
+        return {name: float(_cached_term(path, json.dumps(args, sort_keys=True))(*shaped))
                 for name, (path, args) in terms.items()}
 
 

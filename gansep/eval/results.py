@@ -8,7 +8,8 @@ from gansep.eval.bsseval import METRICS, median_over_frames
 
 #: What a per-track result row holds: BSSEval v4 (median over frames) and the whole-track
 #: SI-SDR, which gansep stores beside museval's frames (museval's readers ignore it).
-TRACK_METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR", "Perceptual")
+PERCEPTUAL = "Perceptual"  # a target's perceptual score (gansep.eval.perceptual)
+TRACK_METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR", PERCEPTUAL)
 
 
 def median_over_tracks(rows: list[dict], key: str = "SDR") -> dict[tuple[str, str], float]:
@@ -95,7 +96,7 @@ def _track_rows(track: str, data: dict) -> list[dict]:
             values = [frame["metrics"][metric] for frame in target["frames"]]
             values = np.array([np.nan if v is None else v for v in values], dtype=float)
             row[metric] = float(median_over_frames(values[None])[0]) if len(values) else np.nan
-        for name in ("SI-SDR", "Perceptual"):  # whole-track values, where stored
+        for name in ("SI-SDR", PERCEPTUAL):  # whole-track values, where stored
             value = target.get(name)
             row[name] = np.nan if value is None else float(value)
         rows.append(row)
@@ -107,12 +108,12 @@ def aggregate_table(rows: list[dict]) -> tuple[str, str]:
     CSV."""
     sources = list(dict.fromkeys(row["source"] for row in rows))
     metrics = [m for m in TRACK_METRICS  # a perceptual score only where one was computed
-               if m != "Perceptual" or any(not np.isnan(r[m]) for r in rows)]
+               if m != PERCEPTUAL or any(not np.isnan(r[m]) for r in rows)]
     medians = {m: median_over_tracks(rows, m) for m in metrics}
     tracks = len({row["track"] for row in rows})
     md = [f"Median over {tracks} tracks of the median over frames (BSSEval v4, dB); SI-SDR "
           "over whole tracks" + ("; Perceptual: predicted rating, median over excerpt-long "
-                                 "windows" if "Perceptual" in metrics else ""), "",
+                                 "windows" if PERCEPTUAL in metrics else ""), "",
           "| source | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
     csv = ["source," + ",".join(metrics)]
     for source in sources:

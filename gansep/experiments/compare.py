@@ -21,7 +21,7 @@ import numpy as np
 from gansep.atomic import atomic_target
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
-from gansep.eval.results import TRACK_METRICS, read_track_scores
+from gansep.eval.results import PERCEPTUAL, TRACK_METRICS, read_track_scores
 
 log = logging.getLogger(__name__)
 
@@ -206,11 +206,11 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
     for metric in TRACK_METRICS:
         table = summarise(rows, baseline, metric)
         if not table:  # e.g. SI-SDR of results written before gansep stored it
-            if metric != "Perceptual":  # only there when evaluated with --perceptual
+            if metric != PERCEPTUAL:  # only there when evaluated with --perceptual
                 log.warning("no %s values in these results: no compare-%s table", metric,
                             metric.lower())
             continue
-        if metric == "Perceptual":  # a ranking: best predicted rating first, per source
+        if metric == PERCEPTUAL:  # a ranking: best predicted rating first, per source
             table = dict(sorted(table.items(), key=lambda item: (item[0][1],
                                                                  -item[1]["median"])))
         markdown, csv = render(table, baseline, metric)

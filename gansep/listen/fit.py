@@ -105,18 +105,17 @@ def item_table(ratings: pd.DataFrame, test_dir: Path, terms: dict[str, tuple[str
                aggregate: str, exclude: tuple[str, ...]) -> pd.DataFrame:
     """One row per rated stimulus: trial, condition, the aggregated rating, every term and
     BSSEval metric."""
-    from gansep.listen.metrics import rated_stimuli, stimulus_metrics
+    from gansep.listen.analysis import item_ratings
+    from gansep.listen.metrics import bsseval_metrics, rated_stimuli
 
-    rated = ratings[~ratings["condition"].isin(exclude)]
-    per_rater = rated.groupby(["rater", "trial", "condition"], as_index=False)["rating"].mean()
+    per_rater = item_ratings(ratings[~ratings["condition"].isin(exclude)])
     aggregated = per_rater.groupby(["trial", "condition"], as_index=False)["rating"].agg(
         aggregate)
     rows = []
     for trial, condition, reference, interference, estimate, rate in rated_stimuli(test_dir):
-        metrics = stimulus_metrics(reference, interference, estimate, rate)
         rows.append({"trial": trial, "condition": condition,
                      **term_values(reference, estimate, terms),
-                     **{name: metrics[name] for name in BASELINES}})
+                     **bsseval_metrics(reference, interference, estimate, rate)})
     stimuli = pd.DataFrame(rows)
     merged = aggregated.merge(stimuli, on=["trial", "condition"], how="left", indicator=True)
     unknown = merged[merged["_merge"] == "left_only"]

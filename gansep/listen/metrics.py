@@ -35,20 +35,28 @@ def _read_checked(test_dir: Path, entry: dict) -> np.ndarray:
     return read_audio(path)[0].astype(np.float64)
 
 
+def bsseval_metrics(reference: np.ndarray, interference: np.ndarray, estimate: np.ndarray,
+                    rate: int) -> dict[str, float]:
+    """SDR, SIR, SAR, ISR of ``estimate`` (BSSEval v4, 1 s frames, median over frames), the
+    other stems ``interference`` scored with it so that SIR is defined."""
+    from gansep.eval.bsseval import bss_eval, median_over_frames
+
+    scores = bss_eval(np.stack([reference, interference]), np.stack([estimate, interference]),
+                      rate, window=1.0, hop=1.0)
+    return {name: float(median_over_frames(scores[name])[0]) for name in
+            ("SDR", "SIR", "SAR", "ISR")}
+
+
 def stimulus_metrics(reference: np.ndarray, interference: np.ndarray, estimate: np.ndarray,
                      rate: int) -> dict[str, float]:
     """The metrics of ``estimate`` against ``reference`` (all ``(channels, time)``),
     ``interference`` being the other stems over the same span."""
     import torch
 
-    from gansep.eval.bsseval import bss_eval, median_over_frames
     from gansep.eval.si_sdr import si_sdr
     from gansep.losses.reconstruction import MultiResolutionSTFT
 
-    scores = bss_eval(np.stack([reference, interference]), np.stack([estimate, interference]),
-                      rate, window=1.0, hop=1.0)
-    values = {name: float(median_over_frames(scores[name])[0]) for name in
-              ("SDR", "SIR", "SAR", "ISR")}
+    values = bsseval_metrics(reference, interference, estimate, rate)
     values["SI-SDR"] = si_sdr(reference, estimate)
     with torch.no_grad():
         values["MRSTFT"] = float(MultiResolutionSTFT()(
