@@ -4,6 +4,7 @@ discriminator family, and all of them together (HiFi-GAN style), at batch 4.
     python bench/gan_step.py [--steps 3] [--batch-size 4] [--generator configs/models/m4.yaml]
                              [--crop-length 8192] [--objectives l1 hifigan]
                              [--compile all] [--compile-mode reduce-overhead] [--warmup 1]
+                             [--cuda-graphs all] [--channels-last all] [--fused]
                              [--profile DIR]
                              [--accelerator gpu --precision 16-mixed --benchmark]
 
@@ -113,7 +114,8 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
                    accelerator: str, precision: str, benchmark: bool,
                    crop_length: int | None = None, compile: str = "none",
                    profile: Path | None = None, compile_mode: str = "default",
-                   warmup: int = 1) -> tuple[list[float], float, int]:
+                   warmup: int = 1, cuda_graphs: str = "none", channels_last: str = "none",
+                   fused: bool = False) -> tuple[list[float], float, int]:
     """Step times, the peak GPU memory in MiB (0 on CPU) and the FLOP of one step."""
     torch.manual_seed(0)
     if torch.cuda.is_available():
@@ -123,7 +125,14 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
     objective = load_objective(name)
     if objective.adversarial is not None:
         objective.adversarial.crop_length = crop_length
-    module = GANSeparator(generator, objective, compile=compile, compile_mode=compile_mode)
+    optimizer = None
+    if fused:  # one kernel per optimiser step instead of a few per parameter group
+        def optimizer(params):
+            return torch.optim.AdamW(params, lr=1e-4, betas=(0.8, 0.99), fused=True)
+    module = GANSeparator(generator, objective, optimizer=optimizer,
+                          discriminator_optimizer=optimizer, compile=compile,
+                          compile_mode=compile_mode, cuda_graphs=cuda_graphs,
+                          channels_last=channels_last)
     g = generator.geometry
     count = batch_size * (steps + warmup + 1)
     mixture = torch.randn(count, generator.channels, g.input_length) * 0.1
@@ -145,6 +154,8 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
             raise
         timer.flop = 0
     peak = torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
+    if cuda_graphs != "none" and accelerator == "gpu":
+        timer.flop = 0  # replayed graphs dispatch no operators for the counter to see
     return timer.times[warmup:], peak, timer.flop
 
 
@@ -164,6 +175,13 @@ def main() -> None:
                         choices=["default", "reduce-overhead", "max-autotune",
                                  "max-autotune-no-cudagraphs"],
                         help="torch.compile's mode (reduce-overhead: CUDA graphs on a GPU)")
+    parser.add_argument("--cuda-graphs", default="none",
+                        choices=["none", "discriminators", "all"],
+                        help="replay the networks' passes from CUDA graphs (no compiling)")
+    parser.add_argument("--channels-last", default="none",
+                        choices=["none", "discriminators", "all"],
+                        help="channels-last convolutions (NHWC for cuDNN)")
+    parser.add_argument("--fused", action="store_true", help="fused AdamW (GPU)")
     parser.add_argument("--warmup", type=int, default=1,
                         help="untimed steps first (compiling and graph capture need 3)")
     parser.add_argument("--profile", type=Path,
@@ -177,7 +195,9 @@ def main() -> None:
         times, peak, flop = time_objective(name, args.generator, args.batch_size, args.steps,
                                            args.accelerator, args.precision, args.benchmark,
                                            args.crop_length, args.compile,
-                                           compile_mode=args.compile_mode, warmup=args.warmup)
+                                           compile_mode=args.compile_mode, warmup=args.warmup,
+                                           cuda_graphs=args.cuda_graphs,
+                                           channels_last=args.channels_last, fused=args.fused)
         rows.append((name, statistics.median(times), min(times), max(times), peak, flop))
     base = dict((r[0], r[1]) for r in rows).get("l1")
     base_flop = dict((r[0], r[5]) for r in rows).get("l1")
@@ -185,7 +205,9 @@ def main() -> None:
              else f"{torch.get_num_threads()} CPU threads")
     print(f"{args.generator} batch {args.batch_size}, {args.steps} timed steps each, "
           f"precision {args.precision}{', cudnn.benchmark' if args.benchmark else ''}, "
-          f"crop {args.crop_length or 'none'}, compile {args.compile} ({args.compile_mode}), torch {torch.__version__}, {where}")
+          f"crop {args.crop_length or 'none'}, compile {args.compile} ({args.compile_mode}), "
+          f"cuda_graphs {args.cuda_graphs}, channels_last {args.channels_last}"
+          f"{', fused AdamW' if args.fused else ''}, torch {torch.__version__}, {where}")
     print("| objective | median step (s) | min (s) | max (s) | ratio to l1 | GFLOP | FLOP "
           "ratio | TFLOP/s | peak GPU MiB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -201,7 +223,8 @@ def main() -> None:
         print(f"\nprofile of {slowest} (one step) -> {args.profile / 'trace.json'}")
         time_objective(slowest, args.generator, args.batch_size, 1, args.accelerator,
                        args.precision, args.benchmark, args.crop_length, args.compile,
-                       args.profile, args.compile_mode, args.warmup)
+                       args.profile, args.compile_mode, args.warmup, args.cuda_graphs,
+                       args.channels_last, args.fused)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Every GPU figure of the adversarial-throughput work in one run (about 7 minutes on one H100),
-# each part under its own timeout, logs under $OUT (default runs/gpu-bench):
-#   M4 at bf16-mixed, batch 8, cuDNN benchmark: L1 and HiFi-GAN (MSD + MPD + MRSD + feature
-#   matching) eager, with a profile of the HiFi-GAN step; HiFi-GAN with 8192-sample crops;
-#   HiFi-GAN with every network compiled; and compiled with CUDA graphs (reduce-overhead).
-# Wheels for packages a bare GPU image lacks (jsonargparse, soundfile, ...) may wait in .whl/.
+# Every GPU figure of the adversarial-throughput work in one run (about 8 minutes on one H100),
+# each part under its own timeout, logs under $OUT (default runs/gpu-bench). M4 at bf16-mixed,
+# batch 8, cuDNN benchmark, L1 and HiFi-GAN (MSD + MPD + MRSD + feature matching):
+#   test     the CUDA-graph test (graphed steps equal eager ones)
+#   eager    the baseline
+#   graphs   discriminators and generator replayed from CUDA graphs
+#   layout   channels-last convolutions, eager
+#   best     graphs + channels-last + fused AdamW
+#   crop     best, discriminators on 8192-sample crops
+#   profile  one step of best under torch's profiler
+# Wheels for packages a bare GPU image lacks (jsonargparse, soundfile, pytest, ...) may wait
+# in .whl/.
 #   bash bench/gpu_gan.sh
 set -u
 OUT=${OUT:-runs/gpu-bench}
@@ -22,16 +28,24 @@ python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_devic
 cat "$OUT/gpu.txt"
 
 part() {  # name, seconds, gan_step arguments...
-    local name=$1 limit=$2
+    local name=$1 limit=$2 start=$SECONDS
     shift 2
     timeout "$limit" python3 bench/gan_step.py --accelerator gpu --precision bf16-mixed \
         --batch-size 8 --benchmark "$@" > "$OUT/$name.log" 2>&1
-    echo "== $name: exit $? (limit ${limit}s)"
-    grep -E '^\| (l1|hifigan)|^configs' "$OUT/$name.log" || tail -n 5 "$OUT/$name.log"
+    echo "== $name: exit $? after $((SECONDS - start))s (limit ${limit}s)"
+    grep -E '^\| (l1|hifigan)|^configs|CUDA graphs: capturing' "$OUT/$name.log" \
+        || tail -n 5 "$OUT/$name.log"
 }
-part eager 120 --steps 20 --objectives l1 hifigan --profile "$OUT/profile"
-part crop 60 --steps 20 --objectives hifigan --crop-length 8192
-part compiled 150 --steps 20 --warmup 3 --objectives hifigan --compile all
-part graphs 150 --steps 20 --warmup 4 --objectives l1 hifigan --compile all \
-    --compile-mode reduce-overhead
-grep -A 22 "^profile of" "$OUT/eager.log" | cut -c1-160 > "$OUT/profile-top.txt"
+start=$SECONDS
+timeout 150 python3 -m pytest -q -x -p no:cacheprovider tests/training/test_graphs.py \
+    > "$OUT/test.log" 2>&1
+echo "== test: exit $? after $((SECONDS - start))s"; tail -n 3 "$OUT/test.log"
+BEST="--cuda-graphs all --channels-last all --fused"
+part best 110 --steps 20 --warmup 2 --objectives l1 hifigan $BEST
+part eager 110 --steps 20 --objectives l1 hifigan
+part graphs 80 --steps 20 --warmup 2 --objectives hifigan --cuda-graphs all
+part layout 80 --steps 20 --objectives hifigan --channels-last all
+part crop 70 --steps 20 --warmup 2 --objectives hifigan --crop-length 8192 $BEST
+part profile 90 --steps 1 --warmup 2 --objectives hifigan $BEST --profile "$OUT/profile"
+grep -A 30 "^profile of" "$OUT/profile.log" | cut -c1-200 > "$OUT/profile-top.txt"
+rm -f "$OUT/profile/trace.json"  # too large to bring back

@@ -147,6 +147,13 @@ class GAN(nn.Module):
         self.gradient_penalty = gradient_penalty
         self.reuse_real_features = reuse_real_features
         self._real_features: list[Judgement] | None = None  # from the last discriminator pass
+        #: replays the discriminator from CUDA graphs when set (GANSeparator(cuda_graphs=...))
+        self.graphed = None
+
+    def judge(self, sources: torch.Tensor, mixture: torch.Tensor | None = None
+              ) -> list[Judgement]:
+        """The discriminator's judgements, replayed from CUDA graphs where captured."""
+        return (self.graphed or self.discriminator)(sources, mixture)
 
     def crop(self, step: int, *signals: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
         """The same random span of ``crop_length`` samples of each of ``signals`` (each
@@ -173,7 +180,7 @@ class GAN(nn.Module):
         """Real and fake judged in one pass of twice the batch (half the kernel launches of
         two passes; the discriminators have no batch-coupled layers), split back."""
         batch, total = real.shape[0], real.shape[0] + fake.shape[0]
-        joint = self.discriminator(torch.cat([real, fake]),
+        joint = self.judge(torch.cat([real, fake]),
                                    None if mixture is None else torch.cat([mixture, mixture]))
         halves = []
         for judgement in joint:
@@ -245,7 +252,7 @@ class GAN(nn.Module):
     def generator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
                        mixture: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The generator's weighted adversarial (+ feature-matching) loss and its terms."""
-        fake = self.discriminator(estimate, mixture)
+        fake = self.judge(estimate, mixture)
         terms: dict[str, torch.Tensor] = {}
         for f in fake:
             value = f.weight * self.loss.generator(f.logits)

@@ -16,6 +16,9 @@ from gansep.errors import ConfigError
 from gansep.training.compiled import (Compile, CompileMode, compile_networks, graphs_step_begin,
                                       is_compile_failure, uncompile)
 from gansep.training.ema import EMA
+from gansep.training.graphs import CudaGraphs, GraphedDiscriminator, GraphedGenerator
+from gansep.training.graphs import unavailable as graphs_unavailable
+from gansep.training.layout import Layout, to_channels_last
 from gansep.training.robust import gradient_norm
 from gansep.training.separator import Separator, unpack
 
@@ -70,6 +73,13 @@ class GANSeparator(Separator):
             on eagerly with a warning.
         compile_mode: torch.compile's mode; ``reduce-overhead`` captures the compiled
             networks in CUDA graphs on a GPU (the step's shapes are static).
+        cuda_graphs: without compiling, record the forward and backward passes of the
+            ``discriminators`` (or of ``all`` networks: the generator too) as CUDA graphs on
+            their first step and replay them after (see :mod:`gansep.training.graphs`); on a
+            CPU, training goes on eagerly with a warning. Not combined with ``compile``.
+        channels_last: store the convolutions of the ``discriminators`` (or of ``all``
+            networks) channels-last, so that cuDNN's NHWC kernels need no transposes (see
+            :mod:`gansep.training.layout`); the values computed are the same.
         init_from, init_from_ema: start the generator (and so its EMA copy) from a trained
             checkpoint or export; see :class:`~gansep.training.Separator`.
     """
@@ -86,8 +96,9 @@ class GANSeparator(Separator):
                  discriminator_gradient_clip: float | None = None,
                  ema_decay: float | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, compile: Compile = "none",
-                 compile_mode: CompileMode = "default",
-                 init_from: str | None = None, init_from_ema: bool = True):
+                 compile_mode: CompileMode = "default", cuda_graphs: CudaGraphs = "none",
+                 channels_last: Layout = "none", init_from: str | None = None,
+                 init_from_ema: bool = True):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
                          lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema)
         if scheduler_interval not in ("step", "epoch"):
@@ -122,14 +133,51 @@ class GANSeparator(Separator):
         if compile_mode not in CompileMode.__args__:
             raise ConfigError(f"GANSeparator: compile_mode must be one of "
                               f"{', '.join(CompileMode.__args__)}, got {compile_mode!r}")
+        if cuda_graphs not in CudaGraphs.__args__:
+            raise ConfigError(f"GANSeparator: cuda_graphs must be one of "
+                              f"{', '.join(CudaGraphs.__args__)}, got {cuda_graphs!r}")
+        if cuda_graphs != "none" and compile != "none":
+            raise ConfigError("GANSeparator: choose compile or cuda_graphs, not both (compile's "
+                              "mode reduce-overhead captures the compiled networks itself)")
         self.compile_networks = compile
         self.compile_mode = compile_mode
+        self.cuda_graphs = cuda_graphs
+        if channels_last not in Layout.__args__:
+            raise ConfigError(f"GANSeparator: channels_last must be one of "
+                              f"{', '.join(Layout.__args__)}, got {channels_last!r}")
+        self.channels_last = channels_last
         self._compiled: list = []
+        self._graphed_generator: GraphedGenerator | None = None
 
     def on_fit_start(self) -> None:
         discriminator = self.adversarial.discriminator if self.adversarial is not None else None
         self._compiled = compile_networks(self.compile_networks, self.generator, discriminator,
                                           self.compile_mode)
+        if self.channels_last != "none":
+            networks = [self.generator] if self.channels_last == "all" else []
+            networks += [discriminator] if discriminator is not None else []
+            count = sum(to_channels_last(network) for network in networks)
+            log.info("channels_last=%s: %d convolutions", self.channels_last, count)
+        self._install_graphs()
+
+    def _install_graphs(self) -> None:
+        if self.cuda_graphs == "none":
+            return
+        reason = graphs_unavailable(next(self.generator.parameters()).device)
+        if reason is not None:
+            log.warning("cuda_graphs=%s: %s; training eagerly", self.cuda_graphs, reason)
+            return
+        if self.adversarial is not None:
+            self.adversarial.graphed = GraphedDiscriminator(self.adversarial.discriminator,
+                                                            "the discriminators")
+        if self.cuda_graphs == "all":
+            self._graphed_generator = GraphedGenerator(self.generator, "the generator")
+
+    def on_fit_end(self) -> None:
+        # The graphs hold GPU memory; a later fit (or a test) captures anew.
+        if self.adversarial is not None:
+            self.adversarial.graphed = None
+        self._graphed_generator = None
 
     @property
     def adversarial(self):
@@ -205,7 +253,8 @@ class GANSeparator(Separator):
         # solo: unpaired sources (semi-supervised data); lyrics: lyrics side of the excerpts
         mixture, reference, solo, lyrics = unpack(batch)
         optimizers = self._optimizers()
-        estimate, transcription = self.separate(self.generator, mixture, lyrics)
+        estimate, transcription = self.separate(self._graphed_generator or self.generator,
+                                                mixture, lyrics)
         g = self.generator.geometry
         # The discriminators judge the output span; conditional ones see the mixture there.
         context = mixture[..., g.context_left : g.context_left + estimate.shape[-1]]
