@@ -37,15 +37,15 @@ part() {  # name, seconds, gan_step arguments...
         || tail -n 5 "$OUT/$name.log"
 }
 start=$SECONDS
-timeout 150 python3 -m pytest -q -x -p no:cacheprovider tests/training/test_graphs.py \
+timeout 120 python3 -m pytest -q -x -p no:cacheprovider tests/training/test_graphs.py \
     > "$OUT/test.log" 2>&1
 echo "== test: exit $? after $((SECONDS - start))s"; tail -n 3 "$OUT/test.log"
 BEST="--cuda-graphs all --channels-last all --fused"
-part best 110 --steps 20 --warmup 2 --objectives l1 hifigan $BEST
-part eager 110 --steps 20 --objectives l1 hifigan
-part graphs 80 --steps 20 --warmup 2 --objectives hifigan --cuda-graphs all
-part layout 80 --steps 20 --objectives hifigan --channels-last all
-part crop 70 --steps 20 --warmup 2 --objectives hifigan --crop-length 8192 $BEST
-part profile 90 --steps 1 --warmup 2 --objectives hifigan $BEST --profile "$OUT/profile"
+part best 100 --steps 20 --warmup 2 --objectives l1 hifigan $BEST
+part eager 100 --steps 20 --objectives l1 hifigan
+part graphs 70 --steps 20 --warmup 2 --objectives hifigan --cuda-graphs all
+part layout 70 --steps 20 --objectives hifigan --channels-last all
+part crop 60 --steps 20 --warmup 2 --objectives hifigan --crop-length 8192 $BEST
+part profile 70 --steps 1 --warmup 2 --objectives hifigan $BEST --profile "$OUT/profile"
 grep -A 30 "^profile of" "$OUT/profile.log" | cut -c1-200 > "$OUT/profile-top.txt"
 rm -f "$OUT/profile/trace.json"  # too large to bring back
