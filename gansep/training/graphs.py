@@ -12,7 +12,8 @@ has one pair of graphs for its update (reference and estimate together, paramete
 and one for the generator's (estimate only, gradients to the input). Calls the graphs cannot
 serve run eagerly: evaluation (no gradients), the WGAN-GP penalty (double backward), a
 network in eval mode. Capture costs a few warm-up passes on the first step of each
-signature; a capture that fails is reported once and that signature runs eagerly.
+signature; a capture that fails is reported once and that signature runs eagerly. The warm-up passes run the network forward and backward on the first
+step's inputs (no parameter changes; spectral norm's power iteration advances a few steps).
 
 Losses, the non-finite guard, gradient clipping, the optimisers and the EMA stay eager (they
 are a small share of the launches). Parameters are updated in place, so the graphs keep
