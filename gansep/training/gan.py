@@ -130,21 +130,18 @@ class GANSeparator(Separator):
         if compile not in ("none", "generator", "discriminators", "all"):
             raise ConfigError(f"GANSeparator: compile must be none, generator, discriminators "
                               f"or all, got {compile!r}")
-        if compile_mode not in CompileMode.__args__:
-            raise ConfigError(f"GANSeparator: compile_mode must be one of "
-                              f"{', '.join(CompileMode.__args__)}, got {compile_mode!r}")
-        if cuda_graphs not in CudaGraphs.__args__:
-            raise ConfigError(f"GANSeparator: cuda_graphs must be one of "
-                              f"{', '.join(CudaGraphs.__args__)}, got {cuda_graphs!r}")
+        for name, value, choices in (("compile_mode", compile_mode, CompileMode),
+                                     ("cuda_graphs", cuda_graphs, CudaGraphs),
+                                     ("channels_last", channels_last, Layout)):
+            if value not in choices.__args__:
+                raise ConfigError(f"GANSeparator: {name} must be one of "
+                                  f"{', '.join(choices.__args__)}, got {value!r}")
         if cuda_graphs != "none" and compile != "none":
             raise ConfigError("GANSeparator: choose compile or cuda_graphs, not both (compile's "
                               "mode reduce-overhead captures the compiled networks itself)")
         self.compile_networks = compile
         self.compile_mode = compile_mode
         self.cuda_graphs = cuda_graphs
-        if channels_last not in Layout.__args__:
-            raise ConfigError(f"GANSeparator: channels_last must be one of "
-                              f"{', '.join(Layout.__args__)}, got {channels_last!r}")
         self.channels_last = channels_last
         self._compiled: list = []
         self._graphed_generator: GraphedGenerator | None = None

@@ -23,16 +23,16 @@ reading the current weights; checkpoints, resume and export are unchanged.
 from __future__ import annotations
 
 import logging
-from typing import Literal
-
 import torch
 from torch import nn
 
 from gansep.models.discriminators.base import Discriminator, Judgement
+from gansep.training.layout import Layout
 
 log = logging.getLogger(__name__)
 
-CudaGraphs = Literal["none", "discriminators", "all"]
+#: which networks are replayed from CUDA graphs (the same choices as the layout's)
+CudaGraphs = Layout
 #: warm-up passes before capture (cuDNN benchmarking and lazy initialisation stay outside)
 WARMUP = 3
 
@@ -61,10 +61,9 @@ class _FlatJudgements(nn.Module):
     """A discriminator whose output is one flat tuple of feature tensors (what capture takes);
     the judgements' names, weights and feature counts are kept to rebuild them."""
 
-    def __init__(self, discriminator: Discriminator, with_mixture: bool):
+    def __init__(self, discriminator: Discriminator):
         super().__init__()
         self.discriminator = discriminator
-        self.with_mixture = with_mixture
         self.layout: list[tuple[str, float, int]] = []
 
     def forward(self, sources: torch.Tensor, *mixture: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -142,7 +141,7 @@ class GraphedDiscriminator(Graphs):
     the call allows."""
 
     def _wrap(self, *inputs: torch.Tensor) -> nn.Module:
-        return _FlatJudgements(self.network, with_mixture=len(inputs) > 1)
+        return _FlatJudgements(self.network)
 
     def __call__(self, sources: torch.Tensor,
                  mixture: torch.Tensor | None = None) -> list[Judgement]:

@@ -67,7 +67,7 @@ def test_flat_judgements_rebuild_the_discriminators_verdicts():
                                                       conditional=True)],
                              weights=[1.0, 0.5]).bind(2, 2)
     sources, mixture = torch.randn(3, 2, 2, 700), torch.randn(3, 2, 700)
-    flat = _FlatJudgements(discriminator, with_mixture=True)
+    flat = _FlatJudgements(discriminator)
     rebuilt = flat.rebuild(flat(sources, mixture))
     direct = discriminator(sources, mixture)
     assert [(j.name, j.weight, len(j.features)) for j in rebuilt] == \
