@@ -96,7 +96,7 @@ lyrics-demo: install $(SUNG)/test
 	$(BIN)/gansep evaluate --ckpt runs/demo-lyrics/multitask/checkpoints/last.ckpt \
 	  --data $(SUNG) --out runs/demo-lyrics/multitask/eval --overwrite
 	$(BIN)/gansep export runs/demo-lyrics/multitask/checkpoints/last.ckpt \
-	  --out runs/demo-lyrics/multitask/export
+	  --out runs/demo-lyrics/multitask/export --overwrite
 	$(BIN)/gansep evaluate-alignment --model runs/demo-lyrics/multitask/export \
 	  --data $(SUNG)/test --out runs/demo-lyrics/multitask/alignment --overwrite
 

@@ -29,6 +29,10 @@ def user_message(error: BaseException) -> str | None:
         seen.add(id(error))
         if isinstance(error, GansepError):
             return str(error)
+        # Lightning's refusal of a Trainer setting (max_steps -5, an unknown accelerator):
+        # matched by name, so that this module imports no Lightning.
+        if type(error).__name__ == "MisconfigurationException":
+            return " ".join(str(error).split())
         if isinstance(error, OSError) and error.errno in _USER_ERRNOS:
             where = error.filename if error.filename is not None else ""
             return f"{where}: {error.strerror}" if where else str(error.strerror or error)

@@ -47,6 +47,18 @@ def load_checkpoint_file(path: str | Path, map_location="cpu") -> dict:
     return checkpoint
 
 
+def check_finite_weights(state: dict, where) -> None:
+    """CheckpointError naming ``where`` and the tensors of ``state`` (a state dict) that hold
+    NaN or infinite values: such a network's every output is undefined."""
+    bad = [name for name, value in state.items()
+           if torch.is_tensor(value) and value.is_floating_point()
+           and not bool(torch.isfinite(value).all())]
+    if bad:
+        raise CheckpointError(f"{where}: {len(bad)} weight tensor(s) hold NaN or infinite "
+                              f"values (e.g. {bad[0]}): the training diverged or the file was "
+                              "damaged; refused")
+
+
 def read_checkpoint(path: str | Path) -> dict:
     """Loads a gansep Lightning checkpoint with :func:`load_checkpoint_file`."""
     checkpoint = load_checkpoint_file(path)
@@ -70,6 +82,8 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[WaveU
     state = checkpoint.get("state_dict", {})
     prefix = "ema.module." if ema and any(k.startswith("ema.module.") for k in state) else "generator."
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    check_finite_weights(weights, f"{path} ({'EMA' if prefix.startswith('ema') else 'raw'} "
+                                  "generator weights)")
     try:
         generator.load_state_dict(weights)
     except RuntimeError as error:
@@ -120,10 +134,11 @@ def write_separator(generator: WaveUNet, out: str | Path, provenance: dict | Non
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CheckpointError(f"{out}: exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     generator = generator.eval()
     g = generator.geometry
     state = {k: v.detach().contiguous() for k, v in generator.state_dict().items()}
+    check_finite_weights(state, f"{type(generator).__name__} to export to {out}")
+    out.mkdir(parents=True, exist_ok=True)
     _atomic(out / WEIGHTS, lambda tmp: save_file(state, tmp))
     example = torch.zeros(1, generator.channels, g.input_length)
     with warnings.catch_warnings():  # shape arithmetic is constant at the traced length
@@ -351,7 +366,9 @@ def load_separator(folder: str | Path, device: str = "cpu") -> ExportedSeparator
         raise CheckpointError(f"{config_path}: generator.init_args unusable ({error})") from None
     _check_consistency(config, generator, config_path)
     try:
-        generator.load_state_dict(load_file(weights))
+        state = load_file(weights)
+        generator.load_state_dict(state)
     except (SafetensorError, RuntimeError, TypeError, ValueError) as error:
         raise CheckpointError(f"{weights}: cannot load ({str(error).splitlines()[0]})") from None
+    check_finite_weights(state, weights)
     return ExportedSeparator(generator.eval(), config).to(device)

@@ -10,6 +10,7 @@ import soundfile as sf
 
 from gansep.data.audio import DataError, wav_truncation
 from gansep.errors import ConfigError, user_message
+from gansep.training.robust import check_training_memory
 from tests.conftest import tiny_generator
 
 
@@ -47,5 +48,14 @@ def test_activation_estimate_refuses_what_cannot_fit():
     g = small.geometry_for(4096)
     ratio = small.activation_bytes(2 * g.input_length) / small.activation_bytes(g.input_length)
     assert 1.9 < ratio < 2.1
+    huge = tiny_generator(levels=22, extra_filters=64, down_kernel=15, up_kernel=5)
     with pytest.raises(ConfigError, match=r"levels=22.*GiB of activations"):
-        tiny_generator(levels=22, extra_filters=64, down_kernel=15, up_kernel=5)
+        check_training_memory(huge, 1)
+
+
+def test_the_memory_check_counts_the_batch():
+    generator = tiny_generator(levels=3)
+    memory = 2 * generator.activation_bytes()
+    check_training_memory(generator, 2, memory=memory)  # two examples fit
+    with pytest.raises(ConfigError, match=r"levels=3.*batch of 8.*data.batch_size"):
+        check_training_memory(generator, 8, memory=memory)

@@ -17,7 +17,7 @@ import logging
 from pathlib import Path
 
 
-from gansep.cli.options import device, in_range, positive_int, writable_folder
+from gansep.cli.options import device, distinct_paths, in_range, positive_int, writable_folder
 from gansep.cli.transcribe import load_lyrics_separator
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
@@ -75,6 +75,8 @@ def align_main(argv: list[str]) -> int:
     parser.add_argument("--batch-size", type=positive_int, default=1)
     parser.add_argument("--device", type=device, default="cpu")
     args = parser.parse_args(argv)
+    distinct_paths([("audio", args.audio), ("lyrics", args.lyrics), ("--model", args.model)],
+                   files=[("--out", args.out), ("--lines", args.lines)])
     for option, path in (("--out", args.out), ("--lines", args.lines)):
         if path is not None:
             writable_folder(path.parent, option)
@@ -105,6 +107,8 @@ def score_main(argv: list[str]) -> int:
     from gansep.eval.alignment_metrics import score_alignments
 
     writable_folder(args.out)
+    distinct_paths([("reference", args.reference), ("predictions", args.predictions)],
+                   folders=[("--out", args.out)])
     if not args.predictions.is_dir():
         raise ConfigError(f"{args.predictions}: no such folder of predictions")
     score_alignments(args.reference, args.predictions, args.out, args.tolerance, args.delay)
@@ -112,9 +116,23 @@ def score_main(argv: list[str]) -> int:
     return 0
 
 
+def _orphans(out: Path, overwrite: bool) -> None:
+    """Refuses predictions in ``out`` without the manifest that says whose they are (they
+    are never adopted as this model's) unless ``overwrite``."""
+    earlier = sorted((out / "predictions").glob("*.csv"))
+    if earlier and not (out / MANIFEST).is_file() and not overwrite:
+        raise ConfigError(f"{out}: holds {len(earlier)} prediction(s) (e.g. {earlier[0]}) "
+                          f"but no {MANIFEST} saying which model, data and options made them; "
+                          "nothing aligned (use another --out, or --overwrite to align every "
+                          "song again)")
+
+
 def _check_manifest(out: Path, wanted: dict, overwrite: bool) -> None:
     path = out / MANIFEST
     if not path.is_file():
+        _orphans(out, overwrite)
+        for prediction in (out / "predictions").glob("*.csv"):
+            prediction.unlink()
         return
     try:
         stored = json.loads(path.read_text())
@@ -151,6 +169,9 @@ def evaluate_main(argv: list[str]) -> int:
     from gansep.export import DIGEST
 
     writable_folder(args.out)
+    distinct_paths([("--model", args.model), ("--data", args.data)],
+                   folders=[("--out", args.out)])
+    _orphans(args.out, args.overwrite)
     songs = alignment_songs(args.data, args.language)
     separator = load_lyrics_separator(args.model, args.device, "align lyrics")
     wanted = {"model": separator.config.get(DIGEST), "data": str(args.data.resolve()),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gansep.cli.options import natural_float, positive_int
 from gansep.data.check import check_dataset
+from gansep.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ def main(argv: list[str]) -> int:
                         help="max |mixture - sum of stems| relative to the mixture's peak")
     parser.add_argument("--sample-rate", type=positive_int, help="the rate every file must have")
     args = parser.parse_args(argv)
+    if not args.root.is_dir():  # nothing to check: refused (2), not a dataset with problems (1)
+        raise ConfigError(f"{args.root}: dataset root does not exist or is not a folder")
     count, problems = check_dataset(args.root, args.tolerance, args.sample_rate)
     for problem in problems:
         log.error("%s", problem)

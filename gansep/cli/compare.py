@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from gansep.cli.options import writable_folder
+from gansep.cli.options import distinct_paths, writable_folder
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     writable_folder(args.out)
+    distinct_paths([("run", run) for run in args.runs], folders=[("--out", args.out)])
     log.info("%s", compare_runs(args.runs, args.out, args.baseline))
     log.info("wrote %s", args.out)
     return 0

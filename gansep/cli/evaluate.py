@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gansep.cli.options import device, positive_float, positive_int, writable_folder
+from gansep.cli.options import (device, distinct_paths, positive_float, positive_int,
+                                 writable_folder)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +50,8 @@ def evaluate_main(argv: list[str]) -> int:
     _common(parser)
     args = parser.parse_args(argv)
     writable_folder(args.out)
+    distinct_paths([("--ckpt", args.ckpt), ("--data", args.data),
+                    ("--perceptual", args.perceptual)], folders=[("--out", args.out)])
 
     from gansep.data.folder import StemsFolder
     from gansep.data.musdb import MUSDB
@@ -68,11 +71,17 @@ def score_main(argv: list[str]) -> int:
         "accompaniment) is scored against the sum of the other stems."))
     parser.add_argument("references", type=Path, help="folder of track folders of stems")
     parser.add_argument("estimates", type=Path, help="folder of track folders of estimates")
+    parser.add_argument("--sources", nargs="+", metavar="NAME",
+                        help="the sources to score (default: the estimates' file names, when "
+                             "each is a reference stem but at most one rest source such as "
+                             "accompaniment, the sum of the stems not estimated)")
     _common(parser)
     args = parser.parse_args(argv)
     writable_folder(args.out)
+    distinct_paths([("references", args.references), ("estimates", args.estimates),
+                    ("--perceptual", args.perceptual)], folders=[("--out", args.out)])
 
     from gansep.eval.evaluate import score_folders
 
     return score_folders(args.references, args.estimates, args.out, args.backend, args.window,
-                         args.hop, args.overwrite, _perceptual(args))
+                         args.hop, args.overwrite, _perceptual(args), args.sources)

@@ -3,17 +3,82 @@
 from __future__ import annotations
 
 from lightning_fabric.plugins import CheckpointIO
-from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from gansep.cli.commands import DESCRIPTION
 from gansep.data.datamodule import SeparationData
-from gansep.training.robust import AtomicCheckpointIO, SaveOnPreemption
+from gansep.errors import ConfigError
+from gansep.export import check_finite_weights, load_checkpoint_file
+from gansep.training.hyperparameters import check_hyperparameters
+from gansep.training.robust import (AtomicCheckpointIO, SaveOnPreemption,
+                                    check_training_memory)
 from gansep.training.separator import Separator
+
+
+_NOISE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:",
+          "Expected a <class 'NoneType'>", "Given value type:", "Problem with given class_path")
+
+
+def one_line(message: str) -> str:
+    """jsonargparse's multi-line parse error as one line: the key (nested keys joined by
+    dots), what was wrong with the value, and the value."""
+    import re
+
+    keys, reasons, value, classes = [], [], None, []
+    for line in str(message).splitlines():
+        line = line.strip().lstrip("- ").strip()
+        nested = re.match(r'Parser key "([^"]+)":?$', line)
+        given = re.match(r"Problem with given class_path '([^']+)'", line)
+        if nested:
+            keys.append(nested.group(1))
+        elif given:
+            classes.append(given.group(1))
+        elif line.startswith("Given value:"):
+            value = line.split(":", 1)[1].strip()
+        elif line and not line.startswith(_NOISE):
+            reasons.append(re.sub(r"<class '([\w.]+)'>", r"\1", line))
+    text = "; ".join(dict.fromkeys(reasons)) or "invalid value"
+    if classes:
+        text += f" (class {classes[-1]})"
+    if value and not value.startswith("NestedArg(") and value not in text:
+        text += f" (given {value})"
+    return f"{'.'.join(keys)}: {text}" if keys else text
+
+
+class OneLineParser(LightningArgumentParser):
+    """LightningCLI's parser, whose errors are one line and a --help pointer rather than the
+    whole usage (with GANSEP_DEBUG=1 jsonargparse's own report is kept)."""
+
+    def error(self, message: str, ex: Exception | None = None):
+        import os
+        import sys
+
+        if not self.exit_on_error or os.environ.get("GANSEP_DEBUG", "") not in ("", "0"):
+            return super().error(message, ex)
+        parser = getattr(ex, "subcommand_parser", None) or self
+        prog = parser.prog.replace(" [options]", "")
+        sys.stderr.write(f"{prog}: {one_line(message)} ({prog} --help lists the options)\n")
+        sys.exit(2)
 
 
 class GansepCLI(LightningCLI):
     """LightningCLI over any :class:`Separator` subclass and :class:`SeparationData`, whose
     trainers write checkpoints atomically and save ``last.ckpt`` on SIGTERM."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        # No predict: a Separator predicts nothing per batch; gansep separate applies a
+        # trained separator to files.
+        return {name: keys for name, keys in LightningCLI.subcommands().items()
+                if name != "predict"}
+
+    def _add_configure_optimizers_method_to_model(self, subcommand) -> None:
+        # --optimizer / --lr_scheduler at the top level are built here: torch's refusal of an
+        # argument (a negative learning rate) names the option.
+        try:
+            super()._add_configure_optimizers_method_to_model(subcommand)
+        except ValueError as error:
+            raise ConfigError(f"--optimizer/--lr_scheduler: {error}") from None
 
     def _parse_ckpt_path(self) -> None:
         # Lightning reads the checkpoint's hyperparameters here, before the trainer exists:
@@ -22,10 +87,17 @@ class GansepCLI(LightningCLI):
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if ckpt_path and ckpt_path not in ("last", "best", "hpc", "registry") and \
                 "://" not in str(ckpt_path):
-            from gansep.export import load_checkpoint_file
-
-            load_checkpoint_file(ckpt_path)
+            # Its hyper-parameters become configuration: they may name allowed classes only.
+            checkpoint = load_checkpoint_file(ckpt_path)
+            check_hyperparameters(checkpoint, ckpt_path)
+            check_finite_weights(checkpoint.get("state_dict") or {}, ckpt_path)
         super()._parse_ckpt_path()
+
+    def instantiate_classes(self) -> None:
+        super().instantiate_classes()
+        # Memory counts the batch: refused here, before the trainer reads any data.
+        if self.config.get("subcommand") == "fit":
+            check_training_memory(self.model.generator, self.datamodule.batch_size)
 
     def instantiate_trainer(self, **kwargs):
         plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
@@ -40,6 +112,7 @@ def lightning_cli(args: list[str] | None, run: bool = True, callbacks=()) -> Gan
     """gansep's LightningCLI over ``args`` (with ``run=False``: no subcommand, the module,
     data and trainer built but nothing run). ``callbacks`` join the configuration's."""
     return GansepCLI(Separator, SeparationData, subclass_mode_model=True, args=args, run=run,
+                     parser_class=OneLineParser,
                      save_config_kwargs={"overwrite": True},
                      trainer_defaults={"callbacks": [SaveOnPreemption(), *callbacks]},
-                     parser_kwargs={"description": DESCRIPTION})
+                     parser_kwargs={"description": DESCRIPTION, "prog": "gansep"})

@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from gansep.cli.options import in_range, positive_int, writable_folder
+from gansep.cli.options import in_range, positive_int, distinct_paths, writable_folder
 from gansep.errors import ConfigError
 
 log = logging.getLogger("gansep")
@@ -107,6 +107,8 @@ def parser() -> argparse.ArgumentParser:
     fit.add_argument("--exclude", nargs="*", default=[],
                      help="conditions left out of the fit (the hidden reference always is)")
     fit.add_argument("--out", type=Path, required=True, help="folder for objective.yaml etc.")
+    fit.add_argument("--overwrite", action="store_true",
+                     help="replace an objective fitted earlier in --out")
     return main
 
 
@@ -116,6 +118,9 @@ def main(argv: list[str]) -> int:
         from gansep.listen.build import build_test
 
         writable_folder(args.out)
+        distinct_paths([("--references", args.references)]
+                       + [(f"--condition {name}", folder) for name, folder in args.condition],
+                       folders=[("--out", args.out)])
         conditions = dict(args.condition)
         if len(conditions) != len(args.condition):
             raise ConfigError("two --condition options share a name")
@@ -130,19 +135,42 @@ def main(argv: list[str]) -> int:
         from gansep.listen.store import export_csv
 
         _file_out(args.out, "--out")
+        distinct_paths([("--db", args.db)], files=[("--out", args.out)])
         rows = export_csv(args.db, args.out)
         log.info("wrote %s: %d ratings", args.out, rows)
     elif args.command == "metrics":
         from gansep.listen.metrics import write_metrics
 
         _file_out(args.out, "--out")
+        distinct_paths([("test", args.test)], files=[("--out", args.out)])
         write_metrics(args.test, args.out)
     elif args.command == "fit-objective":
         from gansep.listen.fit import fit_objective, markdown
-        from gansep.listen.ratings import read_ratings
+        from gansep.atomic import sha256_file
+        from gansep.listen.ratings import rated_test_sha256, read_ratings
 
         writable_folder(args.out)
+        distinct_paths([("--ratings", args.ratings), ("--db", args.db), ("--test", args.test)],
+                       folders=[("--out", args.out)])
+        from gansep.eval.perceptual import MODEL_FILE, OBJECTIVE_FILE
+
+        earlier = [args.out / f for f in (MODEL_FILE, OBJECTIVE_FILE) if (args.out / f).exists()]
+        if earlier and not args.overwrite:
+            raise ConfigError(f"--out {args.out}: holds an objective fitted earlier "
+                              f"({earlier[0].name}); nothing written: pass --overwrite to "
+                              "replace it, or choose another --out")
         ratings = read_ratings(args.ratings, args.db)
+        rated = rated_test_sha256(args.ratings, args.db)
+        test_sha256 = sha256_file(args.test / "test.json") if (args.test / "test.json").is_file() \
+            else None
+        if rated is None:
+            log.warning("%s records no test_sha256 (not written by gansep listen export): "
+                        "it cannot be checked to be the ratings of %s", args.ratings or args.db,
+                        args.test)
+        elif test_sha256 is not None and rated != test_sha256:
+            raise ConfigError(f"{args.ratings or args.db}: the ratings of another test "
+                              f"(test_sha256 {rated[:12]}...; {args.test / 'test.json'} is "
+                              f"{test_sha256[:12]}...): nothing fitted")
         model, table = fit_objective(ratings, args.test, args.out, args.terms, args.aggregate,
                                      tuple(args.exclude), str(args.ratings or args.db))
         print(markdown(table, model), end="")
@@ -150,6 +178,8 @@ def main(argv: list[str]) -> int:
         from gansep.listen.analysis import analyse
 
         writable_folder(args.out)
+        distinct_paths([("--ratings", args.ratings), ("--db", args.db),
+                        ("--metrics", args.metrics)], folders=[("--out", args.out)])
         report = analyse(args.ratings, args.db, args.metrics, args.out, args.aggregate,
                          args.reference, args.anchors, args.mid_anchor, not args.no_screening,
                          args.seed)

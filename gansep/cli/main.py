@@ -9,24 +9,62 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 
 from gansep.cli.commands import TOOLS
-from gansep.errors import user_message
+from gansep.errors import ConfigError, user_message
 
 log = logging.getLogger("gansep")
+
+
+# Lightning's advertisements, deprecations inside Lightning itself, and notes about its own
+# defaults: noise to gansep's users, who can do nothing about them (GANSEP_DEBUG=1 keeps them).
+_NOISE = ("💡 Tip:", "`weights_only` was not set", "isinstance(treespec, LeafSpec)",
+          "is an instance of `nn.Module` and is already saved during checkpointing")
+
+
+class _Quiet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not any(text in record.getMessage() for text in _NOISE)
+
+
+def silence_lightning_noise() -> None:
+    """Drops :data:`_NOISE` from Lightning's log records and warnings."""
+    import warnings
+
+    quiet = _Quiet()
+    # Records reach the handlers of the root logger (or of Lightning's own, when it has them).
+    for name in ("", "pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(quiet)
+    for text in _NOISE:
+        warnings.filterwarnings("ignore", message=".*" + re.escape(text))
+
+
+def _terminate(signum, frame):
+    # SIGTERM as an exception: atomic writes remove their temporary files on the way out.
+    raise SystemExit(128 + signum)
 
 
 def _run(command: str, args: list[str], from_sys_argv: bool) -> int:
     if command in TOOLS:
         import importlib
+        import signal
+
+        signal.signal(signal.SIGTERM, _terminate)  # (Lightning handles it for fit itself)
 
         module_name, _, function = TOOLS[command][0].partition(":")
         entry = getattr(importlib.import_module(module_name), function or "main")
         return entry(args) or 0
+    if command == "predict":
+        raise ConfigError("predict is not a gansep command: separate audio files with gansep "
+                          "separate --model EXPORT_DIR FILES --out DIR (an export from gansep "
+                          "export), or score a split with gansep test / gansep evaluate")
     # Lightning is imported only here: the tools start in a fraction of its import time.
     from gansep.cli.lightning import lightning_cli
 
+    silence_lightning_noise()
     lightning_cli(None if from_sys_argv else args)
     return 0
 

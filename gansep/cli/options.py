@@ -81,3 +81,39 @@ def _read_only_mount(path: Path) -> bool:
         return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except OSError:
         return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def distinct_paths(inputs, files=(), folders=()) -> None:
+    """Refuses, before any work, a command whose outputs would overwrite or mix with its
+    inputs: ConfigError naming both paths. ``inputs``, ``files`` (output files) and
+    ``folders`` (output folders the command writes into) are ``(option, path)`` pairs;
+    ``None`` paths are skipped. Paths are compared resolved (links followed). Refused: an
+    output equal to an input; an output folder that holds an input; an output inside an input
+    folder (the command's next run would read it as input); two outputs at one path."""
+    def resolved(pairs):
+        return [(option, Path(path), Path(path).resolve()) for option, path in pairs
+                if path is not None]
+
+    ins, outs = resolved(inputs), resolved(files) + resolved(folders)
+    out_folders = [entry[2] for entry in resolved(folders)]
+    for option, path, where in outs:
+        for in_option, in_path, in_where in ins:
+            if where == in_where:
+                raise ConfigError(f"{option} {path} is also the input {in_option} {in_path}: "
+                                  "a command never writes over its own input")
+            if where in out_folders and _inside(in_where, where):
+                raise ConfigError(f"{option} {path} holds the input {in_option} {in_path}: "
+                                  "write the outputs to a folder of their own")
+            if in_where.is_dir() and _inside(where, in_where):
+                raise ConfigError(f"{option} {path} is inside the input {in_option} {in_path}: "
+                                  "the outputs would mix with what is read; write them "
+                                  "elsewhere")
+    for index, (option, path, where) in enumerate(outs):
+        for other_option, other, other_where in outs[index + 1:]:
+            if where == other_where:
+                raise ConfigError(f"{option} {path} and {other_option} {other} are the same "
+                                  "path: two outputs cannot share it")

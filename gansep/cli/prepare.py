@@ -9,7 +9,7 @@ import logging
 import os
 from pathlib import Path
 
-from gansep.cli.options import positive_int
+from gansep.cli.options import distinct_paths, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,9 @@ def main(argv: list[str]) -> int:
     if isinstance(collection, CachedCollection):
         collection = collection.collection
     cache_dir = args.cache or data.resolved_cache_dir() or default_cache_dir()
+    distinct_paths([("--config", path) for path in args.config]
+                   + [("data root", getattr(collection, "root", None))],
+                   folders=[("--cache", cache_dir)])
     cache = CachedCollection(collection, cache_dir, generator.sample_rate, generator.channels,
                              data.cache_dtype, verify=args.verify, workers=args.workers)
     footprint = cache.prepare(args.splits, progress=True)

@@ -12,18 +12,24 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from gansep.cli.options import device, positive_float, positive_int, writable_folder
+from gansep.cli.options import (device, distinct_paths, in_range, positive_int,
+                                 writable_folder)
 from gansep.data.audio import AUDIO_EXTENSIONS, DataError, read_audio, wav_truncation
 from gansep.errors import ConfigError
 
 log = logging.getLogger(__name__)
+# Shorter chunks or segments only multiply the passes (each pays the network's context);
+# longer ones only multiply the memory.
+CHUNK_RANGE = (0.1, 600.0)
+SEGMENT_RANGE = (0.1, 3600.0)
 
 FFMPEG_EXTENSIONS = (".mp4", ".m4a", ".aac", ".opus", ".webm")
 READABLE = AUDIO_EXTENSIONS + (".mp3",) + FFMPEG_EXTENSIONS
 
 
 def export_main(argv: list[str]) -> int:
-    from gansep.export import export_separator
+    from gansep.export import (CONFIG, ONNX, TORCHSCRIPT, VOCABULARY, WEIGHTS,
+                               export_separator)
 
     parser = argparse.ArgumentParser(prog="gansep export", description=(
         "Write a checkpoint's generator as safetensors + JSON + TorchScript (+ ONNX)."))
@@ -32,8 +38,17 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("--no-ema", action="store_true", help="raw weights, not the EMA copy")
     parser.add_argument("--onnx", action="store_true",
                         help="also write ONNX (needs the onnx package: gansep[onnx])")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier export in --out")
     args = parser.parse_args(argv)
     writable_folder(args.out)
+    distinct_paths([("checkpoint", args.checkpoint)], folders=[("--out", args.out)])
+    earlier = [args.out / name for name in (WEIGHTS, CONFIG, TORCHSCRIPT, ONNX, VOCABULARY)
+               if (args.out / name).exists()]
+    if earlier and not args.overwrite:
+        raise ConfigError(f"--out {args.out}: holds an earlier export ({earlier[0].name}); "
+                          "nothing written: pass --overwrite to replace it, or choose another "
+                          "--out")
     config = export_separator(args.checkpoint, args.out, ema=not args.no_ema, onnx=args.onnx)
     log.info("exported %s (%s weights, step %s, sources %s) to %s: %s", args.checkpoint,
              config["weights"], config["step"], ", ".join(config["sources"]), args.out,
@@ -65,6 +80,9 @@ def read_checked(path: Path) -> tuple[np.ndarray, int]:
     """:func:`read_any`, refusing empty audio and NaN or infinite samples (DataError naming
     the file)."""
     audio, rate = read_any(path)
+    truncated = wav_truncation(path)
+    if truncated:  # as separate says it: the part that is there is used
+        log.warning("warning: %s; using the part that is there", truncated)
     if audio.shape[-1] == 0:
         raise DataError(f"{path}: empty audio (0 samples)")
     if not np.isfinite(audio).all():
@@ -191,12 +209,20 @@ def separate_main(argv: list[str]) -> int:
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--batch-size", type=positive_int, default=1,
                         help="chunks per forward pass")
-    parser.add_argument("--chunk-seconds", type=positive_float, default=CHUNK_SECONDS,
-                        help="output seconds per chunk (memory grows with it)")
-    parser.add_argument("--segment-seconds", type=positive_float, default=60.0,
-                        help="seconds of audio held in memory at a time (long files)")
+    parser.add_argument("--chunk-seconds", type=in_range(float, *CHUNK_RANGE, what=(
+                            f"seconds from {CHUNK_RANGE[0]} to {CHUNK_RANGE[1]:g}")),
+                        default=CHUNK_SECONDS,
+                        help=f"output seconds per chunk, {CHUNK_RANGE[0]} to {CHUNK_RANGE[1]:g} "
+                             "(memory grows with it)")
+    parser.add_argument("--segment-seconds", type=in_range(float, *SEGMENT_RANGE, what=(
+                            f"seconds from {SEGMENT_RANGE[0]:g} to {SEGMENT_RANGE[1]:g}")),
+                        default=60.0,
+                        help=f"seconds of audio held in memory at a time, {SEGMENT_RANGE[0]:g} "
+                             f"to {SEGMENT_RANGE[1]:g} (long files)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: bfloat16 autocast, faster on CPUs with AVX512-BF16 and GPUs")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the outputs of an earlier run in --out")
     args = parser.parse_args(argv)
     if not sf.check_format(args.format.upper(), args.subtype):
         raise ConfigError(f"--subtype {args.subtype!r} cannot be written as {args.format} "
@@ -205,6 +231,16 @@ def separate_main(argv: list[str]) -> int:
     files, failures = collect_inputs(args.inputs)
     files = distinct_outputs(files, args.out)
     separator = load_separator(args.model, args.device)
+    outputs = {path: [args.out / path.stem / f"{source}.{args.format}"
+                      for source in separator.sources] for path in files}
+    distinct_paths([("audio", p) for p in [*args.inputs, *files]] + [("--model", args.model)],
+                   files=[("output", f) for group in outputs.values() for f in group],
+                   folders=[("output folder", args.out / p.stem) for p in files])
+    earlier = [f for group in outputs.values() for f in group if f.exists()]
+    if earlier and not args.overwrite:
+        raise ConfigError(f"--out {args.out}: {len(earlier)} output file(s) of an earlier run "
+                          f"are there (e.g. {earlier[0]}); nothing written: pass --overwrite "
+                          "to replace them, or choose another --out")
     for problem in failures:
         log.error("%s", problem)
     for path in files:

@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from gansep.cli.options import natural_int, positive_int
+from gansep.cli.options import distinct_paths, natural_int, positive_int
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ def main(argv: list[str]) -> int:
         from gansep.eval.perceptual import PerceptualModel
 
         PerceptualModel.load(args.perceptual)  # a bad folder fails before any training
+    distinct_paths([("file", args.file), ("--perceptual", args.perceptual)],
+                   folders=[("--runs-dir", args.runs_dir)])
     counts = run_sweep(args.file, args.runs_dir, args.parallel, args.max_runs, args.seed,
                        not args.no_evaluate, args.perceptual)
     log.info("sweep done: %d finished, %d skipped (finished earlier), %d failed",

@@ -8,11 +8,12 @@ import logging
 from pathlib import Path
 
 
-from gansep.cli.options import device, natural_int
+from gansep.cli.options import device, in_range
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 
 log = logging.getLogger("gansep")
+MAX_BEAM = 256  # a wider beam finds nothing a 256-wide one misses on a 30-class vocabulary
 
 
 def load_lyrics_separator(model: Path, device_name: str, purpose: str):
@@ -34,8 +35,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("audio", type=Path, nargs="+", help="audio files")
     parser.add_argument("--model", type=Path, required=True, help="export folder")
     parser.add_argument("--words", action="store_true", help="also print word timings")
-    parser.add_argument("--beam", type=natural_int, default=0,
-                        help="prefix beam-search width (0: greedy decoding)")
+    parser.add_argument("--beam", type=in_range(int, 0, MAX_BEAM,
+                                                what=f"a beam width from 0 to {MAX_BEAM}"),
+                        default=0, help=f"prefix beam-search width, 0 to {MAX_BEAM} (0: greedy "
+                                        "decoding; the time grows with the width)")
     parser.add_argument("--device", type=device, default="cpu")
     args = parser.parse_args(argv)
 
@@ -47,8 +50,8 @@ def main(argv: list[str]) -> int:
         try:
             audio, rate = read_checked(path)
             result = separator.transcribe(audio, rate, args.beam)
-        except DataError as error:
-            log.error("%s", error)
+        except (DataError, ValueError) as error:  # ValueError: channels the model cannot take
+            log.error("%s", error if str(path) in str(error) else f"{path}: {error}")
             failed += 1
             continue
         print(f"{path}: {result['text']}")

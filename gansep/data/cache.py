@@ -202,7 +202,12 @@ class CachedCollection(TrackCollection):
 
         self.root.mkdir(parents=True, exist_ok=True)
         with open(self.root / "build.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # the others wait here, then find it built
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # the others wait here, then find it built
+                log.info("%s: another process is building this cache (it holds %s); waiting "
+                         "for it", self.root, self.root / "build.lock")
+                fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:

@@ -10,6 +10,8 @@ import numpy as np
 from gansep.data.audio import (AUDIO_EXTENSIONS, DataError, audio_info, read_audio,
                                wav_truncation)
 from gansep.data.folder import MIXTURE
+from gansep.data.lyrics import LINES_FILE, WORDS_FILE, read_lines, read_words
+from gansep.errors import ConfigError
 from gansep.data.tracks import SPLITS
 
 
@@ -74,12 +76,34 @@ def check_dataset(root: str | Path, tolerance: float = 1e-3,
     splits = [root / s for s in SPLITS if (root / s).is_dir()]
     if not splits:
         return 0, [f"{root}: none of the split folders {list(SPLITS)} exists"]
-    count, problems = 0, []
+    count, problems, folders = 0, [], []
     for split in splits:
         tracks = sorted(p for p in split.iterdir() if p.is_dir())
         if not tracks:
             problems.append(f"{split}: no track folders")
         for track in tracks:
             count += 1
+            folders.append(track)
             problems += check_track(track, tolerance, expected_rate)
-    return count, problems
+    return count, problems + _across_tracks(folders)
+
+
+def _across_tracks(tracks: list[Path]) -> list[str]:
+    """Problems only visible across tracks: a stem some tracks have and this one lacks, and
+    lyrics annotations (lines, words) missing where other tracks have them, or unreadable."""
+    stems = {track: {p.stem for p in track.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS
+                     and not p.name.startswith(".")} for track in tracks}
+    every = set().union(*stems.values()) if stems else set()
+    problems = [f"{track}: no {name} stem (other tracks have one)"
+                for track in tracks for name in sorted(every - stems[track])]
+    for file, read in ((LINES_FILE, read_lines), (WORDS_FILE, read_words)):
+        having = [track for track in tracks if (track / file).is_file()]
+        if having:
+            problems += [f"{track}: no {file} (other tracks have lyrics annotations)"
+                         for track in tracks if track not in having]
+        for track in having:
+            try:
+                read(track / file)
+            except (DataError, ConfigError) as error:
+                problems.append(str(error))
+    return problems

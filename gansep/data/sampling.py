@@ -123,7 +123,9 @@ def fit_channels(audio: np.ndarray, channels: int) -> np.ndarray:
         return audio.mean(axis=-2, keepdims=True)
     if audio.shape[-2] == 1:
         return np.repeat(audio, channels, axis=-2)
-    raise ValueError(f"cannot map {audio.shape[-2]} channels to {channels}")
+    raise DataError(f"cannot map {audio.shape[-2]} channels to {channels}: gansep turns mono "
+                    "into any channel count and any count into mono; give the generator the "
+                    "data's channel count")
 
 
 def read_span(track: Track, sources: Sequence[str] | None, start: int, length: int,

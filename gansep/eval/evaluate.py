@@ -23,7 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from gansep.atomic import sha256_file
-from gansep.data.audio import DataError
+from gansep.data.audio import DataError, wav_truncation
 from gansep.errors import ConfigError
 from gansep.eval.bsseval import bss_eval
 from gansep.eval.results import (PERCEPTUAL, aggregate_table, museval_json, read_track_scores,
@@ -67,6 +67,11 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
         for label, source in zip(labels, audio):
             if not np.isfinite(source).all():
                 raise TrackError(f"{label}: {kind} holds NaN or infinite samples")
+    for label, source in zip(labels, estimates):
+        if not np.any(source):
+            log.warning("%s: the estimate is silent (all zeros): SDR and SI-SDR are undefined "
+                        "for this track (null in its result, as museval leaves silent frames), "
+                        "not numbers", label)
     scores = bss_eval(references, estimates, rate, window, hop, backend=backend)
     for k, label in enumerate(labels):
         frames = int(np.isinf(scores["SDR"][k]).sum())
@@ -297,6 +302,9 @@ def read_scorable(path: Path) -> tuple[np.ndarray, int]:
         audio, rate = np.ascontiguousarray(np.asarray(audio).T), int(rate)
     if audio.shape[-1] == 0:
         raise DataError(f"{path}: empty audio (0 samples)")
+    truncated = wav_truncation(path)
+    if truncated:  # scoring the part that is there would score another signal
+        raise DataError(f"{truncated}; not scored")
     if not np.isfinite(audio).all():
         raise DataError(f"{path}: audio holds NaN or infinite samples")
     return audio, rate
@@ -304,7 +312,7 @@ def read_scorable(path: Path) -> tuple[np.ndarray, int]:
 
 def score_folders(references: Path, estimates: Path, out: Path, backend: str = "fast",
                   window: float = 1.0, hop: float = 1.0, overwrite: bool = False,
-                  perceptual=None) -> int:
+                  perceptual=None, sources: list[str] | None = None) -> int:
     """Scores ``estimates/<track>/<source>.<ext>`` against ``references/<track>/<stem>.<ext>``
     (a source that is no reference stem, e.g. accompaniment, against the sum of the other
     stems), every track of either folder: a reference track without estimates, or estimates
@@ -317,23 +325,30 @@ def score_folders(references: Path, estimates: Path, out: Path, backend: str = "
     if not names:
         raise ConfigError(f"{estimates} and {references} hold no track folders")
     options = {"command": "score", "backend": backend, "window": window, "hop": hop,
-               **_perceptual_provenance(perceptual)}
+               **({"sources": sources} if sources else {}), **_perceptual_provenance(perceptual)}
 
     def provenance(name: str) -> dict:
-        estimate_files, reference_files = _track_files(estimates / name, references / name)
+        estimate_files, reference_files = _track_files(estimates / name, references / name,
+                                                       sources)
         return {**options,
                 "estimates_sha256": {p.name: sha256_file(p) for p in estimate_files.values()},
                 "references_sha256": {p.name: sha256_file(p) for p in reference_files.values()}}
 
     def run(name: str) -> dict:
         return _score_folder(estimates / name, references / name, backend, window, hop,
-                             perceptual)
+                             perceptual, sources)
 
     jobs = [TrackJob(n, lambda n=n: provenance(n), lambda n=n: run(n)) for n in names]
     return score_all(jobs, out, overwrite)
 
 
-def _track_files(estimate_dir: Path, reference_dir: Path) -> tuple[dict, dict]:
+def _track_files(estimate_dir: Path, reference_dir: Path, sources: list[str] | None = None
+                 ) -> tuple[dict, dict]:
+    """``({source: estimate file}, {stem: reference file})`` of one track. The sources are
+    ``sources`` (``--sources``) or, when unambiguous, the estimates' file names: each a
+    reference stem, except at most one "rest" source (the sum of the stems not estimated,
+    e.g. accompaniment) beside at least one stem; TrackError otherwise (a misspelt
+    ``vocal.wav`` is never scored against the sum of all stems)."""
     if not estimate_dir.is_dir():
         raise TrackError(f"no estimates: {estimate_dir} is missing")
     if not reference_dir.is_dir():
@@ -344,6 +359,19 @@ def _track_files(estimate_dir: Path, reference_dir: Path) -> tuple[dict, dict]:
     reference_files = {k: v for k, v in audio_files(reference_dir).items() if k != "mixture"}
     if not reference_files:
         raise TrackError(f"{reference_dir}: no reference stems")
+    if sources:
+        missing = [name for name in sources if name not in estimate_files]
+        if missing:
+            raise TrackError(f"{estimate_dir}: no estimate of {', '.join(missing)} (--sources; "
+                             f"files there: {', '.join(sorted(estimate_files))})")
+        estimate_files = {name: estimate_files[name] for name in sources}
+    rest = [name for name in estimate_files if name not in reference_files]
+    stems = ", ".join(sorted(reference_files))
+    if len(rest) > 1 or (rest and len(rest) == len(estimate_files)):
+        raise TrackError(f"{estimate_dir}: {', '.join(rest)} {'is' if len(rest) == 1 else 'are'} "
+                         f"not reference stem(s) of {reference_dir} ({stems}); one source may be "
+                         "the sum of the stems not estimated only beside at least one stem: "
+                         "rename the files or name the sources with --sources")
     return estimate_files, reference_files
 
 
@@ -360,17 +388,20 @@ def read_stems(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], int]:
 
 
 def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window: float,
-                  hop: float, perceptual=None) -> dict:
+                  hop: float, perceptual=None, sources: list[str] | None = None) -> dict:
     from gansep.data.tracks import assemble_sources
 
-    estimate_files, reference_files = _track_files(estimate_dir, reference_dir)
+    estimate_files, reference_files = _track_files(estimate_dir, reference_dir, sources)
     stems, rate = read_stems(reference_files)
     channels = {a.shape[0] for a in stems.values()}
     if len(channels) > 1:
         raise DataError(f"{reference_dir}: reference stems have unequal channel counts "
                         f"{sorted(channels)}")
-    length = min(a.shape[-1] for a in stems.values())
-    stems = {k: v[..., :length] for k, v in stems.items()}
+    lengths = {k: v.shape[-1] for k, v in stems.items()}
+    if len(set(lengths.values())) > 1:
+        raise DataError(f"{reference_dir}: reference stems differ in length ("
+                        + ", ".join(f"{k} {n}" for k, n in lengths.items()) + " samples)")
+    length = next(iter(lengths.values()))
     sources = list(estimate_files)
     references = assemble_sources(stems, sources, reference_dir.name)
     estimates = np.zeros_like(references)
@@ -382,7 +413,11 @@ def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window:
         if audio.shape[0] != references.shape[1]:
             raise DataError(f"{estimate_files[source]}: {audio.shape[0]} channels, references "
                             f"have {references.shape[1]}")
-        n = min(length, audio.shape[-1])  # museval pads or cuts estimates to the references
-        estimates[k, :, :n] = audio[:, :n]
+        if audio.shape[-1] != length:  # museval would pad or cut it: a score of another signal
+            raise DataError(f"{estimate_files[source]}: {audio.shape[-1]} samples "
+                            f"({audio.shape[-1] / rate:.3f} s), but the references have {length} "
+                            f"({length / rate:.3f} s): an estimate must be as long as its "
+                            "reference")
+        estimates[k] = audio
     return score_track(references, estimates, rate, sources, backend, window, hop,
                        labels=[str(estimate_files[s]) for s in sources], perceptual=perceptual)

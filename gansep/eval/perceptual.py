@@ -19,7 +19,6 @@ the median over windows, as BSSEval takes the median over frames.
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gansep import losses
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 
@@ -52,9 +52,19 @@ TERMS: dict[str, tuple[str, dict]] = {
 
 
 def build_term(class_path: str, init_args: dict, weight: float = 1.0):
-    """An instance of a reconstruction term."""
-    module, _, name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module), name)(weight=weight, **init_args)
+    """An instance of a reconstruction term of :data:`TERMS` (by its class path)."""
+    classes = {"gansep.losses.L1": losses.L1, "gansep.losses.L2": losses.L2,
+               "gansep.losses.MultiResolutionSTFT": losses.MultiResolutionSTFT,
+               "gansep.losses.SISDR": losses.SISDR}
+    if class_path not in classes:
+        raise ConfigError(f"perceptual term class {class_path!r} is not one of gansep's "
+                          f"({', '.join(classes)})")
+    return classes[class_path](weight=weight, **init_args)
+
+
+def _plain_json(value):
+    """``value`` as JSON sees it (tuples as lists), to compare definitions."""
+    return json.loads(json.dumps(value, sort_keys=True))
 
 
 @lru_cache(maxsize=64)
@@ -149,6 +159,13 @@ class PerceptualModel:
                            in model.terms.items()}
         except (TypeError, ValueError, AttributeError) as error:
             raise ConfigError(f"{path}: damaged ({type(error).__name__}: {error})") from None
+        # Terms are data: each must be one of gansep's own (TERMS), with its class and
+        # arguments as there; a file never chooses code to import.
+        for name, definition in model.terms.items():
+            if name not in TERMS or _plain_json(definition) != _plain_json(TERMS[name]):
+                raise ConfigError(
+                    f"{path}: refused: terms.{name} is not one of gansep's perceptual terms as "
+                    f"defined ({', '.join(TERMS)}); a fitted model names terms, never code")
         incomplete = [name for name in model.weights
                       if not all(name in part for part in (model.terms, model.means, model.stds))]
         if incomplete:

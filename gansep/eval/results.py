@@ -120,4 +120,11 @@ def aggregate_table(rows: list[dict]) -> tuple[str, str]:
         values = [medians[m].get(("gansep", source), float("nan")) for m in metrics]
         md.append(f"| {source} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
         csv.append(source + "," + ",".join(f"{v:.5f}" for v in values))
+    undefined = [f"{row['track']} {row['source']}" for row in rows
+                 if row["source"] in sources and row["SDR"] != row["SDR"]]
+    if undefined:  # said, not hidden: the medians above leave these tracks out
+        md += ["", f"Undefined (no frame with an audible reference and estimate, e.g. a silent "
+                   f"estimate; left out of the medians): {len(undefined)} of "
+                   f"{len(rows)}: " + ", ".join(undefined[:10])
+               + (" ..." if len(undefined) > 10 else "")]
     return "\n".join(md) + "\n", "\n".join(csv) + "\n"

@@ -194,6 +194,11 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
         children = sorted(p.parent for p in Path(path).glob("*/status.json")
                           if _read_json(p).get("status") == "finished")
         runs += children if children else [Path(path)]
+    # Each run folder once, however it was named (twice, through a link, or by its sweep).
+    unique: dict[Path, Path] = {}
+    for run in runs:
+        unique.setdefault(run.resolve(), run)
+    runs = list(unique.values())
     rows = load_runs(runs)
     if not rows:
         raise ConfigError(f"no per-track results in {', '.join(map(str, runs))}")

@@ -5,8 +5,11 @@ LightningCLI keys (``values``, ``value``, or a ``distribution`` with bounds), an
 whose ``${args}`` become ``--key=value`` pairs, as ``wandb agent`` passes them. Each run gets
 its own folder under ``--runs-dir`` (named from its parameters) holding ``params.json``, the
 resolved ``config.yaml``, logs, checkpoints, ``results/`` (gansep evaluate on the test split)
-and ``status.json``. A run that fails is recorded as failed and the sweep goes on; running the
-command again skips finished runs (failed ones are tried again).
+``run.json`` (its command and the SHA-256 of every file the command names) and
+``status.json``. A run that fails is recorded as failed and the sweep goes on; running the
+command again skips finished runs (failed ones are tried again). A run folder whose
+``run.json`` differs from the run's (another base config, an edited objective file, another
+command) is refused before anything runs: it is neither skipped as finished nor resumed.
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from pathlib import Path
 
 import yaml
 
+from gansep.atomic import sha256_file
 from gansep.errors import GansepError
 from gansep.eval.results import write_json_atomic
 
 log = logging.getLogger(__name__)
 
 DEFAULT_COMMAND = ["${env}", "gansep", "fit", "${args}"]
+IDENTITY = "run.json"  # a run's command and the SHA-256 of the files it names
 
 
 class SweepError(GansepError, ValueError):
@@ -102,8 +107,8 @@ def run_name(params: dict) -> str:
     return ("_".join(parts).replace("/", "-")[:120] + f"_{digest}").replace(" ", "")
 
 
-def command_for(sweep: dict, params: dict, run_dir: Path) -> list[str]:
-    """The sweep's command with ``${args}`` expanded, plus this run's output folders."""
+def _expanded(sweep: dict, params: dict) -> list[str]:
+    """The sweep's command for ``params``, ``${args}`` and ``${program}`` expanded."""
     command = sweep.get("command") or DEFAULT_COMMAND
     args = [f"--{key}={value}" for key, value in params.items()]
     out = []
@@ -115,7 +120,27 @@ def command_for(sweep: dict, params: dict, run_dir: Path) -> list[str]:
         elif item == "${program}":
             out.append(sweep["program"])
         else:
-            out.append(item)
+            out.append(str(item))
+    return out
+
+
+def run_identity(sweep: dict, params: dict) -> dict:
+    """What makes a run what it is: its command and the SHA-256 of every file the command
+    names (``--config FILE``, ``--key=FILE``: the base config, objective configs, ...). A
+    finished run whose identity differs from this is not this run."""
+    command = _expanded(sweep, params)
+    files = {}
+    for index, item in enumerate(command):
+        value = item.split("=", 1)[1] if item.startswith("--") and "=" in item else \
+            item if index and command[index - 1] == "--config" else None
+        if value is not None and Path(value).is_file():
+            files[value] = sha256_file(Path(value))
+    return {"command": command, "files": files}
+
+
+def command_for(sweep: dict, params: dict, run_dir: Path) -> list[str]:
+    """The sweep's command with ``${args}`` expanded, plus this run's output folders."""
+    out = _expanded(sweep, params)
     if out and out[0] == "gansep":  # the same installation as this process
         out = [sys.executable, "-m", "gansep.cli.main"] + out[1:]
     return out + [f"--trainer.logger.init_args.save_dir={run_dir / 'logs'}",
@@ -142,6 +167,7 @@ def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True,
         return "skipped"
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "params.json", params)
+    write_json_atomic(run_dir / IDENTITY, run_identity(sweep, params))
     command = command_for(sweep, params, run_dir)
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     if checkpoint.exists():  # an interrupted run continues where it stopped
@@ -167,6 +193,18 @@ def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True,
     return status
 
 
+def _stored_identity(runs_dir: Path, params: dict) -> dict | None:
+    """The identity a run folder records; that of its command.txt for folders written before
+    identities were recorded, where the run finished or started."""
+    run_dir = runs_dir / run_name(params)
+    try:
+        return json.loads((run_dir / IDENTITY).read_text())
+    except FileNotFoundError:
+        return {"command": None, "files": {}} if (run_dir / "status.json").exists() else None
+    except (OSError, ValueError):
+        return {"command": None, "files": {}}
+
+
 def run_sweep(file: Path, runs_dir: Path, parallel: int = 1, max_runs: int | None = None,
               seed: int = 0, evaluate: bool = True,
               perceptual: Path | None = None) -> dict[str, int]:
@@ -175,9 +213,22 @@ def run_sweep(file: Path, runs_dir: Path, parallel: int = 1, max_runs: int | Non
     cannot be read or expanded."""
     try:
         sweep = yaml.safe_load(Path(file).read_text())
+        if not isinstance(sweep, dict):
+            raise SweepError("not a sweep: expected a YAML mapping with parameters (and "
+                             f"method, command), found {type(sweep).__name__}")
         runs = expand(sweep, max_runs, seed)
+    except UnicodeDecodeError:
+        raise SweepError(f"{file}: not a text file (a sweep is YAML)") from None
     except (OSError, yaml.YAMLError, SweepError) as error:
-        raise SweepError(f"{file}: {error}") from None
+        raise SweepError(f"{file}: {' '.join(str(error).split())}") from None
+    stored = {run_name(p): (_stored_identity(runs_dir, p), p) for p in runs}
+    changed = [name for name, (identity, p) in stored.items()
+               if identity is not None and identity != run_identity(sweep, p)]
+    if changed:  # never skipped as finished, never resumed from another run's checkpoint
+        raise SweepError(
+            f"{runs_dir}: {len(changed)} run folder(s) hold runs of another command or config "
+            f"(e.g. {runs_dir / changed[0]}: see its {IDENTITY} and command.txt); nothing run: "
+            "use another --runs-dir, or remove those folders to run them again")
     log.info("%s: %d runs into %s", file, len(runs), runs_dir)
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         statuses = list(pool.map(lambda p: execute(sweep, p, runs_dir, evaluate, perceptual),

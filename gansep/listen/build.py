@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -299,7 +300,8 @@ def _write(out: Path, excerpts: list[Excerpt], loaded: dict, conditions: dict[st
 
 
 def load_test(folder: Path) -> dict:
-    """The description of a test folder; ConfigError naming the file when it is not one."""
+    """The description of a test folder; ConfigError naming the file and key when it is not
+    one (not JSON, another format, or a trial, stimulus or setting missing)."""
     path = Path(folder) / "test.json"
     if not path.is_file():
         raise ConfigError(f"{folder}: not a gansep listening test (no test.json)")
@@ -309,7 +311,76 @@ def load_test(folder: Path) -> dict:
         raise ConfigError(f"{path}: damaged test description ({error})") from None
     if not isinstance(description, dict) or description.get("format") != FORMAT:
         raise ConfigError(f"{path}: not a gansep listening test description")
+    _check_description(description, path)
     return description
+
+
+def _check_description(description: dict, path: Path) -> None:
+    def need(value, key: str, kind, what: str):
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ConfigError(f"{path}: damaged test description: {key} should be {what}, "
+                              f"found {json.dumps(value)[:60]}")
+        return value
+
+    rate = need(description.get("rate"), "rate", int, "a sample rate in Hz")
+    seconds = need(description.get("seconds"), "seconds", (int, float), "the excerpt length")
+    if rate <= 0 or not seconds > 0:
+        raise ConfigError(f"{path}: damaged test description: rate {rate} and seconds "
+                          f"{seconds} should be positive")
+    trials = need(description.get("trials"), "trials", list, "a list of trials")
+    if not trials:
+        raise ConfigError(f"{path}: damaged test description: trials is empty")
+    for index, trial in enumerate(trials):
+        where = f"trials[{index}]"
+        need(trial, where, dict, "a trial")
+        need(trial.get("id"), f"{where}.id", str, "a trial id")
+        entries = [("reference", trial.get("reference"))] + [
+            (f"stimuli[{i}]", s) for i, s in enumerate(need(
+                trial.get("stimuli"), f"{where}.stimuli", list, "a list of stimuli"))]
+        for name, entry in entries:
+            need(entry, f"{where}.{name}", dict, "a stimulus")
+            for key in ("file", "sha256"):
+                need(entry.get(key), f"{where}.{name}.{key}", str, "a string")
+        for i, stimulus in enumerate(trial["stimuli"]):
+            for key in ("key", "condition"):
+                need(stimulus.get(key), f"{where}.stimuli[{i}].{key}", str, "a string")
+
+
+def listed_file(folder: Path, relative: str, key: str) -> Path:
+    """The file ``relative`` (as ``test.json`` lists it under ``key``) of the test in
+    ``folder``, resolved; ConfigError when it, or what a link of it points to, lies outside
+    the test folder, or is not a file."""
+    root = Path(folder).resolve()
+    if Path(relative).is_absolute():
+        raise ConfigError(f"{Path(folder) / 'test.json'}: {key} {relative!r} is an absolute "
+                          "path; a test lists only files inside its folder")
+    path = Path(folder) / relative
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root):
+        link = " (through a symbolic link)" if resolved != Path(os.path.abspath(path)) else ""
+        raise ConfigError(f"{Path(folder) / 'test.json'}: {key} {relative!r} leads outside the "
+                          f"test folder{link}, to {resolved}: refused")
+    if not resolved.is_file():
+        raise ConfigError(f"{path}: missing (listed in test.json as {key})")
+    return resolved
+
+
+def served_files(folder: Path, description: dict) -> dict[str, tuple[Path, str]]:
+    """``{URL path: (file, SHA-256 recorded in test.json)}`` of everything a test serves: the
+    page and every trial's open reference and stimuli, each checked by :func:`listed_file`."""
+    files = {}
+    page = description.get("page_sha256") or {}
+    for name in PAGE_FILES:
+        if not isinstance(page.get(name), str):
+            raise ConfigError(f"{Path(folder) / 'test.json'}: page_sha256.{name} is missing")
+        files["/" + name] = (listed_file(folder, name, f"page file {name}"), page[name])
+    files["/"] = files["/index.html"]
+    for index, trial in enumerate(description["trials"]):
+        for name, entry in [("reference", trial["reference"])] + [
+                (f"stimuli[{i}]", s) for i, s in enumerate(trial["stimuli"])]:
+            path = listed_file(folder, entry["file"], f"trials[{index}].{name}.file")
+            files["/" + entry["file"]] = (path, entry["sha256"])
+    return files
 
 
 def rated_trials(description: dict) -> list[dict]:

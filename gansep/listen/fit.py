@@ -173,6 +173,10 @@ def fit_objective(ratings: pd.DataFrame, test_dir: Path, out: Path, terms: list[
     items = item_table(ratings, test_dir, chosen, aggregate, (REFERENCE, *exclude))
     y = items["rating"].to_numpy(float)
     weights, means, stds, intercept = fit_nnls(items[names].to_numpy(float), y)
+    if not np.any(weights > 0):  # an objective without terms would train nothing
+        raise ConfigError(f"the fit gives every term weight 0 (the ratings do not fall as any "
+                          f"of {', '.join(names)} grows: constant ratings, or ratings of "
+                          "another test?); nothing written")
     oof, single = cross_validate(items, names, list(BASELINES))
     items["predicted_out_of_fold"] = oof
     rows = [{"predictor": "fitted model", "kind": "model", "weight": np.nan,

@@ -18,7 +18,8 @@ import numpy as np
 
 from gansep.atomic import atomic_target, sha256_file
 from gansep.data.audio import DataError, read_audio
-from gansep.listen.build import REFERENCE, load_test, rated_trials
+from gansep.listen.build import (REFERENCE, listed_file, load_test, rated_trials,
+                                 served_files)
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,7 @@ METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR", "MRSTFT", "L1")
 
 
 def _read_checked(test_dir: Path, entry: dict) -> np.ndarray:
-    path = test_dir / entry["file"]
-    if not path.is_file():
-        raise DataError(f"{path}: missing (listed in {test_dir / 'test.json'})")
+    path = listed_file(test_dir, entry["file"], "file")
     if sha256_file(path) != entry["sha256"]:
         raise DataError(f"{path}: SHA-256 differs from test.json's: the file changed after "
                         "the test was built")
@@ -71,6 +70,7 @@ def rated_stimuli(test_dir: Path):
     loudness gain undone); each file's SHA-256 is checked against ``test.json``."""
     test_dir = Path(test_dir)
     description = load_test(test_dir)
+    served_files(test_dir, description)  # nothing listed may lead outside the test folder
     rate = description["rate"]
     for trial in rated_trials(description):
         reference = _read_checked(test_dir, trial["excerpts"]["reference"])

@@ -65,3 +65,29 @@ def read_ratings(path: Path | None = None, db: Path | None = None) -> pd.DataFra
         # Repeated ratings of one item by one rater are replicates, numbered in file order.
         table["replicate"] = table.groupby(["rater", "trial", "condition"]).cumcount() + 1
     return table[[*COLUMNS, "replicate"]].reset_index(drop=True)
+
+
+def rated_test_sha256(path: Path | None = None, db: Path | None = None) -> str | None:
+    """The SHA-256 of the ``test.json`` the ratings of ``path`` (a CSV written by ``listen
+    export``) or ``db`` were given for, or None where the file does not record it (a
+    webMUSHRA or hand-made CSV); ConfigError when a CSV records more than one."""
+    if db is not None:
+        import sqlite3
+
+        from gansep.listen.store import connect
+
+        try:
+            with connect(Path(db)) as connection:
+                row = connection.execute(
+                    "SELECT value FROM meta WHERE key = 'test_sha256'").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise ConfigError(f"--db {db}: not a gansep ratings database ({error})") from None
+        return row[0] if row else None
+    table = pd.read_csv(path, dtype=str)
+    if "test_sha256" not in table.columns:
+        return None
+    values = set(table["test_sha256"].dropna())
+    if len(values) > 1:
+        raise ConfigError(f"--ratings {path}: rows from {len(values)} different tests "
+                          "(test_sha256); a fit needs the ratings of one test")
+    return values.pop() if values else None

@@ -75,6 +75,12 @@ class RatingStore:
         self.order = list(self.trials)
         try:
             with connect(self.path) as db:
+                tables = {row[0] for row in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if tables and "meta" not in tables:  # never extended with gansep's tables
+                    raise ConfigError(f"--db {path}: an SQLite database of something else "
+                                      f"(tables {', '.join(sorted(tables)[:5])}), not a gansep "
+                                      "ratings database; use a new --db")
                 db.execute("PRAGMA journal_mode = WAL")
                 db.executescript(SCHEMA)
                 db.execute("BEGIN IMMEDIATE")
@@ -201,8 +207,10 @@ class RatingStore:
         return {"stored": True, "duplicate": False, "trial": trial["id"]}
 
 
+# test_sha256: the SHA-256 of the rated test's test.json (the database's own), so that a
+# ratings file can be checked against the test it is used with.
 EXPORT_COLUMNS = ("rater", "trial", "condition", "rating", "replicate", "shown", "session",
-                  "time_on_page_ms", "submitted", "user_agent")
+                  "time_on_page_ms", "submitted", "user_agent", "test_sha256")
 
 
 def export_csv(db_path: Path, out: Path) -> int:
@@ -218,10 +226,11 @@ def export_csv(db_path: Path, out: Path) -> int:
                 "s.time_on_page_ms, strftime('%Y-%m-%dT%H:%M:%fZ', s.submitted, 'unixepoch'), "
                 "s.user_agent FROM ratings r JOIN submissions "
                 "s USING (rater, trial) ORDER BY s.rater, s.position, r.shown").fetchall()
+            test = db.execute("SELECT value FROM meta WHERE key = 'test_sha256'").fetchone()
     except sqlite3.DatabaseError as error:
         raise ConfigError(f"--db {db_path}: not a gansep ratings database ({error})") from None
     with atomic_target(out) as tmp, open(tmp, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(EXPORT_COLUMNS)
-        writer.writerows(rows)
+        writer.writerows(row + (test[0] if test else "",) for row in rows)
     return len(rows)

@@ -27,6 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gansep.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -87,7 +89,7 @@ class Lyrics(nn.Module):
     def __init__(self, weight: float = 1.0):
         super().__init__()
         if not weight >= 0:
-            raise ValueError(f"Lyrics: weight must be >= 0, got {weight!r}")
+            raise ConfigError(f"Lyrics: weight must be >= 0, got {weight!r}")
         self.weight = weight
         self.infeasible = 0
 

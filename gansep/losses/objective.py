@@ -29,10 +29,10 @@ class Objective(nn.Module):
         super().__init__()
         terms = list(reconstruction) if reconstruction is not None else [L1()]
         if not terms:
-            raise ValueError("Objective: reconstruction needs at least one loss term")
+            raise ConfigError("Objective: reconstruction needs at least one loss term")
         names = [term.name for term in terms]
         if len(set(names)) != len(names):
-            raise ValueError(f"Objective: loss terms must have distinct names, got {names}")
+            raise ConfigError(f"Objective: loss terms must have distinct names, got {names}")
         self.reconstruction = nn.ModuleList(terms)
         self.adversarial = adversarial
         self.lyrics = lyrics

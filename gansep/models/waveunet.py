@@ -162,7 +162,6 @@ class WaveUNet(nn.Module):
         estimated = len(self.sources) - 1 if difference_output else len(self.sources)
         self.output = conv(width[0] + channels, estimated * channels, output_kernel)
         self.geometry = self.geometry_for(output_length)
-        self._check_memory()
 
     @staticmethod
     def _check_arguments(sources, channels, sample_rate, levels, extra_filters, down_kernel,
@@ -208,23 +207,6 @@ class WaveUNet(nn.Module):
             n -= (self.up_kernel - 1) if self.context else 0
             floats += 2 * level * n
         return 4 * floats
-
-    def _check_memory(self) -> None:
-        import os
-
-        try:
-            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            return
-        needed = self.activation_bytes()
-        if needed > memory:
-            g = self.geometry
-            raise ConfigError(
-                f"WaveUNet: levels={self.levels}, extra_filters={self.extra_filters}, "
-                f"output_length={g.output_length} needs {g.input_length} input samples and at "
-                f"least an estimated {needed / 2**30:.1f} GiB of activations for one training example, "
-                f"more than this machine's {memory / 2**30:.1f} GiB of memory: use fewer levels "
-                "or a shorter output_length")
 
     # ----------------------------------------------------------------------------- geometry
     def _trace(self, input_length: int,

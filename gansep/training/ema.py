@@ -8,6 +8,8 @@ import copy
 import torch
 from torch import nn
 
+from gansep.errors import ConfigError
+
 
 class EMA(nn.Module):
     """Keeps ``average = decay * average + (1 - decay) * current`` for every parameter (buffers
@@ -21,7 +23,7 @@ class EMA(nn.Module):
     def __init__(self, module: nn.Module, decay: float):
         super().__init__()
         if not 0.0 <= decay < 1.0:
-            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+            raise ConfigError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
         self.module = copy.deepcopy(module).requires_grad_(False).eval()
 

@@ -10,16 +10,16 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from pytorch_lightning.strategies import DDPStrategy
 
+from gansep.errors import ConfigError
 from gansep.losses import Objective
 from gansep.models.waveunet import WaveUNet
-from gansep.errors import ConfigError
 from gansep.training.compiled import (Compile, CompileMode, compile_networks, graphs_step_begin,
                                       is_compile_failure, uncompile)
 from gansep.training.ema import EMA
 from gansep.training.graphs import CudaGraphs, GraphedDiscriminator, GraphedGenerator
 from gansep.training.graphs import unavailable as graphs_unavailable
 from gansep.training.layout import Layout, to_channels_last
-from gansep.training.robust import gradient_norm
+from gansep.training.robust import configured, gradient_norm
 from gansep.training.separator import Separator, unpack
 
 log = logging.getLogger(__name__)
@@ -102,10 +102,10 @@ class GANSeparator(Separator):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
                          lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema)
         if scheduler_interval not in ("step", "epoch"):
-            raise ValueError(f"scheduler_interval must be 'step' or 'epoch', got "
+            raise ConfigError(f"scheduler_interval must be 'step' or 'epoch', got "
                              f"{scheduler_interval!r}")
         if discriminator_steps < 1 or warmup_steps < 0:
-            raise ValueError("discriminator_steps must be >= 1 and warmup_steps >= 0, got "
+            raise ConfigError("discriminator_steps must be >= 1 and warmup_steps >= 0, got "
                              f"{discriminator_steps} and {warmup_steps}")
         self.automatic_optimization = False
         self.discriminator_optimizer = (discriminator_optimizer
@@ -190,19 +190,22 @@ class GANSeparator(Separator):
                 and not strategy._ddp_kwargs.get("find_unused_parameters", False)):
             # Discriminator and generator backward passes each leave the other's parameters
             # without gradients; DDP must be told so (Lightning issue #20328).
-            raise ValueError("GANSeparator under DDP needs --trainer.strategy "
+            raise ConfigError("GANSeparator under DDP needs --trainer.strategy "
                              "ddp_find_unused_parameters_true (or DDPStrategy with "
                              "find_unused_parameters: true)")
 
     def configure_optimizers(self):
-        optimizers = [self.optimizer(self.generator.parameters())]
+        optimizers = [configured(self.optimizer, self.generator.parameters(), "optimizer")]
         schedulers = []
         if self.lr_scheduler is not None:
-            schedulers.append(self.lr_scheduler(optimizers[0]))
+            schedulers.append(configured(self.lr_scheduler, optimizers[0], "lr_scheduler"))
         if self.adversarial is not None:
-            optimizers.append(self.discriminator_optimizer(self.adversarial.parameters()))
+            optimizers.append(configured(self.discriminator_optimizer,
+                                         self.adversarial.parameters(),
+                                         "discriminator_optimizer"))
             if self.discriminator_lr_scheduler is not None:
-                schedulers.append(self.discriminator_lr_scheduler(optimizers[1]))
+                schedulers.append(configured(self.discriminator_lr_scheduler, optimizers[1],
+                                             "discriminator_lr_scheduler"))
         return optimizers, schedulers
 
     def _optimizers(self):

@@ -14,7 +14,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from gansep.atomic import atomic_target
-from gansep.errors import GansepError
+from gansep.errors import ConfigError, GansepError
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class FiniteGuard:
 
     def __init__(self, limit: int):
         if limit < 0:
-            raise ValueError(f"max_bad_steps must be >= 0, got {limit}")
+            raise ConfigError(f"max_bad_steps must be >= 0, got {limit}")
         self.limit = limit
         self.consecutive = 0
         self.skipped = 0
@@ -128,3 +128,45 @@ def gradient_norm(parameters) -> torch.Tensor:
     if not grads:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # few kernels
+
+
+def physical_memory() -> int | None:
+    """This machine's physical memory in bytes, or None where it cannot be read."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_training_memory(generator, batch_size: int, memory: int | None = None) -> None:
+    """ConfigError, before any data is read, when a training step of ``batch_size`` examples
+    would keep more activations than ``memory`` (default: this machine's physical memory)
+    holds: the kernel would otherwise kill the process mid-run. Generators without an
+    ``activation_bytes`` estimate are not checked."""
+    memory = physical_memory() if memory is None else memory
+    estimate = getattr(generator, "activation_bytes", None)
+    if memory is None or estimate is None:
+        return
+    per_example = estimate()
+    if per_example * batch_size > memory:
+        g = generator.geometry
+        raise ConfigError(
+            f"{type(generator).__name__}: levels={generator.levels}, extra_filters="
+            f"{generator.extra_filters}, output_length={g.output_length} needs "
+            f"{g.input_length} input samples and at least an estimated "
+            f"{per_example * batch_size / 2**30:.1f} GiB of activations for a batch of "
+            f"{batch_size} ({per_example / 2**30:.2f} GiB per example), more than this "
+            f"machine's {memory / 2**30:.1f} GiB of memory: use a smaller data.batch_size, "
+            "fewer levels or a shorter output_length")
+
+
+def configured(factory, argument, key: str):
+    """``factory(argument)``: an optimiser or scheduler built from the configuration, whose
+    refusal of its own arguments (torch's ``ValueError("Invalid learning rate: -1.0")``) is a
+    ConfigError naming the configuration key."""
+    try:
+        return factory(argument)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None

@@ -21,7 +21,7 @@ from gansep.losses import Objective
 from gansep.losses.lyrics import ctc_segments
 from gansep.models import generator_class_path
 from gansep.models.waveunet import WaveUNet
-from gansep.training.robust import FiniteGuard
+from gansep.training.robust import FiniteGuard, configured
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class Separator(pl.LightningModule):
         self.generator = generator
         self.objective = (objective if objective is not None else Objective()).bind(generator)
         if self.objective.adversarial is not None and not self.adversarial_training:
-            raise ValueError(f"{type(self).__name__} trains reconstruction objectives only; the "
+            raise ConfigError(f"{type(self).__name__} trains reconstruction objectives only; the "
                              f"objective {self.objective.name} has an adversarial term: use "
                              "class_path gansep.training.GANSeparator")
         self.optimizer = optimizer if optimizer is not None else adam
@@ -204,10 +204,11 @@ class Separator(pl.LightningModule):
             self.log(f"val/{name.lower()}", value, sync_dist=True)
 
     def configure_optimizers(self):
-        optimizer = self.optimizer(self.generator.parameters())
+        optimizer = configured(self.optimizer, self.generator.parameters(), "optimizer")
         if self.lr_scheduler is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": self.lr_scheduler(optimizer)}
+        return {"optimizer": optimizer,
+                "lr_scheduler": configured(self.lr_scheduler, optimizer, "lr_scheduler")}
 
     # ------------------------------------------------------------------------------ test
     def on_test_epoch_start(self) -> None:

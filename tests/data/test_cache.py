@@ -108,3 +108,26 @@ def test_float16_error_and_footprint(dataset, tmp_path):
     full = CachedCollection(StemsFolder(dataset), tmp_path / "c32", 22050, 2)
     (_, small), (_, large) = half.prepare(["train"])["train"], full.prepare(["train"])["train"]
     assert 0.45 < small / large < 0.55
+
+
+def test_a_builder_waiting_for_the_lock_says_so(dataset, tmp_path, caplog):
+    import fcntl
+    import threading
+    import time
+
+    cache = CachedCollection(StemsFolder(dataset), tmp_path / "cache", 22050, 2)
+    cache.root.mkdir(parents=True)
+    with open(cache.root / "build.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another builder holds it
+        builder = threading.Thread(target=cache.prepare, args=(["train"],))
+        with caplog.at_level("INFO", logger="gansep.data.cache"):
+            builder.start()
+            for _ in range(100):
+                if "another process is building this cache" in caplog.text:
+                    break
+                time.sleep(0.05)
+            assert builder.is_alive()  # still waiting, and it said why
+            assert "another process is building this cache" in caplog.text
+            fcntl.flock(held, fcntl.LOCK_UN)
+            builder.join(60)
+    assert not builder.is_alive()

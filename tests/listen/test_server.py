@@ -61,6 +61,36 @@ def test_no_file_outside_the_list_is_served(client, path):
     assert client.get(path).status_code == 404
 
 
+def test_a_stimulus_changed_after_start_is_not_served(built_test, tmp_path):
+    import shutil
+
+    test = tmp_path / "test"
+    shutil.copytree(built_test, test)
+    client = TestClient(create_app(test, tmp_path / "ratings.sqlite"))
+    url = client.get("/api/test").json()["trials"][1]["stimuli"][0]["url"]
+    assert client.get(url).status_code == 200
+    # Replaced after the server started (the start-up check passed): refused, not served.
+    (test / url.lstrip("/")).write_bytes(b"RIFF" + bytes(100))
+    response = client.get(url)
+    assert response.status_code == 409 and b"RIFF" not in response.content
+    assert "changed" in response.text
+
+
+def test_a_stimulus_linked_inside_the_test_is_served(built_test, tmp_path):
+    import shutil
+
+    test = tmp_path / "test"
+    shutil.copytree(built_test, test)
+    description = load_test(test)
+    stimulus = test / description["trials"][1]["stimuli"][0]["file"]
+    (test / "kept.wav").write_bytes(stimulus.read_bytes())
+    stimulus.unlink()
+    stimulus.symlink_to(test / "kept.wav")
+    client = TestClient(create_app(test, tmp_path / "ratings.sqlite"))
+    url = "/" + description["trials"][1]["stimuli"][0]["file"]
+    assert client.get(url).content == (test / "kept.wav").read_bytes()
+
+
 def test_session_orders_are_seeded_per_rater_and_resumed(client, built_test):
     first = client.post("/api/session", json={"rater": None}).json()
     again = client.post("/api/session", json={"rater": first["rater"]}).json()

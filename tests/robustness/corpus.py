@@ -37,6 +37,30 @@ trainer:
 """
 
 
+# What LightningCLI records as a Separator's hyper-parameters (fit.yaml's model).
+HYPERPARAMETERS = {
+    "_class_path": "gansep.training.Separator",
+    "generator": {"class_path": "gansep.models.WaveUNet",
+                  "init_args": {"levels": 3, "extra_filters": 4, "down_kernel": 5,
+                                "up_kernel": 3, "output_length": 256}},
+    "objective": None, "optimizer": None, "lr_scheduler": None,
+    "_instantiator": "pytorch_lightning.cli.instantiate_module"}
+
+
+def hyperparameter_payloads(touch: dict) -> dict[str, dict]:
+    """Changes to :data:`HYPERPARAMETERS` that would run ``touch`` (``{"command": ...}``)."""
+    return {
+        "optimizer": {"optimizer": {"class_path": "os.system", "init_args": touch}},
+        "scheduler": {"lr_scheduler": {"class_path": "subprocess.call",
+                                       "init_args": {"args": touch["command"].split()}}},
+        "module": {"_class_path": "os.system", **touch},
+        "nested": {"objective": {"class_path": "gansep.losses.Objective", "init_args": {
+            "reconstruction": [{"class_path": "os.system", "init_args": touch}]}}},
+        "instantiator": {"_instantiator": "os.system"},
+        "callable-name": {"optimizer": "os.system"},
+    }
+
+
 class Payload:
     """A pickle that would create a file if it were ever unpickled with code execution."""
 
@@ -94,6 +118,33 @@ def build(root: Path) -> Path:
     (root / "ckpt" / "empty.ckpt").write_bytes(b"")
     torch.save({"state_dict": {}, "x": Payload(root / "PAYLOAD-RAN")}, root / "ckpt" / "payload.ckpt")
     torch.save({"state_dict": {}}, root / "ckpt" / "foreign.ckpt")
+    # Hyper-parameters that name code: LightningCLI would import and call them.
+    touch = {"command": f"touch {root / 'PAYLOAD-RAN'}"}
+    for name, change in hyperparameter_payloads(touch).items():
+        checkpoint = torch.load(root / "a.ckpt", weights_only=True)
+        checkpoint["hyper_parameters"] = {**HYPERPARAMETERS, **change}
+        torch.save(checkpoint, root / "ckpt" / f"hparams-{name}.ckpt")
+
+    # NaN weights: a checkpoint, and an export whose hashes and digest agree with them.
+    checkpoint = torch.load(root / "a.ckpt", weights_only=True)
+    next(v for k, v in checkpoint["state_dict"].items() if k.startswith("generator."))[0] = \
+        float("nan")
+    torch.save(checkpoint, root / "ckpt" / "nan-weights.ckpt")
+    from safetensors.torch import load_file, save_file
+
+    from gansep.atomic import sha256_file
+    from gansep.export import DIGEST, _description_digest
+
+    shutil.copytree(root / "separator", root / "exports" / "nan")
+    weights = root / "exports" / "nan" / "model.safetensors"
+    state = load_file(weights)
+    next(iter(state.values()))[0] = float("inf")
+    save_file(state, weights)
+    config = json.loads((root / "exports" / "nan" / "separator.json").read_text())
+    config["sha256"]["model.safetensors"] = sha256_file(weights)
+    config.pop(DIGEST)
+    config[DIGEST] = _description_digest(config)
+    (root / "exports" / "nan" / "separator.json").write_text(json.dumps(config))
 
     # Tampered exports.
     for name in ("rate", "json-cut", "ts", "weights", "consistent"):
@@ -137,6 +188,9 @@ def build(root: Path) -> Path:
     _wav(audio / "a" / "song.wav", noise)
     _wav(audio / "b" / "song.wav", noise)
     _wav(audio / "same" / "song.wav", noise)
+    _wav(root / "stem-named" / "vocals" / "vocals.wav", noise)
+    for source in ("vocals", "accompaniment"):  # an earlier `separate good.wav`
+        _wav(root / "separated" / "good" / f"{source}.wav", noise)
     sf.write(audio / "same" / "song.flac", noise, RATE)
 
     # Lyrics and word timings, for align, score-alignment and evaluate-alignment.
@@ -162,7 +216,9 @@ def build(root: Path) -> Path:
     estimates = root / "results" / "estimates"
     test = toy / "test"
     for name, change in (("nan", "nan"), ("rate", "rate"), ("channels", "channels"),
-                         ("text", "text"), ("missing", "missing")):
+                         ("text", "text"), ("missing", "missing"), ("half", "half"),
+                         ("cut", "cut"), ("silent", "silent"), ("misspelt", "misspelt"),
+                         ("only-misspelt", "only-misspelt")):
         folder = root / "estimates" / name
         shutil.copytree(estimates, folder)
         vocals = folder / "toy-test-000" / "vocals.wav"
@@ -176,6 +232,17 @@ def build(root: Path) -> Path:
             sf.write(vocals, sound[:, 0], rate)
         elif change == "text":
             vocals.write_text("not audio")
+        elif change == "half":
+            sf.write(vocals, sound[: len(sound) // 2], rate, subtype="FLOAT")
+        elif change == "cut":
+            vocals.write_bytes(vocals.read_bytes()[: vocals.stat().st_size * 2 // 3])
+        elif change == "silent":
+            sf.write(vocals, np.zeros_like(sound), rate, subtype="FLOAT")
+        elif change in ("misspelt", "only-misspelt"):
+            for track in folder.iterdir():
+                (track / "vocals.wav").rename(track / "vocal.wav")
+                if change == "only-misspelt":
+                    (track / "accompaniment.wav").unlink()
         else:
             shutil.rmtree(folder / "toy-test-001")
 
@@ -191,6 +258,13 @@ def build(root: Path) -> Path:
                  noise[:16000], 16000)
         for stem in (sets / "zero-length" / split / f"toy-{split}-000").iterdir():
             _wav(stem, noise[:0])
+    shutil.copytree(toy, sets / "missing-stem")
+    (sets / "missing-stem" / "train" / "toy-train-001" / "bass.wav").unlink()
+    for track in (sets / "missing-stem").glob("*/*"):
+        if track.name != "toy-train-001":
+            (track / "lyrics_words.csv").write_text("word_start,word_end,line_end\n0.1,0.2,\n")
+    (sets / "missing-stem" / "test" / "toy-test-000" / "lyrics_words.csv").write_text(
+        "word_start,word_end,line_end\nsoon,0.2,\n")
     cut_wav = sets / "cut-wav" / "train" / "toy-train-001" / "vocals.wav"
     cut_wav.write_bytes(cut_wav.read_bytes()[:30000])
     nan_stem = sets / "zero-length" / "train" / "toy-train-001" / "drums.wav"
@@ -206,7 +280,24 @@ def build(root: Path) -> Path:
     shutil.copytree(root / "results", root / "runs" / "good" / "results")
     shutil.copytree(root / "results-cut", root / "runs" / "cut" / "results")
     (root / "a-file").write_text("a file where a folder is expected\n")
+    # A sweep run that finished with another base config (fit.yaml edited since).
+    import yaml
+
+    from gansep.experiments.sweep import IDENTITY, run_identity, run_name
+
+    sweep = {"program": "gansep", "method": "grid",
+             "parameters": {"seed_everything": {"values": [0]}},
+             "command": ["gansep", "fit", "--config", str(root / "fit.yaml"), "${args}"]}
+    (root / "sweep.yaml").write_text(yaml.safe_dump(sweep))
+    identity = run_identity(sweep, {"seed_everything": 0})
+    identity["files"][str(root / "fit.yaml")] = "0" * 64
+    run = root / "sweep-runs" / run_name({"seed_everything": 0})
+    run.mkdir(parents=True)
+    (run / IDENTITY).write_text(json.dumps(identity))
+    (run / "status.json").write_text(json.dumps({"status": "finished", "exit_code": 0}))
     (root / "bad.yaml").write_text("method: grid\nparameters: [unclosed\n")
+    (root / "empty.yaml").write_text("")
+    (root / "binary.yaml").write_bytes(bytes(range(256)) * 4)
     (root / "no-generator.yaml").write_text("trainer: {max_epochs: 1}\n")
     (root / "levels0-run.yaml").write_text(
         "model: {init_args: {generator: {init_args: {levels: 0}}}}\n")
@@ -220,6 +311,37 @@ def build(root: Path) -> Path:
 
     build_test(test, {"a": estimates}, "vocals", trials=1, seconds=1.0,
                out=root / "listen-test", min_activity=0.5)
+    # Tests that would serve files from outside their folder, or changed files.
+    outside = root / "listen-outside"
+    outside.mkdir()
+    description = json.loads((root / "listen-test" / "test.json").read_text())
+    stimulus = description["trials"][1]["stimuli"][0]["file"]
+    for name in ("symlink", "dotdot", "absolute", "changed", "no-trials", "no-rate"):
+        shutil.copytree(root / "listen-test", outside / name)
+    (outside / "symlink" / stimulus).unlink()
+    (outside / "symlink" / stimulus).symlink_to(root / "a-file")
+    for name, file in (("dotdot", "../../a-file"), ("absolute", str(root / "a-file"))):
+        edited = json.loads(json.dumps(description))
+        edited["trials"][1]["stimuli"][0]["file"] = file
+        (outside / name / "test.json").write_text(json.dumps(edited))
+    changed = bytearray((outside / "changed" / stimulus).read_bytes())
+    changed[-8:] = b"\x00" * 8
+    (outside / "changed" / stimulus).write_bytes(bytes(changed))
+    for name, key in (("no-trials", "trials"), ("no-rate", "rate")):
+        edited = {k: v for k, v in description.items() if k != key}
+        (outside / name / "test.json").write_text(json.dumps(edited))
+
+    # A fitted perceptual model whose terms name code to run.
+    from gansep.eval.perceptual import TERMS, PerceptualModel
+
+    model = PerceptualModel(terms={"l1": TERMS["l1"]}, weights={"l1": 1.0}, means={"l1": 0.1},
+                            stds={"l1": 0.05}, intercept=50.0, rate=RATE, excerpt_seconds=1.0,
+                            source="vocals")
+    model.save(root / "perceptual" / "good")
+    model.terms = {"l1": ("os.system", touch)}
+    model.save(root / "perceptual" / "payload")
+    model.terms = {"l1": ("gansep.losses.L1", {"reduction": "sum"})}
+    model.save(root / "perceptual" / "other-args")
     listen = root / "listen"
     listen.mkdir()
     (listen / "bad-ratings.csv").write_text(
@@ -230,5 +352,17 @@ def build(root: Path) -> Path:
         "rater,trial,condition,rating\n" + "".join(
             f"r{i},t01,{c},{v}\n" for i in range(3) for c, v in
             (("reference", 100), ("anchor-7kHz", 50), ("a", 40), ("b", 30))))
+    (listen / "other-test-ratings.csv").write_text(
+        "rater,trial,condition,rating,test_sha256\n" + "".join(
+            f"r{i},t01,{c},{v},{'0' * 64}\n" for i in range(3) for c, v in
+            (("reference", 100), ("anchor-7kHz", 50), ("a", 40), ("b", 30))))
+    # Predictions of evaluate-alignment whose manifest (alignment.json) is gone.
+    (root / "alignment" / "no-manifest" / "predictions").mkdir(parents=True)
+    (root / "alignment" / "no-manifest" / "predictions" / "song.csv").write_text(
+        "word_start,word_end,line_end\n0.1,0.3,nan\n")
+    import sqlite3
+
+    with sqlite3.connect(listen / "other.sqlite") as connection:
+        connection.execute("CREATE TABLE songs (title TEXT)")
     (listen / "metrics.csv").write_text("trial,condition,SDR\nt01,a,1.5\n")
     return root

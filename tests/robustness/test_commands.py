@@ -1,20 +1,21 @@
-"""Every command against the broken-input corpus, as a real subprocess (see cases.py for what
-each case asserts). The cases run two at a time, once per session, before their tests read
-the outcomes."""
+"""Every command against the broken-input corpus, each case a process of its own (forked from a
+server that has imported gansep, torch and Lightning once; see cases.py for what each case
+asserts). The cases run two at a time, once per session, before their tests read the
+outcomes."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import multiprocessing
 import os
 import shutil
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import GANSEP
 from tests.robustness import corpus as corpus_module
 from tests.robustness.cases import CASES, TOOLS, Case
 
@@ -31,17 +32,67 @@ def fill(text: str, corpus: Path, workspace: Path) -> str:
     return text.replace("{c}", str(corpus)).replace("{w}", str(workspace))
 
 
+def _command(args: list[str], workspace: str, stdout: str, stderr: str) -> None:
+    """The ``gansep`` command in a process forked from the preloaded server (see
+    :func:`runner`): as the console script runs it, with its own working folder, environment,
+    standard streams and exit status; an uncaught exception prints its traceback and exits 1,
+    as Python does."""
+    import sys
+    import traceback
+
+    os.chdir(workspace)
+    os.environ.pop("GANSEP_DEBUG", None)
+    os.environ["PYTHONPATH"] = str(ROOT)
+    for fd, path in ((1, stdout), (2, stderr)):
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(handle, fd)
+        os.close(handle)
+    sys.stdout = open(1, "w", closefd=False, buffering=1)
+    sys.stderr = open(2, "w", closefd=False, buffering=1)
+    sys.argv = ["gansep", *args]
+    from gansep.cli.main import main
+
+    try:
+        code = main()
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+        if not isinstance(exit.code, (int, type(None))):
+            print(exit.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 - what Python itself would print
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
+
+
+@functools.lru_cache(maxsize=1)
+def runner():
+    """A forkserver that has imported gansep's command line, torch and Lightning once: every
+    case forks from it, so a case costs its own work, not 2-6 s of imports (the command runs as
+    a process of its own all the same)."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["torch", "pytorch_lightning", "jsonargparse",
+                                    "gansep.cli.main", "gansep.cli.lightning"])
+    return context
+
+
 def execute(case: Case, corpus: Path, workspace: Path) -> dict:
     workspace.mkdir(parents=True)
     for source, target in case.copy:
         shutil.copytree(corpus / source, workspace / target)
     before = snapshot(workspace)
     args = [fill(a, corpus, workspace) for a in case.args]
-    env = {k: v for k, v in os.environ.items() if k != "GANSEP_DEBUG"}
-    result = subprocess.run(GANSEP + args, cwd=workspace, capture_output=True, text=True,
-                            timeout=300, env={**env, "PYTHONPATH": str(ROOT)})
-    return {"code": result.returncode, "output": result.stdout + result.stderr,
-            "stderr": result.stderr, "before": before, "after": snapshot(workspace)}
+    streams = workspace.parent / f"{workspace.name}.out", workspace.parent / f"{workspace.name}.err"
+    process = runner().Process(target=_command, args=(args, str(workspace), *map(str, streams)))
+    process.start()
+    process.join(300)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    stdout, stderr = (path.read_text(errors="replace") for path in streams)
+    return {"code": process.exitcode, "output": stdout + stderr, "stderr": stderr,
+            "before": before, "after": snapshot(workspace)}
 
 
 @pytest.fixture(scope="session")

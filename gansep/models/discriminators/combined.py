@@ -7,6 +7,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from gansep.errors import ConfigError
 from gansep.models.discriminators.base import Discriminator, Judgement
 
 
@@ -24,7 +25,7 @@ class Combined(Discriminator):
         super().__init__()
         weights = [1.0] * len(discriminators) if weights is None else list(weights)
         if not discriminators or len(weights) != len(discriminators):
-            raise ValueError(f"Combined: {len(discriminators)} discriminators but "
+            raise ConfigError(f"Combined: {len(discriminators)} discriminators but "
                              f"{len(weights)} weights")
         self.members = nn.ModuleList(discriminators)
         self.weights = weights

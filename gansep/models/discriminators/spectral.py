@@ -9,6 +9,7 @@ from typing import Literal, Sequence
 import torch
 from torch import nn
 
+from gansep.errors import ConfigError
 from gansep.models.discriminators.base import Discriminator, normalized, run_stack
 
 SLOPE = 0.2
@@ -79,7 +80,7 @@ class MultiResolutionSpectral(Discriminator):
         super().__init__(conditional, per_source)
         for resolution in resolutions:
             if len(resolution) != 3 or resolution[2] > resolution[0]:
-                raise ValueError(f"MultiResolutionSpectral: each resolution is [n_fft, hop, win]"
+                raise ConfigError(f"MultiResolutionSpectral: each resolution is [n_fft, hop, win]"
                                  f" with win <= n_fft, got {resolution}")
         self.resolutions, self.channels, self.norm = [list(r) for r in resolutions], channels, norm
 

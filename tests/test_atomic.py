@@ -1,0 +1,71 @@
+"""Atomic writes leave nothing behind: a SIGTERM under the gansep command removes the temporary
+file on the way out, and the next write of a path removes what a SIGKILLed process left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from gansep.atomic import atomic_target
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Writes part of TARGET through atomic_target under `gansep slow TARGET` (a tool added for the
+# test), says "writing" and waits to be killed.
+WRITER = """
+import sys, time
+from pathlib import Path
+import gansep.cli.main as cli
+from gansep.atomic import atomic_target
+
+def slow(argv):
+    with atomic_target(argv[0]) as tmp:
+        Path(tmp).write_text("half")
+        print("writing", flush=True)
+        time.sleep(60)
+
+cli.TOOLS["slow"] = ("__main__:slow", "a test tool")
+sys.exit(cli.main(["slow", sys.argv[1]]))
+"""
+
+
+def start(target: Path) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert process.stdout.readline().strip() == "writing"
+    return process
+
+
+def temporaries(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_sigterm_removes_the_temporary_file(tmp_path):
+    process = start(tmp_path / "out.json")
+    assert len(temporaries(tmp_path)) == 1
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 128 + signal.SIGTERM
+    assert temporaries(tmp_path) == [] and not (tmp_path / "out.json").exists()
+
+
+def test_the_next_write_removes_what_sigkill_left(tmp_path):
+    process = start(tmp_path / "out.json")
+    process.kill()
+    process.wait(30)
+    left = temporaries(tmp_path)
+    assert len(left) == 1 and str(process.pid) in left[0].name
+    # Another writer's live temporary file is kept; the dead one's is removed.
+    live = start(tmp_path / "out.json")
+    try:
+        with atomic_target(tmp_path / "out.json") as tmp:
+            Path(tmp).write_text("whole")
+        assert (tmp_path / "out.json").read_text() == "whole"
+        remaining = temporaries(tmp_path)
+        assert len(remaining) == 1 and str(live.pid) in remaining[0].name
+    finally:
+        live.kill()
+        live.wait(30)
