@@ -8,8 +8,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -20,6 +22,12 @@ from tests.robustness import corpus as corpus_module
 from tests.robustness.cases import CASES, TOOLS, Case
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# multiprocessing's Process objects are not thread-safe: ``start()`` polls every other child,
+# and two threads reading one forkserver sentinel at once can leave one of them with EOF, which
+# multiprocessing reports as exit status 255. Starting and reaping under one lock keeps each
+# status read once.
+_PROCESSES = threading.Lock()
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -85,10 +93,11 @@ def execute(case: Case, corpus: Path, workspace: Path) -> dict:
     args = [fill(a, corpus, workspace) for a in case.args]
     streams = workspace.parent / f"{workspace.name}.out", workspace.parent / f"{workspace.name}.err"
     process = runner().Process(target=_command, args=(args, str(workspace), *map(str, streams)))
-    process.start()
-    process.join(300)
-    if process.is_alive():
+    with _PROCESSES:
+        process.start()
+    if not multiprocessing.connection.wait([process.sentinel], 300):
         process.kill()
+    with _PROCESSES:
         process.join()
     stdout, stderr = (path.read_text(errors="replace") for path in streams)
     return {"code": process.exitcode, "output": stdout + stderr, "stderr": stderr,
