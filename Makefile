@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean ffmpeg system-packages compare-demo listen-demo lyrics-demo
+.PHONY: install demo test test-fast bench clean ffmpeg system-packages compare-demo listen-demo lyrics-demo
 
 install: $(STAMP)
 
@@ -102,6 +102,10 @@ lyrics-demo: install $(SUNG)/test
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast tier, for iteration: everything but the tests marked slow (see tests/conftest.py).
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/train_step.py

@@ -1,6 +1,6 @@
 """gansep: adversarially trained Wave-U-Net source separation."""
 
-__version__ = "0.1.0"
+from gansep.version import __version__
 
 
 def load_separator(folder, device: str = "cpu"):

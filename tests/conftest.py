@@ -18,6 +18,21 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GANSEP = [sys.executable, "-m", "gansep.cli.main"]
 
 
+# Whole folders whose every test is slow: each runs gansep as a process (the robustness corpus,
+# the end-to-end command tests) or trains across processes (DDP).
+SLOW_FOLDERS = ("robustness", "cli")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks ``slow`` the tests of :data:`SLOW_FOLDERS` (other slow tests carry the marker
+    themselves); ``make test-fast`` deselects them."""
+    tests = Path(__file__).resolve().parent
+    for item in items:
+        parts = Path(item.fspath).resolve().relative_to(tests).parts
+        if parts[0] in SLOW_FOLDERS:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def toy_root(tmp_path_factory) -> Path:
     """A small toy dataset: 3 s tracks at 22.05 kHz, 3 train, 1 valid, 2 test."""

@@ -19,8 +19,13 @@ from pathlib import Path
 
 from gansep.cli.options import device, distinct_paths, in_range, positive_int, writable_folder
 from gansep.cli.transcribe import load_lyrics_separator
-from gansep.data.audio import DataError
+from gansep.data.audio import DataError, read_checked
+from gansep.data.lyrics import alignment_songs, write_lines, write_words
 from gansep.errors import ConfigError
+from gansep.eval.align import AlignmentError, align_audio, lyrics_lines
+from gansep.eval.alignment_metrics import score_alignments
+from gansep.eval.results import write_json_atomic
+from gansep.export import DIGEST
 
 log = logging.getLogger("gansep")
 MANIFEST = "alignment.json"
@@ -29,8 +34,6 @@ delay = in_range(float, -3600, 3600, what="a delay in seconds")
 
 
 def _read_lyrics(path: Path) -> list[list[str]]:
-    from gansep.eval.align import lyrics_lines
-
     try:
         lines = lyrics_lines(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
@@ -43,12 +46,8 @@ def _read_lyrics(path: Path) -> list[list[str]]:
 def align_file(separator, audio_path: Path, lyrics_path: Path, words_out: Path,
                lines_out: Path | None = None, batch_size: int = 1):
     """Aligns one song and writes its word (and line) timings atomically."""
-    from gansep.cli.separate import read_checked
-    from gansep.data.lyrics import write_lines, write_words
-    from gansep.eval.align import AlignmentError, align_audio
-
     lines = _read_lyrics(lyrics_path)
-    audio, rate = read_checked(audio_path)
+    audio, rate = read_checked(audio_path, truncated="warn")
     try:
         aligned = align_audio(separator, audio, rate, lines, batch_size)
     except AlignmentError as error:
@@ -104,8 +103,6 @@ def score_main(argv: list[str]) -> int:
     parser.add_argument("--delay", type=delay, default=0.0,
                         help="seconds added to every predicted onset before scoring")
     args = parser.parse_args(argv)
-    from gansep.eval.alignment_metrics import score_alignments
-
     writable_folder(args.out)
     distinct_paths([("reference", args.reference), ("predictions", args.predictions)],
                    folders=[("--out", args.out)])
@@ -163,11 +160,6 @@ def evaluate_main(argv: list[str]) -> int:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace predictions made by another model")
     args = parser.parse_args(argv)
-    from gansep.data.lyrics import alignment_songs
-    from gansep.eval.alignment_metrics import score_alignments
-    from gansep.eval.results import write_json_atomic
-    from gansep.export import DIGEST
-
     writable_folder(args.out)
     distinct_paths([("--model", args.model), ("--data", args.data)],
                    folders=[("--out", args.out)])

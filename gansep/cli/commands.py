@@ -4,12 +4,12 @@ command's description, shared by :mod:`gansep.cli.main` and the LightningCLI."""
 TOOLS = {
     "describe": ("gansep.cli.describe", "print a model's lengths, context and size"),
     "make-data": ("gansep.cli.make_data", "write a generated dataset (toy, sung-lyrics)"),
-    "evaluate": ("gansep.cli.evaluate:evaluate_main",
+    "evaluate": ("gansep.cli.evaluate",
                  "separate and score a test split with a checkpoint (museval format)"),
-    "score": ("gansep.cli.evaluate:score_main", "score any separator's output folders"),
-    "export": ("gansep.cli.separate:export_main",
+    "score": ("gansep.cli.score", "score any separator's output folders"),
+    "export": ("gansep.cli.export",
                "write a checkpoint's generator as safetensors + JSON + TorchScript"),
-    "separate": ("gansep.cli.separate:separate_main", "separate audio files"),
+    "separate": ("gansep.cli.separate", "separate audio files"),
     "transcribe": ("gansep.cli.transcribe", "transcribe lyrics with a multi-task separator"),
     "align": ("gansep.cli.align:align_main",
               "align lyrics to a song (word timings) with a multi-task separator"),
@@ -31,3 +31,23 @@ DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"
                                        for name, (_, about) in TOOLS.items())
                + "\nUser errors print one line; GANSEP_DEBUG=1 (or --debug first) shows the "
                "traceback.")
+
+LIGHTNING = {
+    "fit": "train a separator from a run config (gansep fit --config configs/demo.yaml)",
+    "validate": "run a checkpoint over the validation split of a run config",
+    "test": "score a checkpoint on the test split of a run config",
+}
+
+
+def usage() -> str:
+    """``gansep --help``: every command with its one-line description."""
+    width = max(map(len, [*TOOLS, *LIGHTNING]))
+    lines = ["usage: gansep [--debug] COMMAND [options]   (gansep COMMAND --help: its options)",
+             "", "gansep: adversarially trained source separation.", "",
+             "training (LightningCLI: --config FILE [--key value ...]):"]
+    lines += [f"  {name:<{width}}  {about}" for name, about in LIGHTNING.items()]
+    lines += ["", "tools:"]
+    lines += [f"  {name:<{width}}  {about}" for name, (_, about) in TOOLS.items()]
+    lines += ["", "User errors print one line (exit 2); GANSEP_DEBUG=1 or --debug first shows "
+              "the traceback."]
+    return "\n".join(lines) + "\n"

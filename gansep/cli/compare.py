@@ -8,13 +8,12 @@ import logging
 from pathlib import Path
 
 from gansep.cli.options import distinct_paths, writable_folder
+from gansep.experiments.compare import __doc__ as about, compare_runs
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: list[str]) -> int:
-    from gansep.experiments.compare import __doc__ as about, compare_runs
-
     parser = argparse.ArgumentParser(prog="gansep compare", description=about.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (or a sweep's runs dir)")
     parser.add_argument("--baseline", help="objective the others are tested against")

@@ -8,7 +8,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from gansep.cli.commands import DESCRIPTION
 from gansep.data.datamodule import SeparationData
 from gansep.errors import ConfigError
-from gansep.export import check_finite_weights, load_checkpoint_file
+from gansep.checkpoints import check_finite_weights, load_checkpoint_file
 from gansep.training.hyperparameters import check_hyperparameters
 from gansep.training.robust import (AtomicCheckpointIO, SaveOnPreemption,
                                     check_training_memory)

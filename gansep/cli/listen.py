@@ -7,8 +7,17 @@ import argparse
 import logging
 from pathlib import Path
 
-from gansep.cli.options import in_range, positive_int, distinct_paths, writable_folder
+from gansep.atomic import sha256_file
+from gansep.cli.options import distinct_paths, in_range, positive_int, writable_folder
 from gansep.errors import ConfigError
+from gansep.eval.perceptual import MODEL_FILE, OBJECTIVE_FILE
+from gansep.listen.analysis import analyse
+from gansep.listen.build import build_test
+from gansep.listen.fit import fit_objective, markdown
+from gansep.listen.metrics import write_metrics
+from gansep.listen.ratings import rated_test_sha256, read_ratings
+from gansep.listen.server import serve
+from gansep.listen.store import export_csv
 
 log = logging.getLogger("gansep")
 
@@ -115,8 +124,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = parser().parse_args(argv)
     if args.command == "build":
-        from gansep.listen.build import build_test
-
         writable_folder(args.out)
         distinct_paths([("--references", args.references)]
                        + [(f"--condition {name}", folder) for name, folder in args.condition],
@@ -127,33 +134,21 @@ def main(argv: list[str]) -> int:
         build_test(args.references, conditions, args.source, args.trials, args.seconds,
                    args.out, args.seed, args.loudness, args.min_activity, args.name)
     elif args.command == "serve":
-        from gansep.listen.server import serve
-
         serve(args.test, args.db or args.test / "ratings.sqlite", args.host, args.port,
               args.token)
     elif args.command == "export":
-        from gansep.listen.store import export_csv
-
         _file_out(args.out, "--out")
         distinct_paths([("--db", args.db)], files=[("--out", args.out)])
         rows = export_csv(args.db, args.out)
         log.info("wrote %s: %d ratings", args.out, rows)
     elif args.command == "metrics":
-        from gansep.listen.metrics import write_metrics
-
         _file_out(args.out, "--out")
         distinct_paths([("test", args.test)], files=[("--out", args.out)])
         write_metrics(args.test, args.out)
     elif args.command == "fit-objective":
-        from gansep.listen.fit import fit_objective, markdown
-        from gansep.atomic import sha256_file
-        from gansep.listen.ratings import rated_test_sha256, read_ratings
-
         writable_folder(args.out)
         distinct_paths([("--ratings", args.ratings), ("--db", args.db), ("--test", args.test)],
                        folders=[("--out", args.out)])
-        from gansep.eval.perceptual import MODEL_FILE, OBJECTIVE_FILE
-
         earlier = [args.out / f for f in (MODEL_FILE, OBJECTIVE_FILE) if (args.out / f).exists()]
         if earlier and not args.overwrite:
             raise ConfigError(f"--out {args.out}: holds an objective fitted earlier "
@@ -175,8 +170,6 @@ def main(argv: list[str]) -> int:
                                      tuple(args.exclude), str(args.ratings or args.db))
         print(markdown(table, model), end="")
     else:
-        from gansep.listen.analysis import analyse
-
         writable_folder(args.out)
         distinct_paths([("--ratings", args.ratings), ("--db", args.db),
                         ("--metrics", args.metrics)], folders=[("--out", args.out)])

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from gansep.cli.commands import TOOLS
+from gansep.cli.commands import TOOLS, usage
 from gansep.errors import ConfigError, user_message
 
 log = logging.getLogger("gansep")
@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         args, debug = args[1:], True
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     command = args[0] if args else ""
+    if command in ("", "-h", "--help"):
+        sys.stdout.write(usage())
+        return 0 if command else 2
     try:
         return _run(command, args[1:] if command in TOOLS else args,
                     argv is None and not debug)

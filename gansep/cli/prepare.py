@@ -10,14 +10,15 @@ import os
 from pathlib import Path
 
 from gansep.cli.options import distinct_paths, positive_int
+from gansep.cli.runconfig import add_config_option, read_run
+from gansep.data.cache import CachedCollection, default_cache_dir, describe_footprint
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gansep prepare", description=__doc__)
-    parser.add_argument("--config", type=Path, action="append", required=True,
-                        help="run config(s), merged in order as by gansep fit")
+    add_config_option(parser, required=True)
     parser.add_argument("--cache", type=Path,
                         help="cache folder (default: the config's data.cache_dir, else "
                              "$GANSEP_CACHE or ~/.cache/gansep)")
@@ -30,17 +31,7 @@ def main(argv: list[str]) -> int:
                         help="check the SHA-256 of every cached file (rebuild what differs)")
     args, overrides = parser.parse_known_args(argv)
 
-    from gansep.cli.lightning import lightning_cli
-    from gansep.data.cache import CachedCollection, default_cache_dir, describe_footprint
-
-    config = []
-    for path in args.config:
-        config += ["--config", str(path)]
-    cli = lightning_cli(config + overrides + ["--trainer.logger", "false"], run=False)
-    data, generator = cli.datamodule, cli.model.generator
-    collection = data.collection
-    if isinstance(collection, CachedCollection):
-        collection = collection.collection
+    data, generator, collection = read_run(args.config, overrides)
     cache_dir = args.cache or data.resolved_cache_dir() or default_cache_dir()
     distinct_paths([("--config", path) for path in args.config]
                    + [("data root", getattr(collection, "root", None))],

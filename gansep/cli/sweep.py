@@ -8,13 +8,13 @@ import logging
 from pathlib import Path
 
 from gansep.cli.options import distinct_paths, natural_int, positive_int
+from gansep.eval.perceptual import PerceptualModel
+from gansep.experiments.sweep import __doc__ as about, run_sweep
 
 log = logging.getLogger(__name__)
 
 
 def main(argv: list[str]) -> int:
-    from gansep.experiments.sweep import __doc__ as about, run_sweep
-
     parser = argparse.ArgumentParser(prog="gansep sweep", description=about)
     parser.add_argument("file", type=Path, help="wandb sweep YAML")
     parser.add_argument("--runs-dir", type=Path, default=Path("runs/sweep"))
@@ -28,8 +28,6 @@ def main(argv: list[str]) -> int:
                              "(gansep listen fit-objective's folder)")
     args = parser.parse_args(argv)
     if args.perceptual is not None:
-        from gansep.eval.perceptual import PerceptualModel
-
         PerceptualModel.load(args.perceptual)  # a bad folder fails before any training
     distinct_paths([("file", args.file), ("--perceptual", args.perceptual)],
                    folders=[("--runs-dir", args.runs_dir)])

@@ -9,8 +9,9 @@ from pathlib import Path
 
 
 from gansep.cli.options import device, in_range
-from gansep.data.audio import DataError
+from gansep.data.audio import DataError, read_checked
 from gansep.errors import ConfigError
+from gansep.export import load_separator
 
 log = logging.getLogger("gansep")
 MAX_BEAM = 256  # a wider beam finds nothing a 256-wide one misses on a 30-class vocabulary
@@ -18,8 +19,6 @@ MAX_BEAM = 256  # a wider beam finds nothing a 256-wide one misses on a 30-class
 
 def load_lyrics_separator(model: Path, device_name: str, purpose: str):
     """An exported separator with a lyrics head; ConfigError naming the folder otherwise."""
-    from gansep.export import load_separator
-
     separator = load_separator(model, device_name)
     if not hasattr(separator.generator, "separate_and_transcribe"):
         raise ConfigError(f"{model}: this separator has no lyrics head (train a "
@@ -42,13 +41,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--device", type=device, default="cpu")
     args = parser.parse_args(argv)
 
-    from gansep.cli.separate import read_checked
-
     separator = load_lyrics_separator(args.model, args.device, "transcribe")
     failed = 0
     for path in args.audio:
         try:
-            audio, rate = read_checked(path)
+            audio, rate = read_checked(path, truncated="warn")
             result = separator.transcribe(audio, rate, args.beam)
         except (DataError, ValueError) as error:  # ValueError: channels the model cannot take
             log.error("%s", error if str(path) in str(error) else f"{path}: {error}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import subprocess
 from math import gcd
 from pathlib import Path
 
@@ -11,7 +13,14 @@ import soundfile as sf
 from gansep.atomic import atomic_target
 from gansep.errors import GansepError
 
+# What libsndfile reads (segments of a file on demand), and what only ffmpeg decodes (whole,
+# first audio stream: a stems .mp4's mixture).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")
+SOUNDFILE_EXTENSIONS = AUDIO_EXTENSIONS + (".mp3",)
+FFMPEG_EXTENSIONS = (".mp4", ".m4a", ".aac", ".opus", ".webm")
+READABLE = SOUNDFILE_EXTENSIONS + FFMPEG_EXTENSIONS
+
+log = logging.getLogger(__name__)
 
 
 class DataError(GansepError, ValueError):
@@ -68,12 +77,66 @@ def wav_truncation(path: str | Path) -> str | None:
 
 
 def read_audio(path: str | Path, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, int]:
-    """Reads frames ``[start, stop)`` of ``path``. Returns ``((channels, time) float32, rate)``."""
+    """Reads frames ``[start, stop)`` of ``path`` in any :data:`READABLE` format (soundfile,
+    or ffmpeg for mp4/m4a/aac/opus/webm). Returns ``((channels, time) float32, rate)``;
+    DataError naming the file when it cannot be read."""
+    path = Path(path)
+    if path.suffix.lower() in FFMPEG_EXTENSIONS:
+        audio, rate = _decode_ffmpeg(path)
+        return np.ascontiguousarray(audio[:, start:stop]), rate
     try:
         data, rate = sf.read(str(path), start=start, stop=stop, dtype="float32", always_2d=True)
     except Exception as error:
         raise DataError(f"{path}: cannot read audio ({error})") from None
     return np.ascontiguousarray(data.T), rate
+
+
+def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
+    """The first audio stream of ``path``, decoded whole by ffmpeg to float32."""
+    if not path.is_file():
+        raise DataError(f"{path}: cannot read audio (no such file)")
+    try:
+        probe = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0",
+                                "-show_entries", "stream=sample_rate,channels", "-of",
+                                "csv=p=0", str(path)], capture_output=True, text=True, check=True)
+        rate, channels = (int(v) for v in probe.stdout.strip().split(",")[:2])
+        decoded = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:a:0",
+                                  "-f", "f32le", "-"], capture_output=True, check=True)
+    except FileNotFoundError:
+        raise DataError(f"{path}: reading {path.suffix} needs ffmpeg on PATH") from None
+    except (subprocess.CalledProcessError, ValueError) as error:
+        message = getattr(error, "stderr", "") or error
+        if isinstance(message, bytes):
+            message = message.decode(errors="replace")
+        raise DataError(f"{path}: ffmpeg cannot decode it ({str(message).strip()[:200]})") from None
+    audio = np.frombuffer(decoded.stdout, dtype=np.float32).reshape(-1, channels).T
+    return np.ascontiguousarray(audio), rate
+
+
+def read_checked(path: str | Path, start: int = 0, stop: int | None = None,
+                 truncated: str = "refuse") -> tuple[np.ndarray, int]:
+    """:func:`read_audio` with one set of checks, each a DataError naming the file: empty audio,
+    NaN or infinite samples, fewer frames than ``[start, stop)`` asks for, and a WAV whose header
+    declares more audio than the file holds (``truncated="refuse"``, for scoring: the part that
+    is there is another signal; ``"warn"``: logged, the part that is there used)."""
+    if truncated not in ("refuse", "warn"):
+        raise ValueError(f"truncated must be 'refuse' or 'warn', got {truncated!r}")
+    audio, rate = read_audio(path, start, stop)
+    if stop is not None and audio.shape[-1] != stop - start:
+        raise DataError(f"{path}: truncated: frames [{start}, {stop}) asked for, "
+                        f"{audio.shape[-1]} read")
+    if stop is None:
+        cut = wav_truncation(path)
+        if cut and truncated == "refuse":
+            raise DataError(f"{cut}; not scored or used: the part that is there is another signal")
+        if cut:
+            log.warning("warning: %s; using the part that is there", cut)
+        if audio.shape[-1] == 0:
+            raise DataError(f"{path}: empty audio (0 samples)")
+    if not np.isfinite(audio).all():
+        where = "" if stop is None else f" in frames [{start}, {stop})"
+        raise DataError(f"{path}: NaN or infinite samples{where}")
+    return audio, rate
 
 
 def write_audio(path: str | Path, audio: np.ndarray, rate: int, subtype: str | None = None) -> None:
@@ -91,3 +154,17 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     factor = gcd(int(from_rate), int(to_rate))
     up, down = int(to_rate) // factor, int(from_rate) // factor
     return resample_poly(audio, up, down, axis=-1).astype(np.float32, copy=False)
+
+
+
+def fit_channels(audio: np.ndarray, channels: int) -> np.ndarray:
+    """Mono to stereo by duplication, stereo to mono by averaging (the paper's mono downmix)."""
+    if audio.shape[-2] == channels:
+        return audio
+    if channels == 1:
+        return audio.mean(axis=-2, keepdims=True)
+    if audio.shape[-2] == 1:
+        return np.repeat(audio, channels, axis=-2)
+    raise DataError(f"cannot map {audio.shape[-2]} channels to {channels}: gansep turns mono "
+                    "into any channel count and any count into mono; give the generator the "
+                    "data's channel count")

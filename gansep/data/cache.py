@@ -31,8 +31,9 @@ from typing import Literal, Sequence
 
 import numpy as np
 
+from gansep.version import __version__
 from gansep.atomic import atomic_target, sha256_file
-from gansep.data.audio import DataError, resample
+from gansep.data.audio import DataError, fit_channels, resample
 from gansep.data.tracks import SPLITS, Track, TrackCollection
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,6 @@ def _source_record(track: Track) -> list[dict]:
 
 def _build_track(track: Track, folder: Path, rate: int, channels: int, dtype: str) -> dict:
     """Decodes, resamples and stores one track; returns its manifest entry."""
-    from gansep.data.sampling import fit_channels
-
     sources = _source_record(track)
     stems = track.read_stems(0, track.num_frames)
     entry = {"sources": sources, "native_rate": track.sample_rate,
@@ -171,8 +170,6 @@ class CachedCollection(TrackCollection):
         return self.root / "manifest.json"
 
     def _read_manifest(self) -> dict:
-        from gansep import __version__
-
         empty = {"format": FORMAT, "gansep_version": __version__, "sample_rate": self.sample_rate,
                  "channels": self.channels, "dtype": self.dtype,
                  "collection": self.collection.identity(), "splits": {}}

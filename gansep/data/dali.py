@@ -19,6 +19,7 @@ import pickle
 from pathlib import Path
 
 from gansep.data.audio import AUDIO_EXTENSIONS, DataError
+from gansep.data.jamendo import SongTrack
 from gansep.data.lyrics import LyricLine
 from gansep.data.tracks import TrackCollection
 
@@ -111,8 +112,6 @@ class DALI(TrackCollection):
                 "audio": str(self.audio.resolve()), "split": self.split}
 
     def tracks(self, split: str) -> list:
-        from gansep.data.jamendo import SongTrack
-
         self.check_split(split)
         if split != self.split:
             return []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gansep.data.audio import (AUDIO_EXTENSIONS, DataError, audio_info, read_audio,
+from gansep.data.audio import (AUDIO_EXTENSIONS, DataError, audio_info, read_checked,
                                wav_truncation)
 from gansep.data.lyrics import LINES_FILE, read_lines
 from gansep.data.tracks import Track, TrackCollection
@@ -66,14 +66,7 @@ class FolderTrack(Track):
         self.lines = read_lines(lines) if lines.is_file() else None
 
     def _read(self, name: str, start: int, stop: int) -> np.ndarray:
-        audio, _ = read_audio(self.files[name], start, stop)
-        if audio.shape[-1] != stop - start:
-            raise DataError(f"{self.files[name]}: truncated: asked for frames [{start}, {stop}), "
-                            f"got {audio.shape[-1]}")
-        if not np.isfinite(audio).all():
-            raise DataError(f"{self.files[name]}: NaN or infinite samples in frames "
-                            f"[{start}, {stop})")
-        return audio
+        return read_checked(self.files[name], start, stop)[0]
 
     def read_stems(self, start: int, stop: int) -> dict[str, np.ndarray]:
         return {name: self._read(name, start, stop) for name in self.stems}

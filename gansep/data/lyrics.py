@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from gansep.atomic import atomic_target
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 
@@ -204,8 +205,6 @@ def read_words(path: Path) -> list[LyricWord]:
 
 def write_lines(path: Path, lines: list[LyricLine]) -> None:
     """Writes lines in the JamendoLyrics lines format (atomically)."""
-    from gansep.atomic import atomic_target
-
     with atomic_target(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["start_time", "end_time", "lyrics_line"])
@@ -215,8 +214,6 @@ def write_lines(path: Path, lines: list[LyricLine]) -> None:
 
 def write_words(path: Path, words: list[LyricWord]) -> None:
     """Writes words in the JamendoLyrics words format (atomically)."""
-    from gansep.atomic import atomic_target
-
     with atomic_target(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(["word_start", "word_end", "line_end"])

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from gansep.data.audio import DataError, resample
+from gansep.data.audio import DataError, fit_channels, resample
+from gansep.data.lyrics import vocabulary
 from gansep.data.tracks import Track
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,6 @@ def excerpt_lyrics(track: Track, start: int, spec: ExcerptSpec) -> ExcerptLyrics
     """The lyrics of the output window of the sample whose input starts at ``start``."""
     if track.lines is None:
         return ExcerptLyrics(track.has_stems, None)
-    from gansep.data.lyrics import vocabulary
-
     encode = vocabulary(spec.vocabulary).encode
     window_start = (start + spec.context_left) / spec.sample_rate
     window_end = window_start + spec.output_length / spec.sample_rate
@@ -113,19 +112,6 @@ class Augmentation:
             raise ValueError(f"Augmentation.gain must be 0 < low <= high, got {self.gain}")
         if not 0.0 <= self.remix <= 1.0:
             raise ValueError(f"Augmentation.remix must be a probability, got {self.remix}")
-
-
-def fit_channels(audio: np.ndarray, channels: int) -> np.ndarray:
-    """Mono to stereo by duplication, stereo to mono by averaging (the paper's mono downmix)."""
-    if audio.shape[-2] == channels:
-        return audio
-    if channels == 1:
-        return audio.mean(axis=-2, keepdims=True)
-    if audio.shape[-2] == 1:
-        return np.repeat(audio, channels, axis=-2)
-    raise DataError(f"cannot map {audio.shape[-2]} channels to {channels}: gansep turns mono "
-                    "into any channel count and any count into mono; give the generator the "
-                    "data's channel count")
 
 
 def read_span(track: Track, sources: Sequence[str] | None, start: int, length: int,

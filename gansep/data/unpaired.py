@@ -10,7 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
-from gansep.data.audio import AUDIO_EXTENSIONS, DataError, audio_info, read_audio, resample
+from gansep.data.audio import (AUDIO_EXTENSIONS, DataError, audio_info, fit_channels, read_checked,
+                               resample)
 
 
 class UnpairedSources:
@@ -42,16 +43,12 @@ class UnpairedSources:
                 channels: int) -> np.ndarray:
         """A random ``(channels, length)`` excerpt at ``rate`` of one of the source's files
         (files drawn in proportion to their length; zero-padded past a short file's end)."""
-        from gansep.data.sampling import fit_channels
-
         files = self.files(source)
         frames = np.array([f for _, f, _ in files], dtype=float)
         path, total, native = files[rng.choice(len(files), p=frames / frames.sum())]
         span = int(np.ceil(length * native / rate)) + 1
         start = int(rng.integers(0, max(1, total - span + 1)))
-        audio, _ = read_audio(path, start, min(total, start + span))
-        if not np.isfinite(audio).all():
-            raise DataError(f"{path}: NaN or infinite samples")
+        audio, _ = read_checked(path, start, min(total, start + span))
         audio = fit_channels(resample(audio, native, rate), channels)[..., :length]
         return np.pad(audio, ((0, 0), (0, length - audio.shape[-1])))
 

@@ -1,6 +1,5 @@
-"""Evaluation: whole-track separation and BSSEval metrics."""
+"""Evaluation: BSSEval v4 and the other metrics, and resumable scoring of whole tracks."""
 
 from gansep.eval.bsseval import bss_eval, median_over_frames
-from gansep.eval.separate import separate
 
-__all__ = ["bss_eval", "median_over_frames", "separate"]
+__all__ = ["bss_eval", "median_over_frames"]

@@ -22,13 +22,18 @@ from typing import Callable, Iterable
 import numpy as np
 from tqdm.auto import tqdm
 
-from gansep.atomic import sha256_file
-from gansep.data.audio import DataError, wav_truncation
+from gansep.atomic import atomic_target, sha256_file
+from gansep.checkpoints import generator_from_checkpoint
+from gansep.data.audio import READABLE, DataError, read_checked, write_audio
+from gansep.data.tracks import assemble_sources
 from gansep.errors import ConfigError
 from gansep.eval.bsseval import bss_eval
+from gansep.eval.perceptual import MODEL_FILE
 from gansep.eval.results import (PERCEPTUAL, aggregate_table, museval_json, read_track_scores,
                                  write_json_atomic)
 from gansep.eval.si_sdr import si_sdr
+from gansep.eval.transcribe import add_counts, error_counts, line_transcripts, rates
+from gansep.separate import separate_file_audio
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +161,6 @@ def score_all(jobs: Iterable[TrackJob], out: Path, overwrite: bool = False,
 def lyrics_summary(out: Path) -> str:
     """The lyrics head's CER and WER over every annotated line of the scored tracks (edit
     counts summed over tracks), as Markdown; empty when no track was transcribed."""
-    from gansep.eval.transcribe import add_counts, rates
-
     totals: dict[str, int] = {}
     tracks = 0
     for path in sorted((out / "test").glob("*.json")):
@@ -175,8 +178,6 @@ def lyrics_summary(out: Path) -> str:
 
 def finish(out: Path, failures: dict[str, str]) -> int:
     """Writes the aggregate table (and the list of tracks not scored) atomically."""
-    from gansep.atomic import atomic_target
-
     rows = read_track_scores(out)
     markdown, csv = aggregate_table(rows) if rows else ("No track scored.\n", "")
     markdown += lyrics_summary(out)
@@ -200,8 +201,6 @@ def _perceptual_provenance(perceptual) -> dict:
     """The perceptual model's hash, where one is used (it changes the results)."""
     if perceptual is None:
         return {}
-    from gansep.eval.perceptual import MODEL_FILE
-
     return {"perceptual_sha256": sha256_file(perceptual.folder / MODEL_FILE)}
 
 
@@ -217,12 +216,6 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
     ``perceptual``, a :class:`~gansep.eval.perceptual.PerceptualScore`, adds its score).
     Returns 1 if a track failed, else 0."""
     import torch
-
-    from gansep.data.audio import write_audio
-    from gansep.eval.separate import separate_file_audio
-    from gansep.export import generator_from_checkpoint
-
-    from gansep.eval.transcribe import error_counts, line_transcripts, rates
 
     generator, info = generator_from_checkpoint(checkpoint, ema=ema)
     lyrics_head = hasattr(generator, "separate_and_transcribe")
@@ -267,7 +260,6 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
 
 
 # ------------------------------------------------------------------ output folders
-SCORABLE = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".mp3", ".m4a", ".mp4")
 
 
 def audio_files(folder: Path) -> dict[str, Path]:
@@ -275,39 +267,11 @@ def audio_files(folder: Path) -> dict[str, Path]:
     two share a name (``vocals.wav`` and ``vocals.flac``)."""
     files: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
-        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in SCORABLE:
+        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() in READABLE:
             if path.stem in files:
                 raise TrackError(f"{files[path.stem]} and {path}: two files for one source")
             files[path.stem] = path
     return files
-
-
-def read_scorable(path: Path) -> tuple[np.ndarray, int]:
-    """``((channels, time) float32, rate)``: soundfile for what it reads (wav, flac, ogg,
-    mp3), ffmpeg through stempeg otherwise; DataError naming the file for unreadable,
-    empty or non-finite audio."""
-    from gansep.data.audio import read_audio
-
-    try:
-        audio, rate = read_audio(path)
-    except DataError:
-        if path.suffix.lower() not in (".m4a", ".mp4"):
-            raise
-        try:
-            import stempeg
-
-            audio, rate = stempeg.read_stems(str(path), stem_id=0, dtype=np.float32)
-        except Exception as error:  # noqa: BLE001 - ffmpeg's failures are the file's
-            raise DataError(f"{path}: cannot read audio through ffmpeg ({error})") from None
-        audio, rate = np.ascontiguousarray(np.asarray(audio).T), int(rate)
-    if audio.shape[-1] == 0:
-        raise DataError(f"{path}: empty audio (0 samples)")
-    truncated = wav_truncation(path)
-    if truncated:  # scoring the part that is there would score another signal
-        raise DataError(f"{truncated}; not scored")
-    if not np.isfinite(audio).all():
-        raise DataError(f"{path}: audio holds NaN or infinite samples")
-    return audio, rate
 
 
 def score_folders(references: Path, estimates: Path, out: Path, backend: str = "fast",
@@ -380,7 +344,7 @@ def read_stems(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], int]:
     file whose sample rate differs from the others'."""
     stems, rate = {}, None
     for name, path in files.items():
-        stems[name], stem_rate = read_scorable(path)
+        stems[name], stem_rate = read_checked(path)
         if rate is not None and stem_rate != rate:
             raise DataError(f"{path}: sample rate {stem_rate} Hz differs from {rate} Hz")
         rate = stem_rate
@@ -389,8 +353,6 @@ def read_stems(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], int]:
 
 def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window: float,
                   hop: float, perceptual=None, sources: list[str] | None = None) -> dict:
-    from gansep.data.tracks import assemble_sources
-
     estimate_files, reference_files = _track_files(estimate_dir, reference_dir, sources)
     stems, rate = read_stems(reference_files)
     channels = {a.shape[0] for a in stems.values()}
@@ -406,7 +368,7 @@ def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window:
     references = assemble_sources(stems, sources, reference_dir.name)
     estimates = np.zeros_like(references)
     for k, source in enumerate(sources):
-        audio, estimate_rate = read_scorable(estimate_files[source])
+        audio, estimate_rate = read_checked(estimate_files[source])
         if estimate_rate != rate:
             raise DataError(f"{estimate_files[source]}: sample rate {estimate_rate} Hz, but "
                             f"the references have {rate} Hz")

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from gansep import losses
-from gansep.data.audio import DataError
+from gansep.atomic import atomic_target
+from gansep.data.audio import DataError, resample
 from gansep.errors import ConfigError
 
 MODEL_FILE = "perceptual.json"
@@ -125,8 +126,6 @@ class PerceptualModel:
         """Writes ``perceptual.json`` and ``objective.yaml`` in ``folder`` (atomically)."""
         import yaml
 
-        from gansep.atomic import atomic_target
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         data = {"format": FORMAT, **asdict(self)}
@@ -196,8 +195,6 @@ class PerceptualScore:
         """``(median predicted rating over windows, windows scored)`` of a whole track, or
         (NaN, 0) when no window has an audible reference. Audio at another rate is
         resampled to the model's."""
-        from gansep.data.audio import resample
-
         if reference.shape != estimate.shape:
             raise DataError(f"reference {reference.shape} and estimate {estimate.shape} "
                             "differ in shape")

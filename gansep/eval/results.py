@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gansep.atomic import atomic_target
+from gansep.data.audio import DataError
 from gansep.eval.bsseval import METRICS, median_over_frames
 
 #: What a per-track result row holds: BSSEval v4 (median over frames) and the whole-track
@@ -61,8 +63,6 @@ def write_json_atomic(path, data) -> None:
     """Writes JSON atomically (see :func:`gansep.atomic.atomic_target`)."""
     import json
 
-    from gansep.atomic import atomic_target
-
     with atomic_target(path) as tmp:
         with open(tmp, "w") as file:
             json.dump(data, file, indent=1, allow_nan=False)
@@ -75,8 +75,6 @@ def read_track_scores(folder) -> list[dict]:
     ``folder/test``."""
     import json
     from pathlib import Path
-
-    from gansep.data.audio import DataError
 
     rows = []
     for path in sorted(Path(folder, "test").glob("**/*.json")):

@@ -21,7 +21,9 @@ import numpy as np
 from gansep.atomic import atomic_target
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
+from gansep.eval.evaluate import LYRICS
 from gansep.eval.results import PERCEPTUAL, TRACK_METRICS, read_track_scores
+from gansep.eval.transcribe import add_counts, rates
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,6 @@ def objective_of(run: Path) -> str:
 def lyrics_table(runs: list[Path]) -> str | None:
     """Per objective, the lyrics head's CER and WER over every annotated test line of its
     runs (edit counts summed over tracks and seeds), as Markdown; None when no run has them."""
-    from gansep.eval.evaluate import LYRICS
-    from gansep.eval.transcribe import add_counts, rates
-
     totals: dict[str, dict] = {}
     for run in runs:
         folder = run / "results" if (run / "results" / "test").is_dir() else run
@@ -164,8 +163,6 @@ def box_plot(rows: list[dict], path: Path, metric: str = "SDR") -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from gansep.atomic import atomic_target
 
     objectives = list(dict.fromkeys(r["objective"] for r in rows))
     sources = list(dict.fromkeys(r["source"] for r in rows))

@@ -28,9 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from gansep.version import __version__
 from gansep.atomic import atomic_target, sha256_file
-from gansep.data.audio import DataError, write_audio
+from gansep.data.audio import DataError, read_checked, write_audio
 from gansep.errors import ConfigError
+from gansep.eval.evaluate import audio_files, read_stems
+from gansep.listen.page import page_folder
 from gansep.listen.stimuli import ANCHORS, active_blocks, active_starts, loudness_gains, lowpass
 
 log = logging.getLogger(__name__)
@@ -74,8 +77,6 @@ def check_conditions(conditions: dict[str, Path]) -> None:
 
 
 def _source_file(folder: Path, source: str) -> Path | None:
-    from gansep.eval.evaluate import audio_files
-
     return audio_files(folder).get(source) if folder.is_dir() else None
 
 
@@ -83,8 +84,6 @@ def load_track(references: Path, track: str, source: str,
                conditions: dict[str, Path]) -> tuple[int, np.ndarray, np.ndarray, dict]:
     """``(rate, reference, interference, {condition: estimate})`` of one track, all
     ``(channels, time)``; DataError naming the condition, track and file on any mismatch."""
-    from gansep.eval.evaluate import audio_files, read_scorable, read_stems
-
     stems, rate = read_stems({name: path for name, path in audio_files(references / track)
                               .items() if name != "mixture"})
     if not stems:
@@ -104,7 +103,7 @@ def load_track(references: Path, track: str, source: str,
     estimates = {}
     for condition, folder in conditions.items():
         path = _source_file(folder / track, source)
-        audio, estimate_rate = read_scorable(path)
+        audio, estimate_rate = read_checked(path)
         what = f"condition {condition}, track {track} ({path})"
         if estimate_rate != rate:
             raise DataError(f"{what}: sample rate {estimate_rate} Hz, the reference has "
@@ -224,9 +223,6 @@ def build_test(references: Path, conditions: dict[str, Path], source: str, trial
 def _write(out: Path, excerpts: list[Excerpt], loaded: dict, conditions: dict[str, Path],
            references: Path, source: str, rate: int, seconds: float, seed: int,
            loudness: float, min_activity: float, rng: np.random.Generator, name: str) -> dict:
-    from gansep import __version__
-    from gansep.listen.page import page_folder
-
     out.mkdir(parents=True, exist_ok=True)
     keys_taken: set[str] = set()
 

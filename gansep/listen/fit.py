@@ -29,6 +29,9 @@ import pandas as pd
 from gansep.atomic import atomic_target, sha256_file
 from gansep.errors import ConfigError
 from gansep.eval.perceptual import TERMS, PerceptualModel, term_values
+from gansep.listen.analysis import item_ratings
+from gansep.listen.build import REFERENCE, load_test
+from gansep.listen.metrics import bsseval_metrics, rated_stimuli
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +108,6 @@ def item_table(ratings: pd.DataFrame, test_dir: Path, terms: dict[str, tuple[str
                aggregate: str, exclude: tuple[str, ...]) -> pd.DataFrame:
     """One row per rated stimulus: trial, condition, the aggregated rating, every term and
     BSSEval metric."""
-    from gansep.listen.analysis import item_ratings
-    from gansep.listen.metrics import bsseval_metrics, rated_stimuli
-
     per_rater = item_ratings(ratings[~ratings["condition"].isin(exclude)])
     aggregated = per_rater.groupby(["trial", "condition"], as_index=False)["rating"].agg(
         aggregate)
@@ -159,8 +159,6 @@ def fit_objective(ratings: pd.DataFrame, test_dir: Path, out: Path, terms: list[
     ``objective.yaml``, ``perceptual.json`` (model and provenance), ``fit.csv`` / ``fit.md``
     (the out-of-fold agreement table), ``items.csv`` and ``fit-scatter.png``. Returns the
     model and the table."""
-    from gansep.listen.build import REFERENCE, load_test
-
     test_dir = Path(test_dir)
     description = load_test(test_dir)
     names = list(terms or TERMS)

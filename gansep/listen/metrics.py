@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from gansep.atomic import atomic_target, sha256_file
-from gansep.data.audio import DataError, read_audio
-from gansep.listen.build import (REFERENCE, listed_file, load_test, rated_trials,
-                                 served_files)
+from gansep.data.audio import DataError, read_checked
+from gansep.eval.bsseval import bss_eval, median_over_frames
+from gansep.eval.si_sdr import si_sdr
+from gansep.listen.build import REFERENCE, listed_file, load_test, rated_trials, served_files
+from gansep.losses.reconstruction import MultiResolutionSTFT
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +33,13 @@ def _read_checked(test_dir: Path, entry: dict) -> np.ndarray:
     if sha256_file(path) != entry["sha256"]:
         raise DataError(f"{path}: SHA-256 differs from test.json's: the file changed after "
                         "the test was built")
-    return read_audio(path)[0].astype(np.float64)
+    return read_checked(path)[0].astype(np.float64)
 
 
 def bsseval_metrics(reference: np.ndarray, interference: np.ndarray, estimate: np.ndarray,
                     rate: int) -> dict[str, float]:
     """SDR, SIR, SAR, ISR of ``estimate`` (BSSEval v4, 1 s frames, median over frames), the
     other stems ``interference`` scored with it so that SIR is defined."""
-    from gansep.eval.bsseval import bss_eval, median_over_frames
-
     scores = bss_eval(np.stack([reference, interference]), np.stack([estimate, interference]),
                       rate, window=1.0, hop=1.0)
     return {name: float(median_over_frames(scores[name])[0]) for name in
@@ -51,9 +51,6 @@ def stimulus_metrics(reference: np.ndarray, interference: np.ndarray, estimate: 
     """The metrics of ``estimate`` against ``reference`` (all ``(channels, time)``),
     ``interference`` being the other stems over the same span."""
     import torch
-
-    from gansep.eval.si_sdr import si_sdr
-    from gansep.losses.reconstruction import MultiResolutionSTFT
 
     values = bsseval_metrics(reference, interference, estimate, rate)
     values["SI-SDR"] = si_sdr(reference, estimate)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from gansep.errors import ConfigError
+from gansep.listen.store import connect, export_csv
 
 COLUMNS = ("rater", "trial", "condition", "rating")
 WEBMUSHRA = {"session_uuid": "rater", "trial_id": "trial", "rating_stimulus": "condition",
@@ -23,8 +24,6 @@ def read_ratings(path: Path | None = None, db: Path | None = None) -> pd.DataFra
     and the row for anything unusable."""
     if db is not None:
         import tempfile
-
-        from gansep.listen.store import export_csv
 
         with tempfile.TemporaryDirectory() as folder:
             export_csv(db, Path(folder) / "ratings.csv")
@@ -73,8 +72,6 @@ def rated_test_sha256(path: Path | None = None, db: Path | None = None) -> str |
     webMUSHRA or hand-made CSV); ConfigError when a CSV records more than one."""
     if db is not None:
         import sqlite3
-
-        from gansep.listen.store import connect
 
         try:
             with connect(Path(db)) as connection:

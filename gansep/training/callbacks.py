@@ -9,8 +9,9 @@ import pytorch_lightning as pl
 import torch
 
 from gansep.eval.bsseval import bss_eval, median_over_frames
-from gansep.eval.separate import separate_file_audio
+from gansep.eval.perceptual import PerceptualScore
 from gansep.eval.si_sdr import si_sdr
+from gansep.separate import separate_file_audio
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ class SeparationMetrics(pl.Callback):
     def __init__(self, every_n_epochs: int = 1, duration: float | None = 30.0,
                  max_tracks: int | None = None, audio_tracks: int = 1, batch_size: int = 4,
                  perceptual: str | None = None):
-        from gansep.eval.perceptual import PerceptualScore
-
         self.every_n_epochs = every_n_epochs
         self.duration = duration
         self.max_tracks = max_tracks

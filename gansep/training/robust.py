@@ -14,6 +14,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from gansep.atomic import atomic_target
+from gansep.checkpoints import load_checkpoint_file
 from gansep.errors import ConfigError, GansepError
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """Local files load through gansep's safe loader (tensors and plain data only), so a
         missing, damaged or code-carrying file is a one-line CheckpointError; other locations
         (fsspec URLs) through Lightning's."""
-        from gansep.export import load_checkpoint_file
-
         if "://" in str(path):
             return super().load_checkpoint(path, map_location, weights_only)
         return load_checkpoint_file(path, map_location or "cpu")

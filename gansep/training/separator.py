@@ -10,17 +10,18 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 
-from gansep import __version__
+from gansep.version import __version__
+from gansep.checkpoints import generator_from_checkpoint, read_export
+from gansep.data.sampling import LyricsBatch
 from gansep.errors import ConfigError
 from gansep.eval.bsseval import bss_eval, median_over_frames
 from gansep.eval.results import markdown_table, median_over_tracks
-from gansep.data.sampling import LyricsBatch
-from gansep.eval.separate import separate_file_audio
 from gansep.eval.transcribe import error_rates, segment_transcripts
 from gansep.losses import Objective
 from gansep.losses.lyrics import ctc_segments
 from gansep.models import generator_class_path
 from gansep.models.waveunet import WaveUNet
+from gansep.separate import separate_file_audio
 from gansep.training.robust import FiniteGuard, configured
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,9 @@ def _plain(value) -> bool:
 def initialise_from(generator: WaveUNet, source: str | Path, ema: bool = True) -> None:
     """Loads into ``generator`` the weights of a gansep checkpoint or export folder; a
     ConfigError names every architecture setting that differs."""
-    from gansep.export import generator_from_checkpoint, load_separator
-
     source = Path(source)
     if source.is_dir():
-        trained, what = load_separator(source).generator, "export"
+        trained, what = read_export(source)[0], "export"
     else:
         trained, info = generator_from_checkpoint(source, ema=ema)
         what = f"{info['weights']} weights at step {info['global_step']}"

@@ -119,3 +119,12 @@ def test_reconstruction_preset_over_a_gan_config_drops_the_adversarial_term(toy_
                          "--trainer.logger", "false",
                          "--data.collection.init_args.root", str(toy_root)], run=False)
     assert cli.model.objective.adversarial is None
+
+
+def test_help_lists_every_command():
+    from gansep.cli.commands import LIGHTNING, TOOLS
+
+    out = run(["--help"], ROOT)
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("  ")}
+    assert listed == set(TOOLS) | set(LIGHTNING)
+    assert run([], ROOT, check=False).returncode == 2

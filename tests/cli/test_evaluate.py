@@ -14,7 +14,7 @@ import torch
 from gansep.data import SeparationData, StemsFolder
 from gansep.eval.si_sdr import si_sdr
 from gansep.training import Separator
-from tests.cli.test_cli import run
+from tests.cli.test_cli import ROOT, run
 from tests.conftest import tiny_generator
 
 
@@ -132,3 +132,20 @@ def test_bad_tracks_are_reported_and_the_rest_evaluated(checkpoint, toy_root, tm
     assert "silent: all reference sources are silent" in out.stderr
     assert sorted(p.stem for p in (tmp_path / "o" / "test").glob("*.json")) == [
         "toy-test-000", "toy-test-001"]
+
+
+def test_evaluate_reads_the_collection_of_a_run_config(checkpoint, toy_root, tmp_path):
+    """--config RUN.yaml [--key value]: the run's TrackCollection, scored as --data scores it."""
+    by_root, by_config = tmp_path / "root", tmp_path / "config"
+    run(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(by_root),
+         "--duration", "1"], tmp_path)
+    run(["evaluate", "--ckpt", str(checkpoint), "--config", str(ROOT / "configs" / "demo.yaml"),
+         "--data.collection.init_args.root", str(toy_root), "--out", str(by_config),
+         "--duration", "1"], tmp_path)
+    for path in sorted((by_root / "test").glob("*.json")):
+        assert (json.loads(path.read_text())["targets"]
+                == json.loads((by_config / "test" / path.name).read_text())["targets"])
+    out = run(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out",
+               str(tmp_path / "x"), "--data.collection.init_args.root", str(toy_root)],
+              tmp_path, check=False)
+    assert out.returncode == 2 and "unrecognized arguments" in out.stderr

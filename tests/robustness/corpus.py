@@ -133,7 +133,7 @@ def build(root: Path) -> Path:
     from safetensors.torch import load_file, save_file
 
     from gansep.atomic import sha256_file
-    from gansep.export import DIGEST, _description_digest
+    from gansep.checkpoints import DIGEST, description_digest
 
     shutil.copytree(root / "separator", root / "exports" / "nan")
     weights = root / "exports" / "nan" / "model.safetensors"
@@ -143,7 +143,7 @@ def build(root: Path) -> Path:
     config = json.loads((root / "exports" / "nan" / "separator.json").read_text())
     config["sha256"]["model.safetensors"] = sha256_file(weights)
     config.pop(DIGEST)
-    config[DIGEST] = _description_digest(config)
+    config[DIGEST] = description_digest(config)
     (root / "exports" / "nan" / "separator.json").write_text(json.dumps(config))
 
     # Tampered exports.

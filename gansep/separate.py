@@ -1,12 +1,33 @@
-"""Whole-track separation with a fixed-size generator: one function every entry point calls."""
+"""Inference: whole-track, streamed and file-to-stem-files separation with a trained generator.
+Every entry point (``gansep separate``, evaluation, the validation callback, export, align and
+transcribe) goes through these functions.
+
+    import gansep
+    from gansep.separate import separate_file
+    separate_file(gansep.load_separator("export/"), "song.flac", "out/song")  # vocals.wav ...
+"""
 
 from __future__ import annotations
 
+import logging
+from contextlib import ExitStack
 from math import ceil, gcd
+from pathlib import Path
 
+import numpy as np
+import soundfile as sf
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+
+from gansep.atomic import atomic_target
+from gansep.data.audio import (FFMPEG_EXTENSIONS, READABLE, DataError, fit_channels, read_audio,
+                               read_checked, resample, wav_truncation)
+
+log = logging.getLogger(__name__)
+# Output seconds per forward pass when separating files: long chunks amortise the valid
+# convolutions' input context (M4: 131054 context samples for 16389 nominal outputs).
+CHUNK_SECONDS = 10.0
 
 
 def chunking(generator, chunk_length: int | None = None) -> tuple[int, int, int]:
@@ -90,9 +111,6 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
 def to_model_input(generator, audio, rate: int):
     """``(channels, time)`` numpy audio at ``rate`` resampled to the generator's rate and
     mapped to its channel count."""
-    from gansep.data.audio import resample
-    from gansep.data.sampling import fit_channels
-
     return fit_channels(resample(audio, rate, generator.sample_rate), generator.channels)
 
 
@@ -106,9 +124,6 @@ def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
     input (the resampler's ringing) and its estimates are zeroed, as they implicitly are for a
     whole file. With ``transcribe``, also the lyrics head's ``(log_probs, times)`` (see
     :func:`separate`; times in seconds, which no resampling changes)."""
-    from gansep.data.audio import resample
-    from gansep.data.sampling import fit_channels
-
     model_input = to_model_input(generator, mixture, rate)
     outside = None
     if audible is not None and rate != generator.sample_rate:
@@ -174,3 +189,87 @@ def separate_stream(generator, read, num_frames: int, rate: int, write,
         write(estimates[..., keep_start - read_start : keep_stop - read_start])
         bar.update(keep_stop - keep_start)
     bar.close()
+
+
+def open_input(path: Path):
+    """``(read(start, stop), frames, rate, channels)``: soundfile reads segments of the file on
+    demand (each checked by :func:`~gansep.data.audio.read_checked`); formats only ffmpeg reads
+    are decoded whole."""
+    path = Path(path)
+    if path.suffix.lower() in FFMPEG_EXTENSIONS:
+        audio, rate = read_audio(path)
+        return (lambda a, b: audio[:, a:b]), audio.shape[-1], rate, audio.shape[0]
+    try:
+        info = sf.info(str(path))
+    except Exception as error:
+        raise DataError(f"{path}: cannot read audio ({error})") from None
+    return (lambda a, b: read_checked(path, a, b)[0]), info.frames, info.samplerate, info.channels
+
+
+def separate_file(separator, path: str | Path, folder: str | Path, format: str = "wav",
+                  subtype: str = "PCM_16", batch_size: int = 1,
+                  chunk_seconds: float = CHUNK_SECONDS, segment_seconds: float = 60.0,
+                  precision: str = "fp32", progress: bool = False) -> list[Path]:
+    """Separates the audio file ``path`` (any :data:`~gansep.data.audio.READABLE` format) with
+    ``separator`` (an :class:`~gansep.export.ExportedSeparator`, or a generator) into
+    ``folder/<source>.<format>`` at the file's rate and channel count, ``segment_seconds`` at a
+    time so that memory does not grow with the file; each output appears (atomically) once
+    complete. ``precision="bf16"`` runs the network under bfloat16 autocast. Returns the
+    files written."""
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    path, folder = Path(path), Path(folder)
+    generator = getattr(separator, "generator", separator)
+    read, frames, rate, channels = open_input(path)
+    truncated = wav_truncation(path)
+    if truncated:
+        log.warning("warning: %s; separating the part that is there", truncated)
+    if frames == 0:
+        raise DataError(f"{path}: empty audio (0 samples)")
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{folder}: output path exists and is a file")
+    log.info("%s: %.1f s at %d Hz, %d channel(s)", path, frames / rate, rate, channels)
+    created = not folder.exists()
+    outputs = [folder / f"{source}.{format}" for source in generator.sources]
+    try:
+        with ExitStack() as stack:
+            writers = []
+            for output in outputs:
+                tmp = stack.enter_context(atomic_target(output))
+                writers.append(stack.enter_context(sf.SoundFile(
+                    tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
+                    format=format.upper())))
+
+            def write(estimates: np.ndarray) -> None:
+                for writer, estimate in zip(writers, estimates):
+                    writer.write(estimate.T)
+            with torch.inference_mode(), torch.autocast(
+                    next(generator.parameters()).device.type, torch.bfloat16,
+                    enabled=precision == "bf16"):
+                separate_stream(generator, read, frames, rate, write, segment_seconds,
+                                batch_size, int(chunk_seconds * generator.sample_rate),
+                                progress=progress)
+            for writer in writers:
+                writer.close()  # before the rename
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # leave no empty folder behind a failed input
+        raise
+    return outputs
+
+
+def audio_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
+    """Audio files named or found (recursively) in named folders, and the problems found."""
+    files, problems = [], []
+    for item in map(Path, inputs):
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.is_file()
+                           and p.suffix.lower() in READABLE and not p.name.startswith("."))
+            if not found:
+                problems.append(f"{item}: folder holds no audio files ({', '.join(READABLE)})")
+            files.extend(found)
+        elif item.is_file():
+            files.append(item)
+        else:
+            problems.append(f"{item}: no such file or folder")
+    return files, problems

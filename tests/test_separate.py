@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gansep.eval.separate import chunking, separate, separate_file_audio
+from gansep.separate import chunking, separate, separate_file_audio
 from tests.conftest import tiny_generator
 
 
@@ -54,7 +54,7 @@ def test_bad_mixture_shape():
 
 @pytest.mark.parametrize("rate", [22050, 44100, 16000])
 def test_streamed_segments_equal_the_whole_file(rate):
-    from gansep.eval.separate import separate_stream
+    from gansep.separate import separate_stream
 
     torch.manual_seed(0)
     model = tiny_generator().eval()

@@ -1,0 +1,32 @@
+"""``gansep score``: score any separator's output folders; arguments only, the work is
+:func:`gansep.eval.evaluate.score_folders`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gansep.cli.options import add_scoring_options, distinct_paths, writable_folder
+from gansep.eval.evaluate import score_folders
+from gansep.eval.perceptual import PerceptualScore
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="gansep score", description=(
+        "Score any separator's outputs: ESTIMATE_DIR/<track>/<source>.<ext> against "
+        "REFERENCE_DIR/<track>/<stem>.<ext>. A source that is not a reference stem (e.g. "
+        "accompaniment) is scored against the sum of the other stems."))
+    parser.add_argument("references", type=Path, help="folder of track folders of stems")
+    parser.add_argument("estimates", type=Path, help="folder of track folders of estimates")
+    parser.add_argument("--sources", nargs="+", metavar="NAME",
+                        help="the sources to score (default: the estimates' file names, when "
+                             "each is a reference stem but at most one rest source such as "
+                             "accompaniment, the sum of the stems not estimated)")
+    add_scoring_options(parser)
+    args = parser.parse_args(argv)
+    writable_folder(args.out)
+    distinct_paths([("references", args.references), ("estimates", args.estimates),
+                    ("--perceptual", args.perceptual)], folders=[("--out", args.out)])
+    perceptual = PerceptualScore(args.perceptual) if args.perceptual is not None else None
+    return score_folders(args.references, args.estimates, args.out, args.backend, args.window,
+                         args.hop, args.overwrite, perceptual, args.sources)
