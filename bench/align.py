@@ -48,11 +48,11 @@ def main() -> None:
         folder = Path(folder)
         model = args.model
         if model is None:
-            from gansep.cli.describe import build_generator, generator_spec
+            from gansep.cli.describe import generator_from_config
 
             model = folder / "export"
-            write_separator(build_generator(generator_spec(Path(
-                "configs/models/demo-lyrics.yaml"))), model)
+            write_separator(generator_from_config(Path(
+                "configs/models/demo-lyrics.yaml")), model)
         rate = 44100
         rng = np.random.default_rng(0)
         audio = (0.1 * rng.standard_normal((int(args.seconds * rate), 2))).astype(np.float32)

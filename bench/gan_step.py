@@ -31,9 +31,10 @@ import torch
 from jsonargparse import ActionConfigFile, ArgumentParser
 from torch.utils.data import DataLoader, TensorDataset
 
-from gansep.cli.describe import build_generator, generator_spec
+from gansep.cli.describe import generator_from_config
 from gansep.losses import Objective
-from gansep.training import GANSeparator
+from gansep.data.sampling import collate_excerpts
+from gansep.training import GANSeparator, SpeedUps
 
 OBJECTIVES = ["l1", "l1+msd", "l1+mpd", "l1+mrsd", "l1+cstft", "hifigan"]
 
@@ -121,7 +122,7 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    generator = build_generator(generator_spec(generator_config))
+    generator = generator_from_config(generator_config)
     objective = load_objective(name)
     if objective.adversarial is not None:
         objective.adversarial.crop_length = crop_length
@@ -130,19 +131,21 @@ def time_objective(name: str, generator_config: Path, batch_size: int, steps: in
         def optimizer(params):
             return torch.optim.AdamW(params, lr=1e-4, betas=(0.8, 0.99), fused=True)
     module = GANSeparator(generator, objective, optimizer=optimizer,
-                          discriminator_optimizer=optimizer, compile=compile,
-                          compile_mode=compile_mode, cuda_graphs=cuda_graphs,
-                          channels_last=channels_last)
+                          discriminator_optimizer=optimizer)
+    speedups = SpeedUps(compile=compile, compile_mode=compile_mode, cuda_graphs=cuda_graphs,
+                        channels_last=channels_last)
     g = generator.geometry
     count = batch_size * (steps + warmup + 1)
     mixture = torch.randn(count, generator.channels, g.input_length) * 0.1
     sources = torch.randn(count, len(generator.sources), generator.channels,
                           g.output_length) * 0.1
-    loader = DataLoader(TensorDataset(mixture, sources), batch_size=batch_size)
+    loader = DataLoader(TensorDataset(mixture, sources), batch_size=batch_size,
+                        collate_fn=collate_excerpts)
     timer = StepTimer(timed=steps + warmup)
     trainer = pl.Trainer(max_steps=steps + warmup + 1, logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False,
-                         callbacks=[ProfileStep(profile, warmup) if profile else timer],
+                         callbacks=[ProfileStep(profile, warmup) if profile else timer,
+                                    speedups],
                          accelerator=accelerator, devices=1,
                          precision=precision, benchmark=benchmark)
     try:

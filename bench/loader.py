@@ -59,14 +59,14 @@ def measure(reader: str, root: str, is_wav: bool, config: str, workers: int,
     import torch
     from torch.utils.data import DataLoader
 
-    from gansep.cli.describe import build_generator, generator_spec
+    from gansep.cli.describe import generator_from_config
     from gansep.data import StemsFolder
     from gansep.data.cache import CachedCollection
     from gansep.data.musdb import MUSDB
     from gansep.data.sampling import ExcerptSpec, TrainingExcerpts
 
     torch.set_num_threads(1)
-    generator = build_generator(generator_spec(Path(config)))
+    generator = generator_from_config(Path(config))
     spec = ExcerptSpec.of(generator)
     if reader == "folder":
         collection = StemsFolder(root)

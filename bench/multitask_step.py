@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from train_step import time_steps  # bench/ is on the path when a bench script runs
 
-from gansep.cli.describe import build_generator, generator_spec
+from gansep.cli.describe import generator_from_config
 from gansep.losses import L1, Lyrics, Objective
 from gansep.losses.lyrics import ctc_segments
 from gansep.models.waveunet import WaveUNet
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     torch.manual_seed(0)
-    multitask = build_generator(generator_spec(args.config))
+    multitask = generator_from_config(args.config)
     config = {k: v for k, v in multitask.config.items()
               if k not in ("vocabulary", "lyrics_rate", "lyrics_hidden")}
     plain = WaveUNet(**config)

@@ -22,7 +22,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from gansep.cli.describe import build_generator, generator_spec
+from gansep.cli.describe import generator_from_config
 from gansep.export import write_separator
 
 
@@ -52,7 +52,7 @@ def main() -> None:
         sf.write(folder / "track.wav", audio, 44100, subtype="PCM_16")
         for preset in args.presets:
             torch.manual_seed(0)
-            generator = build_generator(generator_spec(Path(f"configs/models/{preset}.yaml")))
+            generator = generator_from_config(Path(f"configs/models/{preset}.yaml"))
             write_separator(generator, folder / preset)
             for precision in args.precisions:
                 # ru_maxrss of children is the largest so far: run each in a fresh shell whose

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from gansep.cli.describe import build_generator, generator_spec
+from gansep.cli.describe import generator_from_config
 from gansep.losses import Objective
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     torch.manual_seed(0)
-    generator = build_generator(generator_spec(args.config))
+    generator = generator_from_config(args.config)
     times = time_steps(generator, Objective(), args.batch_size, args.steps)
     g = generator.geometry
     print(f"{args.config} batch {args.batch_size}: input {g.input_length}, output "

@@ -4,6 +4,7 @@ content hashes."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import socket
 import tempfile
@@ -77,3 +78,11 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_json_atomic(path: str | Path, data) -> None:
+    """Writes ``data`` as JSON (no NaN: null is JSON's undefined) atomically (see
+    :func:`atomic_target`)."""
+    with atomic_target(path) as tmp:
+        with open(tmp, "w") as file:
+            json.dump(data, file, indent=1, allow_nan=False)

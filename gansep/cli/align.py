@@ -1,61 +1,34 @@
-"""Lyrics-to-audio alignment commands (the work is in :mod:`gansep.eval.align` and
-:mod:`gansep.eval.alignment_metrics`):
+"""Lyrics-to-audio alignment commands; arguments only, the work is in :mod:`gansep.eval.align`
+(:func:`~gansep.eval.align.align_file`) and :mod:`gansep.eval.alignment_metrics`
+(:func:`~gansep.eval.alignment_metrics.evaluate_alignment`):
 
 - ``gansep align --model DIR AUDIO LYRICS.txt --out WORDS.csv [--lines LINES.csv]``
 - ``gansep score-alignment REFERENCE_ROOT PREDICTIONS_DIR --out DIR [--tolerance 0.3]
   [--delay SECONDS]``
-- ``gansep evaluate-alignment --model DIR --data ROOT --out DIR [--language L]``: aligns every
-  song to ``OUT/predictions/<song>.csv``, then scores. Resumable: a song whose prediction is
+- ``gansep evaluate-alignment --model DIR (--data ROOT [--language L] | --config RUN.yaml
+  [--key value ...] [--split S]) --out DIR``: aligns every song (of a run config's collection:
+  its tracks with word timings) to ``OUT/predictions/<song>.csv``, then scores. Resumable: a song whose prediction is
   there is skipped, provided ``OUT/alignment.json`` says the same model made it.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 from pathlib import Path
 
-
 from gansep.cli.options import device, distinct_paths, in_range, positive_int, writable_folder
+from gansep.cli.runconfig import add_config_option, read_run
 from gansep.cli.transcribe import load_lyrics_separator
-from gansep.data.audio import DataError, read_checked
-from gansep.data.lyrics import alignment_songs, write_lines, write_words
+from gansep.data.lyrics import alignment_songs
+from gansep.data.tracks import SPLITS, alignment_songs_of
 from gansep.errors import ConfigError
-from gansep.eval.align import AlignmentError, align_audio, lyrics_lines
-from gansep.eval.alignment_metrics import score_alignments
-from gansep.eval.results import write_json_atomic
-from gansep.export import DIGEST
+from gansep.eval.align import align_file
+from gansep.eval.alignment_metrics import check_predictions, evaluate_alignment, score_alignments
 
 log = logging.getLogger("gansep")
-MANIFEST = "alignment.json"
 tolerance = in_range(float, 0, what="a tolerance in seconds > 0", low_inclusive=False)
 delay = in_range(float, -3600, 3600, what="a delay in seconds")
-
-
-def _read_lyrics(path: Path) -> list[list[str]]:
-    try:
-        lines = lyrics_lines(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: cannot read the lyrics ({error})") from None
-    if not lines:
-        raise DataError(f"{path}: the lyrics hold no word")
-    return lines
-
-
-def align_file(separator, audio_path: Path, lyrics_path: Path, words_out: Path,
-               lines_out: Path | None = None, batch_size: int = 1):
-    """Aligns one song and writes its word (and line) timings atomically."""
-    lines = _read_lyrics(lyrics_path)
-    audio, rate = read_checked(audio_path, truncated="warn")
-    try:
-        aligned = align_audio(separator, audio, rate, lines, batch_size)
-    except AlignmentError as error:
-        raise AlignmentError(f"{audio_path} with {lyrics_path}: {error}") from None
-    if lines_out is not None:  # the words file last: its presence marks a finished song
-        write_lines(lines_out, aligned.lines)
-    write_words(words_out, aligned.words)
-    return aligned
 
 
 def align_main(argv: list[str]) -> int:
@@ -113,44 +86,18 @@ def score_main(argv: list[str]) -> int:
     return 0
 
 
-def _orphans(out: Path, overwrite: bool) -> None:
-    """Refuses predictions in ``out`` without the manifest that says whose they are (they
-    are never adopted as this model's) unless ``overwrite``."""
-    earlier = sorted((out / "predictions").glob("*.csv"))
-    if earlier and not (out / MANIFEST).is_file() and not overwrite:
-        raise ConfigError(f"{out}: holds {len(earlier)} prediction(s) (e.g. {earlier[0]}) "
-                          f"but no {MANIFEST} saying which model, data and options made them; "
-                          "nothing aligned (use another --out, or --overwrite to align every "
-                          "song again)")
-
-
-def _check_manifest(out: Path, wanted: dict, overwrite: bool) -> None:
-    path = out / MANIFEST
-    if not path.is_file():
-        _orphans(out, overwrite)
-        for prediction in (out / "predictions").glob("*.csv"):
-            prediction.unlink()
-        return
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        stored = None
-    if stored != wanted and not overwrite:
-        raise ConfigError(f"{path}: the predictions in {out} came from another model, data or "
-                          "options; nothing aligned (use another --out, or --overwrite)")
-    if stored != wanted:
-        for prediction in (out / "predictions").glob("*.csv"):
-            prediction.unlink()
-
-
 def evaluate_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gansep evaluate-alignment", description=(
         "Align every song of a JamendoLyrics folder (or of generated sung-lyrics tracks) with "
         "an exported multi-task separator, then score the alignments (see gansep "
         "score-alignment). Resumable: songs already aligned by the same model are skipped."))
     parser.add_argument("--model", type=Path, required=True, help="export folder")
-    parser.add_argument("--data", type=Path, required=True,
-                        help="JamendoLyrics folder, or stems tracks with lyrics_words.csv")
+    data = parser.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", type=Path,
+                      help="JamendoLyrics folder, or stems tracks with lyrics_words.csv")
+    add_config_option(data)
+    parser.add_argument("--split", choices=SPLITS, default="test",
+                        help="the run config's split to align (with --config)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--language", help="only this JamendoLyrics language (e.g. English)")
     parser.add_argument("--tolerance", type=tolerance, default=0.3)
@@ -159,39 +106,29 @@ def evaluate_main(argv: list[str]) -> int:
     parser.add_argument("--device", type=device, default="cpu")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace predictions made by another model")
-    args = parser.parse_args(argv)
+    args, overrides = parser.parse_known_args(argv)
+    if overrides and not args.config:
+        parser.error(f"unrecognized arguments: {' '.join(overrides)}")
     writable_folder(args.out)
-    distinct_paths([("--model", args.model), ("--data", args.data)],
+    distinct_paths([("--model", args.model), ("--data", args.data)]
+                   + [("--config", path) for path in args.config or []],
                    folders=[("--out", args.out)])
-    _orphans(args.out, args.overwrite)
-    songs = alignment_songs(args.data, args.language)
+    check_predictions(args.out, args.overwrite)
+    if args.config:
+        if args.language is not None:
+            raise ConfigError("--language filters a --data JamendoLyrics folder; with --config, "
+                              "set the collection's language in the run config")
+        collection = read_run(args.config, overrides).collection
+        songs = alignment_songs_of(collection, args.split)
+        data = {**collection.identity(), "split": args.split}
+    else:
+        songs = alignment_songs(args.data, args.language)
+        data = str(args.data.resolve())
     separator = load_lyrics_separator(args.model, args.device, "align lyrics")
-    wanted = {"model": separator.config.get(DIGEST), "data": str(args.data.resolve()),
-              "language": args.language}
-    _check_manifest(args.out, wanted, args.overwrite)
-    predictions = args.out / "predictions"
-    predictions.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(args.out / MANIFEST, wanted)
-    failed = []
-    for song in songs:
-        target = predictions / f"{song.name}.csv"
-        if target.is_file():
-            log.info("%s: aligned before, skipped", song.name)
-            continue
-        try:
-            align_file(separator, song.audio, song.lyrics, target,
-                       predictions / f"{song.name}.lines.csv", args.batch_size)
-        except DataError as error:
-            log.error("%s: %s", song.name, error)
-            failed.append(song.name)
-            continue
-        log.info("%s: aligned", song.name)
-    if failed:
-        log.error("%d song(s) could not be aligned: %s; nothing scored", len(failed),
-                  ", ".join(failed))
-        return 1
-    score_alignments({song.name: song.words for song in songs}, predictions, args.out,
-                     args.tolerance, args.delay)
+    code = evaluate_alignment(separator, songs, args.out, data, args.language, args.tolerance,
+                              args.delay, args.batch_size, args.overwrite)
+    if code:
+        return code
     print((args.out / "alignment.md").read_text(), end="")
     return 0
 

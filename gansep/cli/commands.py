@@ -3,7 +3,8 @@ command's description, shared by :mod:`gansep.cli.main` and the LightningCLI."""
 
 TOOLS = {
     "describe": ("gansep.cli.describe", "print a model's lengths, context and size"),
-    "make-data": ("gansep.cli.make_data", "write a generated dataset (toy, sung-lyrics)"),
+    "make-data": ("gansep.cli.make_data",
+                  "write a generated dataset (toy, sung-lyrics, ambiguous)"),
     "evaluate": ("gansep.cli.evaluate",
                  "separate and score a test split with a checkpoint (museval format)"),
     "score": ("gansep.cli.score", "score any separator's output folders"),
@@ -17,6 +18,8 @@ TOOLS = {
                         "score word alignments against reference timings (JamendoLyrics)"),
     "evaluate-alignment": ("gansep.cli.align:evaluate_main",
                            "align and score every song of a lyrics dataset, resumably"),
+    "ambiguity": ("gansep.cli.ambiguity",
+                  "did a separator average or choose the backing vocals of ambiguous data"),
     "check-data": ("gansep.cli.check_data", "list every problem of a dataset"),
     "prepare": ("gansep.cli.prepare", "build the decoded training cache of a run config"),
     "sweep": ("gansep.cli.sweep", "run a wandb-format sweep locally, one process per run"),

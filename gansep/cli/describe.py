@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 import yaml
-from jsonargparse import ArgumentParser
 
 from gansep.errors import ConfigError
+from gansep.models import build_generator
 from gansep.models.waveunet import WaveUNet
 
 log = logging.getLogger(__name__)
@@ -34,11 +34,10 @@ def generator_spec(config: Path) -> dict:
     return spec
 
 
-def build_generator(spec: dict) -> WaveUNet:
-    parser = ArgumentParser()
-    parser.add_argument("--generator", type=WaveUNet)
-    config = parser.parse_object({"generator": spec})
-    return parser.instantiate_classes(config).generator
+def generator_from_config(config: Path) -> WaveUNet:
+    """The generator of a generator preset or run config (see :func:`generator_spec`)."""
+    spec = generator_spec(Path(config))
+    return build_generator(spec["class_path"], spec.get("init_args") or {})
 
 
 def describe(generator: WaveUNet) -> str:
@@ -70,6 +69,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", type=Path, required=True,
                         help="a generator preset (configs/models/*.yaml) or a run config")
     args = parser.parse_args(argv)
-    generator = build_generator(generator_spec(args.config))
+    generator = generator_from_config(args.config)
     log.info("%s", describe(generator))
     return 0

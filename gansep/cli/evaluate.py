@@ -8,13 +8,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gansep.cli.options import (add_scoring_options, device, distinct_paths, positive_float,
-                                 positive_int, writable_folder)
+from gansep.cli.options import (device, distinct_paths, positive_float, positive_int,
+                                 writable_folder)
+from gansep.cli.scoring import add_scoring_options, scoring_metrics
 from gansep.cli.runconfig import add_config_option, read_run
 from gansep.data.folder import StemsFolder
 from gansep.data.musdb import MUSDB
 from gansep.eval.evaluate import evaluate_checkpoint
-from gansep.eval.perceptual import PerceptualScore
 
 
 def main(argv: list[str]) -> int:
@@ -41,15 +41,15 @@ def main(argv: list[str]) -> int:
         parser.error(f"unrecognized arguments: {' '.join(overrides)}")
     writable_folder(args.out)
     distinct_paths([("--ckpt", args.ckpt), ("--data", args.data),
-                    ("--perceptual", args.perceptual)]
+                    ("--perceptual", args.perceptual), ("--metrics", args.metrics)]
                    + [("--config", path) for path in args.config or []],
                    folders=[("--out", args.out)])
     if args.config:
-        collection = read_run(args.config, overrides)[2]
+        run = read_run(args.config, overrides)
+        collection, metrics = run.collection, scoring_metrics(args, run.metrics)
     else:
         collection = MUSDB(args.data, args.is_wav) if args.musdb else StemsFolder(args.data)
-    perceptual = PerceptualScore(args.perceptual) if args.perceptual is not None else None
+        metrics = scoring_metrics(args)
     return evaluate_checkpoint(args.ckpt, collection, args.out, args.split, not args.no_ema,
-                               args.duration, args.backend, args.window, args.hop, args.device,
-                               args.batch_size, args.write_estimates, args.overwrite,
-                               perceptual)
+                               args.duration, metrics, args.device, args.batch_size,
+                               args.write_estimates, args.overwrite)

@@ -20,7 +20,8 @@ log = logging.getLogger("gansep")
 
 # Lightning's advertisements, deprecations inside Lightning itself, and notes about its own
 # defaults: noise to gansep's users, who can do nothing about them (GANSEP_DEBUG=1 keeps them).
-_NOISE = ("💡 Tip:", "`weights_only` was not set", "isinstance(treespec, LeafSpec)",
+# (The seed is in the run config, which Lightning saves beside the logs.)
+_NOISE = ("💡 Tip:", "Seed set to ", "`weights_only` was not set", "isinstance(treespec, LeafSpec)",
           "is an instance of `nn.Module` and is already saved during checkpointing")
 
 

@@ -117,20 +117,3 @@ def distinct_paths(inputs, files=(), folders=()) -> None:
             if where == other_where:
                 raise ConfigError(f"{option} {path} and {other_option} {other} are the same "
                                   "path: two outputs cannot share it")
-
-
-def add_scoring_options(parser: argparse.ArgumentParser) -> None:
-    """The options ``gansep evaluate`` and ``gansep score`` share: output, BSSEval framing,
-    resumption and the perceptual score."""
-    parser.add_argument("--out", type=Path, required=True, help="results folder")
-    parser.add_argument("--backend", choices=["fast", "museval"], default="fast",
-                        help="BSSEval v4 implementation (default: fast)")
-    parser.add_argument("--window", type=positive_float, default=1.0,
-                        help="frame length, seconds")
-    parser.add_argument("--hop", type=positive_float, default=1.0, help="frame hop, seconds")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="score again the tracks whose stored results came from another "
-                             "checkpoint, data or options (by default such a rerun is refused)")
-    parser.add_argument("--perceptual", type=Path, metavar="DIR",
-                        help="also report the perceptual score fitted by gansep listen "
-                             "fit-objective (DIR holds perceptual.json)")

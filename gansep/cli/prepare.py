@@ -31,7 +31,8 @@ def main(argv: list[str]) -> int:
                         help="check the SHA-256 of every cached file (rebuild what differs)")
     args, overrides = parser.parse_known_args(argv)
 
-    data, generator, collection = read_run(args.config, overrides)
+    run = read_run(args.config, overrides)
+    data, generator, collection = run.datamodule, run.generator, run.collection
     cache_dir = args.cache or data.resolved_cache_dir() or default_cache_dir()
     distinct_paths([("--config", path) for path in args.config]
                    + [("data root", getattr(collection, "root", None))],

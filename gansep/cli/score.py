@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gansep.cli.options import add_scoring_options, distinct_paths, writable_folder
+from gansep.cli.options import distinct_paths, writable_folder
+from gansep.cli.scoring import add_scoring_options, scoring_metrics
 from gansep.eval.evaluate import score_folders
-from gansep.eval.perceptual import PerceptualScore
 
 
 def main(argv: list[str]) -> int:
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     writable_folder(args.out)
     distinct_paths([("references", args.references), ("estimates", args.estimates),
-                    ("--perceptual", args.perceptual)], folders=[("--out", args.out)])
-    perceptual = PerceptualScore(args.perceptual) if args.perceptual is not None else None
-    return score_folders(args.references, args.estimates, args.out, args.backend, args.window,
-                         args.hop, args.overwrite, perceptual, args.sources)
+                    ("--perceptual", args.perceptual), ("--metrics", args.metrics)],
+                   folders=[("--out", args.out)])
+    return score_folders(args.references, args.estimates, args.out, scoring_metrics(args),
+                         args.overwrite, args.sources)

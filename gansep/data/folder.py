@@ -13,7 +13,7 @@ import numpy as np
 
 from gansep.data.audio import (AUDIO_EXTENSIONS, DataError, audio_info, read_checked,
                                wav_truncation)
-from gansep.data.lyrics import LINES_FILE, read_lines
+from gansep.data.lyrics import LINES_FILE, LYRICS_FILE, WORDS_FILE, AlignmentSong, read_lines
 from gansep.data.tracks import Track, TrackCollection
 
 MIXTURE = "mixture"
@@ -73,6 +73,13 @@ class FolderTrack(Track):
 
     def source_files(self) -> list[Path]:
         return sorted(self.files.values())
+
+    def alignment(self) -> AlignmentSong | None:
+        folder = next(iter(self.files.values())).parent
+        words, lyrics = folder / WORDS_FILE, folder / LYRICS_FILE
+        if MIXTURE not in self.files or not words.is_file() or not lyrics.is_file():
+            return None
+        return AlignmentSong(self.name, self.files[MIXTURE], lyrics, words)
 
     def read_mixture(self, start: int, stop: int) -> np.ndarray:
         if MIXTURE in self.files:

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from gansep.data.audio import DataError, audio_info, read_audio
-from gansep.data.lyrics import jamendo_songs
+from gansep.data.lyrics import AlignmentSong, jamendo_songs
 from gansep.data.tracks import Track, TrackCollection
 
 
@@ -19,7 +19,7 @@ class SongTrack(Track):
 
     has_stems = False
 
-    def __init__(self, name: str, audio: Path, lines: list):
+    def __init__(self, name: str, audio: Path, lines: list, song: AlignmentSong | None = None):
         info = audio_info(audio)
         if info.frames <= 0:
             raise DataError(f"{audio}: empty audio (0 frames)")
@@ -27,6 +27,10 @@ class SongTrack(Track):
         self.sample_rate, self.num_frames, self.channels = (info.samplerate, info.frames,
                                                             info.channels)
         self.stems = []
+        self.song = song
+
+    def alignment(self) -> AlignmentSong | None:
+        return self.song
 
     def read_stems(self, start: int, stop: int) -> dict[str, np.ndarray]:
         return {}
@@ -69,5 +73,8 @@ class JamendoLyrics(TrackCollection):
         self.check_split(split)
         if split != self.split:
             return []
-        return [SongTrack(song.name, song.audio, song.lines)
+        words = self.root / "annotations" / "words"
+        return [SongTrack(song.name, song.audio, song.lines,
+                          AlignmentSong(song.name, song.audio, song.lyrics,
+                                        words / f"{song.name}.csv"))
                 for song in jamendo_songs(self.root, self.language)]

@@ -66,15 +66,41 @@ class LyricsBatch(list):
         return torch.tensor([item.stems for item in self], dtype=torch.bool)
 
 
-def collate_excerpts(items: list) -> tuple:
-    """Stacks samples; a trailing :class:`ExcerptLyrics` (variable length) becomes a
+@dataclass  # not frozen: Lightning rebuilds dataclasses when it moves batches to a device
+class Batch:
+    """A training or validation batch, read by name.
+
+    Attributes:
+        mixture: ``(batch, channels, input_length)``.
+        sources: the targets over the output span, ``(batch, sources, channels,
+            output_length)`` (zeros for excerpts without stems: ``lyrics.stems`` says which).
+        unpaired: solo excerpts of every source for the discriminators (semi-supervised data),
+            ``(batch, k, sources, channels, output_length)``; None without unpaired data.
+        lyrics: the lyrics side of each excerpt (:class:`LyricsBatch`); None for a model
+            without a lyrics head.
+    """
+
+    mixture: torch.Tensor
+    sources: torch.Tensor
+    unpaired: torch.Tensor | None = None
+    lyrics: LyricsBatch | None = None
+
+    def __len__(self) -> int:
+        return len(self.mixture)
+
+
+def collate_excerpts(items: list) -> Batch:
+    """The :class:`Batch` of samples ``(mixture, sources[, unpaired solo sources][,
+    ExcerptLyrics])``: tensors stacked, the lyrics (variable length) as a
     :class:`LyricsBatch`."""
     from torch.utils.data import default_collate
 
+    lyrics = None
     if items and isinstance(items[0][-1], ExcerptLyrics):
-        return (*default_collate([item[:-1] for item in items]),
-                LyricsBatch(item[-1] for item in items))
-    return default_collate(items)
+        lyrics = LyricsBatch(item[-1] for item in items)
+        items = [item[:-1] for item in items]
+    mixture, sources, *unpaired = default_collate(items)
+    return Batch(mixture, sources, unpaired[0] if unpaired else None, lyrics)
 
 
 def excerpt_lyrics(track: Track, start: int, spec: ExcerptSpec) -> ExcerptLyrics:

@@ -49,20 +49,26 @@ def _harmonic(f0: np.ndarray, rate: int, amplitude) -> np.ndarray:
     return out
 
 
-def _vocals(rng, rate, n, key) -> np.ndarray:
+def sung_line(rng, rate: int, n: int, key: int, register: int = 0
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """A sung melody: ``(f0, gain, formants, phrases)`` over ``n`` samples, phrases of 3-8
+    notes on the key's major scale (``register`` semitones up) with glides and delayed
+    vibrato, silent gaps between them; ``phrases`` are their ``(start, stop)`` samples."""
     f0 = np.full(n, 220.0)
     gain = np.zeros(n)
     formants = np.tile(VOWELS[0], (n, 1))
+    phrases = []
     t = int(rng.uniform(0.0, 0.8) * rate)
     degree, previous = rng.integers(7, 12), None
     while t < n:
+        start = t
         for _ in range(rng.integers(3, 9)):  # one phrase
             length = int(rng.uniform(0.15, 0.6) * rate)
             stop = min(n, t + length)
             if stop - t < 8:
                 break
             degree = int(np.clip(degree + rng.integers(-2, 3), 2, 16))
-            note = key + 55 + 12 * (degree // 7) + MAJOR_SCALE[degree % 7] - 12
+            note = key + 55 + 12 * (degree // 7) + MAJOR_SCALE[degree % 7] - 12 + register
             freq = midi_to_hz(note)
             seg = np.arange(stop - t) / rate
             glide_from = previous if previous is not None else freq
@@ -73,23 +79,39 @@ def _vocals(rng, rate, n, key) -> np.ndarray:
             gain[t:stop] = rng.uniform(0.6, 1.0) * _envelope(stop - t, rate, 0.02, 0.05)
             formants[t:stop] = VOWELS[rng.integers(len(VOWELS))] * rng.uniform(0.95, 1.05)
             previous, t = freq, stop
+        if t > start:
+            phrases.append((start, t))
         previous = None
         t += int(rng.uniform(0.3, 1.2) * rate)  # silent gap between phrases
     # Smooth the vowel changes over 30 ms.
     kernel = np.ones(int(0.03 * rate)) / int(0.03 * rate)
     formants = np.stack([np.convolve(formants[:, i], kernel, mode="same") for i in range(3)], 1)
+    return f0, gain, formants, phrases
 
+
+def sing(f0: np.ndarray, gain: np.ndarray, formants: np.ndarray, rate: int,
+         tilt: float = 1.0, formant_scale: float = 1.0) -> np.ndarray:
+    """The mono voice of a :func:`sung_line`: a glottal source (harmonic ``k`` at ``1 /
+    k**tilt``) through three resonances at ``formant_scale`` times the formants."""
     def amplitude(k, freqs):
-        # Glottal source tilt times three resonances (formant filter of the vocal tract).
-        resonance = sum(1.0 / (1.0 + ((freqs - formants[:, i]) / (60.0 + 30 * i)) ** 2) / (i + 1)
-                        for i in range(3))
-        return (0.15 + resonance) / k
-    voice = gain * _harmonic(f0, rate, amplitude)
+        resonance = sum(1.0 / (1.0 + ((freqs - formant_scale * formants[:, i])
+                                      / (60.0 + 30 * i)) ** 2) / (i + 1) for i in range(3))
+        return (0.15 + resonance) / k ** tilt
+    return gain * _harmonic(f0, rate, amplitude)
+
+
+def stereo_voice(rng, voice: np.ndarray, gain: np.ndarray) -> np.ndarray:
+    """A mono voice panned, with breath noise independent in each channel: a real stereo
+    image, not a panned mono source (whose proportional channels would make BSSEval's
+    distortion filters non-unique)."""
     pan = rng.uniform(0.4, 0.6)
-    # Breath noise independent in each channel: a real stereo image, not a panned mono source
-    # (whose proportional channels would make BSSEval's distortion filters non-unique).
-    breath = gain * 0.01 * rng.standard_normal((2, n))
+    breath = gain * 0.01 * rng.standard_normal((2, len(voice)))
     return np.stack([np.sqrt(1 - pan) * voice, np.sqrt(pan) * voice]) + breath
+
+
+def _vocals(rng, rate, n, key) -> np.ndarray:
+    f0, gain, formants, _ = sung_line(rng, rate, n, key)
+    return stereo_voice(rng, sing(f0, gain, formants, rate), gain)
 
 
 def _drums(rng, rate, n, step) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from gansep.data.audio import DataError
+from gansep.data.lyrics import AlignmentSong
 
 SPLITS = ("train", "valid", "test")
 
@@ -51,6 +52,11 @@ class Track(ABC):
     def source_files(self) -> list:
         """The files the track is read from (for caches and provenance records)."""
         return []
+
+    def alignment(self) -> AlignmentSong | None:
+        """What lyrics alignment reads of it (audio, lyrics text and reference word timings
+        files), or None where it has no word timings."""
+        return None
 
     def read_sources(self, sources: Sequence[str], start: int, stop: int) -> np.ndarray:
         """The wanted ``sources`` over ``[start, stop)`` as ``(sources, channels, time)``."""
@@ -105,3 +111,14 @@ class TrackCollection(ABC):
     def check_split(split: str) -> None:
         if split not in SPLITS:
             raise DataError(f"unknown split {split!r}: expected one of {list(SPLITS)}")
+
+
+def alignment_songs_of(collection: TrackCollection, split: str = "test") -> list[AlignmentSong]:
+    """The songs of ``collection``'s ``split`` that have word timings to align and score
+    (:meth:`Track.alignment`); DataError when none has."""
+    songs = [song for track in collection.tracks(split)
+             if (song := track.alignment()) is not None]
+    if not songs:
+        raise DataError(f"{type(collection).__name__}: no {split} track has word timings to "
+                        "align (lyrics text and word annotations)")
+    return songs

@@ -26,12 +26,13 @@ duration, where the previous word ends.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from gansep.data.audio import DataError
-from gansep.data.lyrics import LyricLine, LyricWord, Vocabulary
+from gansep.data.audio import DataError, read_checked
+from gansep.data.lyrics import LyricLine, LyricWord, Vocabulary, write_lines, write_words
 
 BLOCK = 512
 
@@ -217,3 +218,30 @@ def align_audio(separator, waveform, sample_rate: int, lines: list[list[str]],
     (:class:`gansep.export.ExportedSeparator` with a lyrics head)."""
     log_probs, times = separator.lyrics_posteriors(waveform, sample_rate, batch_size)
     return align(log_probs, times, lines, separator.generator.vocabulary, block)
+
+
+def read_lyrics(path: Path) -> list[list[str]]:
+    """The words of a lyrics text file, line by line (see :func:`lyrics_lines`); DataError
+    naming the file when it cannot be read or holds no word."""
+    try:
+        lines = lyrics_lines(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read the lyrics ({error})") from None
+    if not lines:
+        raise DataError(f"{path}: the lyrics hold no word")
+    return lines
+
+
+def align_file(separator, audio_path: Path, lyrics_path: Path, words_out: Path,
+               lines_out: Path | None = None, batch_size: int = 1):
+    """Aligns one song and writes its word (and line) timings atomically."""
+    lines = read_lyrics(lyrics_path)
+    audio, rate = read_checked(audio_path, truncated="warn")
+    try:
+        aligned = align_audio(separator, audio, rate, lines, batch_size)
+    except AlignmentError as error:
+        raise AlignmentError(f"{audio_path} with {lyrics_path}: {error}") from None
+    if lines_out is not None:  # the words file last: its presence marks a finished song
+        write_lines(lines_out, aligned.lines)
+    write_words(words_out, aligned.words)
+    return aligned

@@ -15,13 +15,20 @@ Mauch figures), every file written atomically.
 from __future__ import annotations
 
 import csv
+import json
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from gansep.atomic import atomic_target
+from gansep.atomic import atomic_target, write_json_atomic
+from gansep.checkpoints import DIGEST
 from gansep.data.audio import DataError
 from gansep.data.lyrics import read_words, reference_words
+from gansep.errors import ConfigError
+from gansep.eval.align import align_file
+
+log = logging.getLogger(__name__)
 
 COLUMNS = ("song", "words", "mean_abs_error", "median_abs_error", "percent_correct_onsets")
 TOLERANCES = np.round(np.linspace(0.1, 1.0, 10), 2)
@@ -144,3 +151,74 @@ def score_alignments(references: Path | dict[str, Path], predictions: Path, out:
             + " | ".join(f"{p:.1f}" for p in curve) + " |\n")
     _plot(out / "alignment-tolerance.png", curve)
     return rows
+
+
+# ------------------------------------------------------- aligning and scoring a dataset
+MANIFEST = "alignment.json"  # which model, data and options made OUT/predictions/
+
+
+def check_predictions(out: Path, overwrite: bool) -> None:
+    """Refuses predictions in ``out`` without the manifest that says whose they are (they
+    are never adopted as this model's) unless ``overwrite``."""
+    earlier = sorted((out / "predictions").glob("*.csv"))
+    if earlier and not (out / MANIFEST).is_file() and not overwrite:
+        raise ConfigError(f"{out}: holds {len(earlier)} prediction(s) (e.g. {earlier[0]}) "
+                          f"but no {MANIFEST} saying which model, data and options made them; "
+                          "nothing aligned (use another --out, or --overwrite to align every "
+                          "song again)")
+
+
+def _check_manifest(out: Path, wanted: dict, overwrite: bool) -> None:
+    path = out / MANIFEST
+    if not path.is_file():
+        check_predictions(out, overwrite)
+        for prediction in (out / "predictions").glob("*.csv"):
+            prediction.unlink()
+        return
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = None
+    if stored != wanted and not overwrite:
+        raise ConfigError(f"{path}: the predictions in {out} came from another model, data or "
+                          "options; nothing aligned (use another --out, or --overwrite)")
+    if stored != wanted:
+        for prediction in (out / "predictions").glob("*.csv"):
+            prediction.unlink()
+
+
+def evaluate_alignment(separator, songs: list, out: Path, data, language: str | None = None,
+                       tolerance: float = 0.3, delay: float = 0.0, batch_size: int = 1,
+                       overwrite: bool = False) -> int:
+    """Aligns every song (:class:`~gansep.data.lyrics.AlignmentSong`) with ``separator`` to
+    ``out/predictions/<song>.csv`` (atomically, one song at a time), then scores them
+    (:func:`score_alignments`). Resumable: a song already aligned is skipped, provided
+    ``out/alignment.json`` records the same model, ``data`` and ``language``; other
+    predictions are refused (ConfigError) unless ``overwrite``. Returns 1, scoring nothing,
+    when a song could not be aligned; else 0."""
+    wanted = {"model": separator.config.get(DIGEST), "data": data, "language": language}
+    _check_manifest(out, wanted, overwrite)
+    predictions = out / "predictions"
+    predictions.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / MANIFEST, wanted)
+    failed = []
+    for song in songs:
+        target = predictions / f"{song.name}.csv"
+        if target.is_file():
+            log.info("%s: aligned before, skipped", song.name)
+            continue
+        try:
+            align_file(separator, song.audio, song.lyrics, target,
+                       predictions / f"{song.name}.lines.csv", batch_size)
+        except DataError as error:
+            log.error("%s: %s", song.name, error)
+            failed.append(song.name)
+            continue
+        log.info("%s: aligned", song.name)
+    if failed:
+        log.error("%d song(s) could not be aligned: %s; nothing scored", len(failed),
+                  ", ".join(failed))
+        return 1
+    score_alignments({song.name: song.words for song in songs}, predictions, out, tolerance,
+                     delay)
+    return 0

@@ -20,18 +20,17 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
-from gansep.atomic import atomic_target, sha256_file
+from gansep.atomic import atomic_target, sha256_file, write_json_atomic
 from gansep.checkpoints import generator_from_checkpoint
 from gansep.data.audio import READABLE, DataError, read_checked, write_audio
 from gansep.data.tracks import assemble_sources
 from gansep.errors import ConfigError
-from gansep.eval.bsseval import bss_eval
-from gansep.eval.perceptual import MODEL_FILE
-from gansep.eval.results import (PERCEPTUAL, aggregate_table, museval_json, read_track_scores,
-                                 write_json_atomic)
-from gansep.eval.si_sdr import si_sdr
+from gansep.eval.metrics import Metric, compute, frame_grid, standard_metrics
+from gansep.eval.metrics import provenance as provenance_of
+from gansep.eval.results import aggregate_table, museval_json, read_track_scores
 from gansep.eval.transcribe import add_counts, error_counts, line_transcripts, rates
 from gansep.separate import separate_file_audio
 
@@ -56,12 +55,12 @@ class TrackJob:
 
 
 def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, sources: list[str],
-                backend: str, window: float = 1.0, hop: float = 1.0,
-                labels: list[str] | None = None, perceptual=None) -> dict:
-    """museval-format scores of one track (with each source's whole-track SI-SDR and, given a
-    :class:`~gansep.eval.perceptual.PerceptualScore`, its perceptual score under
-    ``Perceptual``), or TrackError for unscorable input. ``labels`` name the sources in
-    messages (file paths)."""
+                metrics: list[Metric] | None = None, labels: list[str] | None = None) -> dict:
+    """museval-format scores of one track by every metric (default:
+    :func:`~gansep.eval.metrics.standard_metrics`), or TrackError for unscorable input.
+    ``labels`` name the sources in messages (file paths)."""
+    metrics = standard_metrics() if metrics is None else metrics
+    window, hop = frame_grid(metrics)
     labels = labels or sources
     if references.shape[-1] < int(window * rate):
         raise TrackError(f"{references.shape[-1] / rate:.2f} s of audio is shorter than one "
@@ -77,20 +76,16 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
             log.warning("%s: the estimate is silent (all zeros): SDR and SI-SDR are undefined "
                         "for this track (null in its result, as museval leaves silent frames), "
                         "not numbers", label)
-    scores = bss_eval(references, estimates, rate, window, hop, backend=backend)
+    values = compute(metrics, references, estimates, rate)
     for k, label in enumerate(labels):
-        frames = int(np.isinf(scores["SDR"][k]).sum())
+        frames = int(np.isinf(values["SDR"][k]).sum()) if "SDR" in values else 0
         if frames:
             raise TrackError(f"{label}: SDR is infinite in {frames} frame(s): the estimate "
                              "equals its reference exactly (were the references scored "
                              "against themselves?)")
-    result = museval_json(scores, sources, window, hop,
-                          si_sdr=[si_sdr(r, e) for r, e in zip(references, estimates)])
-    if perceptual is not None:
-        for target, reference, estimate in zip(result["targets"], references, estimates):
-            value, _ = perceptual.score_track(reference, estimate, rate)
-            target[PERCEPTUAL] = None if np.isnan(value) else value
-    return result
+    framewise = {m: values[m] for metric in metrics if metric.framewise for m in metric.names}
+    whole = {m: values[m] for metric in metrics if not metric.framewise for m in metric.names}
+    return museval_json(framewise, sources, window, hop, whole=whole)
 
 
 def _stored(target: Path) -> dict | None:
@@ -197,26 +192,17 @@ def finish(out: Path, failures: dict[str, str]) -> int:
     return 0
 
 
-def _perceptual_provenance(perceptual) -> dict:
-    """The perceptual model's hash, where one is used (it changes the results)."""
-    if perceptual is None:
-        return {}
-    return {"perceptual_sha256": sha256_file(perceptual.folder / MODEL_FILE)}
-
-
 # ---------------------------------------------------------------------- a checkpoint
 def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "test",
                         ema: bool = True, duration: float | None = None,
-                        backend: str = "fast", window: float = 1.0, hop: float = 1.0,
-                        device: str = "cpu", batch_size: int = 4,
-                        write_estimates: bool = False, overwrite: bool = False,
-                        perceptual=None) -> int:
-    """Separates every track of ``split`` with the checkpoint's generator and scores it (see
-    :func:`score_all`; ``write_estimates`` also writes ``out/estimates/<track>/<source>.wav``;
-    ``perceptual``, a :class:`~gansep.eval.perceptual.PerceptualScore`, adds its score).
+                        metrics: list[Metric] | None = None, device: str = "cpu",
+                        batch_size: int = 4, write_estimates: bool = False,
+                        overwrite: bool = False) -> int:
+    """Separates every track of ``split`` with the checkpoint's generator and scores it by
+    ``metrics`` (default: :func:`~gansep.eval.metrics.standard_metrics`; see
+    :func:`score_all`; ``write_estimates`` also writes ``out/estimates/<track>/<source>.wav``).
     Returns 1 if a track failed, else 0."""
-    import torch
-
+    metrics = standard_metrics() if metrics is None else metrics
     generator, info = generator_from_checkpoint(checkpoint, ema=ema)
     lyrics_head = hasattr(generator, "separate_and_transcribe")
     tracks = collection.tracks(split)
@@ -225,8 +211,7 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
              info["global_step"], len(tracks), split)
     common = {"command": "evaluate", "checkpoint_sha256": sha256_file(checkpoint),
               "weights": info["weights"], "split": split, "duration": duration,
-              "backend": backend, "window": window, "hop": hop,
-              **_perceptual_provenance(perceptual)}
+              **provenance_of(metrics)}
 
     def provenance(track) -> dict:
         return {**common, "data_sha256": {p.name: sha256_file(p) for p in track.source_files()}}
@@ -247,7 +232,7 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
                 write_audio(out / "estimates" / track.name / f"{source}.wav", audio,
                             track.sample_rate)
         result = score_track(references, estimates, track.sample_rate, generator.sources,
-                             backend, window, hop, perceptual=perceptual)
+                             metrics)
         if transcribe:
             lines = [line for line in track.lines if line.end <= stop / track.sample_rate]
             counts = error_counts(line_transcripts(*separated[1:], lines, generator.vocabulary))
@@ -274,13 +259,15 @@ def audio_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def score_folders(references: Path, estimates: Path, out: Path, backend: str = "fast",
-                  window: float = 1.0, hop: float = 1.0, overwrite: bool = False,
-                  perceptual=None, sources: list[str] | None = None) -> int:
+def score_folders(references: Path, estimates: Path, out: Path,
+                  metrics: list[Metric] | None = None, overwrite: bool = False,
+                  sources: list[str] | None = None) -> int:
     """Scores ``estimates/<track>/<source>.<ext>`` against ``references/<track>/<stem>.<ext>``
     (a source that is no reference stem, e.g. accompaniment, against the sum of the other
-    stems), every track of either folder: a reference track without estimates, or estimates
-    without references, is a failure in the table and the exit status."""
+    stems), every track of either folder, by ``metrics`` (default:
+    :func:`~gansep.eval.metrics.standard_metrics`): a reference track without estimates, or
+    estimates without references, is a failure in the table and the exit status."""
+    metrics = standard_metrics() if metrics is None else metrics
     for folder in (references, estimates):
         if not folder.is_dir():
             raise ConfigError(f"{folder}: not a folder")
@@ -288,8 +275,8 @@ def score_folders(references: Path, estimates: Path, out: Path, backend: str = "
                     if p.is_dir() and not p.name.startswith(".")})
     if not names:
         raise ConfigError(f"{estimates} and {references} hold no track folders")
-    options = {"command": "score", "backend": backend, "window": window, "hop": hop,
-               **({"sources": sources} if sources else {}), **_perceptual_provenance(perceptual)}
+    options = {"command": "score", **provenance_of(metrics),
+               **({"sources": sources} if sources else {})}
 
     def provenance(name: str) -> dict:
         estimate_files, reference_files = _track_files(estimates / name, references / name,
@@ -299,8 +286,7 @@ def score_folders(references: Path, estimates: Path, out: Path, backend: str = "
                 "references_sha256": {p.name: sha256_file(p) for p in reference_files.values()}}
 
     def run(name: str) -> dict:
-        return _score_folder(estimates / name, references / name, backend, window, hop,
-                             perceptual, sources)
+        return _score_folder(estimates / name, references / name, metrics, sources)
 
     jobs = [TrackJob(n, lambda n=n: provenance(n), lambda n=n: run(n)) for n in names]
     return score_all(jobs, out, overwrite)
@@ -351,8 +337,8 @@ def read_stems(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], int]:
     return stems, rate
 
 
-def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window: float,
-                  hop: float, perceptual=None, sources: list[str] | None = None) -> dict:
+def _score_folder(estimate_dir: Path, reference_dir: Path, metrics: list[Metric],
+                  sources: list[str] | None = None) -> dict:
     estimate_files, reference_files = _track_files(estimate_dir, reference_dir, sources)
     stems, rate = read_stems(reference_files)
     channels = {a.shape[0] for a in stems.values()}
@@ -381,5 +367,5 @@ def _score_folder(estimate_dir: Path, reference_dir: Path, backend: str, window:
                             f"({length / rate:.3f} s): an estimate must be as long as its "
                             "reference")
         estimates[k] = audio
-    return score_track(references, estimates, rate, sources, backend, window, hop,
-                       labels=[str(estimate_files[s]) for s in sources], perceptual=perceptual)
+    return score_track(references, estimates, rate, sources, metrics,
+                       labels=[str(estimate_files[s]) for s in sources])

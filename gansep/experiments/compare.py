@@ -22,7 +22,7 @@ from gansep.atomic import atomic_target
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 from gansep.eval.evaluate import LYRICS
-from gansep.eval.results import PERCEPTUAL, TRACK_METRICS, read_track_scores
+from gansep.eval.results import PERCEPTUAL, STANDARD, metric_names, read_track_scores
 from gansep.eval.transcribe import add_counts, rates
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,9 @@ def summarise(rows: list[dict], baseline: str | None, metric: str = "SDR") -> di
     sources = list(dict.fromkeys(r["source"] for r in rows))
     for objective in objectives:
         for source in sources:
-            values = np.array([r[metric] for r in rows if r["objective"] == objective
-                               and r["source"] == source], dtype=float)
+            values = np.array([r.get(metric, np.nan) for r in rows
+                               if r["objective"] == objective and r["source"] == source],
+                              dtype=float)
             values = values[~np.isnan(values)]
             if not len(values):
                 continue
@@ -120,8 +121,9 @@ def summarise(rows: list[dict], baseline: str | None, metric: str = "SDR") -> di
 def per_track_means(rows, objective, source, metric) -> dict[str, float]:
     tracks: dict[str, list[float]] = {}
     for r in rows:
-        if r["objective"] == objective and r["source"] == source and not np.isnan(r[metric]):
-            tracks.setdefault(r["track"], []).append(r[metric])
+        if (r["objective"] == objective and r["source"] == source
+                and not np.isnan(r.get(metric, np.nan))):
+            tracks.setdefault(r["track"], []).append(r.get(metric, np.nan))
     return {t: float(np.mean(v)) for t, v in tracks.items()}
 
 
@@ -170,7 +172,7 @@ def box_plot(rows: list[dict], path: Path, metric: str = "SDR") -> None:
                                 squeeze=False)
     for axis, source in zip(axes[0], sources):
         data = [[r[metric] for r in rows if r["objective"] == o and r["source"] == source
-                 and not np.isnan(r[metric])] for o in objectives]
+                 and not np.isnan(r.get(metric, np.nan))] for o in objectives]
         axis.boxplot(data)
         axis.set_xticks(range(1, len(objectives) + 1), objectives, rotation=30, ha="right")
         axis.set_title(source)
@@ -205,10 +207,10 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
                           f"{sorted(objectives)}")
     out.mkdir(parents=True, exist_ok=True)
     outputs = []
-    for metric in TRACK_METRICS:
+    for metric in metric_names(rows):
         table = summarise(rows, baseline, metric)
         if not table:  # e.g. SI-SDR of results written before gansep stored it
-            if metric != PERCEPTUAL:  # only there when evaluated with --perceptual
+            if metric in STANDARD:  # the others are there only when scored
                 log.warning("no %s values in these results: no compare-%s table", metric,
                             metric.lower())
             continue

@@ -29,9 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from gansep.atomic import sha256_file
+from gansep.atomic import sha256_file, write_json_atomic
 from gansep.errors import GansepError
-from gansep.eval.results import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,15 @@ import numpy as np
 
 from gansep.atomic import atomic_target, sha256_file
 from gansep.data.audio import DataError, read_checked
-from gansep.eval.bsseval import bss_eval, median_over_frames
-from gansep.eval.si_sdr import si_sdr
+from gansep.eval.bsseval import median_over_frames
+from gansep.eval.metrics import L1, MRSTFT, SISDR, BSSEval, compute
 from gansep.listen.build import REFERENCE, listed_file, load_test, rated_trials, served_files
-from gansep.losses.reconstruction import MultiResolutionSTFT
 
 log = logging.getLogger(__name__)
 
-METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR", "MRSTFT", "L1")
+#: What every stimulus is scored by (one metric object each, as every gansep table scores).
+STIMULUS_METRICS = (BSSEval(), SISDR(), MRSTFT(), L1())
+METRICS = ("SDR", "SIR", "SAR", "ISR", "SI-SDR", "MRSTFT", "L1")  # the CSV's column order
 
 
 def _read_checked(test_dir: Path, entry: dict) -> np.ndarray:
@@ -40,25 +41,18 @@ def bsseval_metrics(reference: np.ndarray, interference: np.ndarray, estimate: n
                     rate: int) -> dict[str, float]:
     """SDR, SIR, SAR, ISR of ``estimate`` (BSSEval v4, 1 s frames, median over frames), the
     other stems ``interference`` scored with it so that SIR is defined."""
-    scores = bss_eval(np.stack([reference, interference]), np.stack([estimate, interference]),
-                      rate, window=1.0, hop=1.0)
-    return {name: float(median_over_frames(scores[name])[0]) for name in
-            ("SDR", "SIR", "SAR", "ISR")}
+    return stimulus_metrics(reference, interference, estimate, rate, (BSSEval(),))
 
 
 def stimulus_metrics(reference: np.ndarray, interference: np.ndarray, estimate: np.ndarray,
-                     rate: int) -> dict[str, float]:
-    """The metrics of ``estimate`` against ``reference`` (all ``(channels, time)``),
-    ``interference`` being the other stems over the same span."""
-    import torch
-
-    values = bsseval_metrics(reference, interference, estimate, rate)
-    values["SI-SDR"] = si_sdr(reference, estimate)
-    with torch.no_grad():
-        values["MRSTFT"] = float(MultiResolutionSTFT()(
-            torch.from_numpy(estimate).float()[None], torch.from_numpy(reference).float()[None]))
-    values["L1"] = float(np.abs(estimate - reference).mean())
-    return values
+                     rate: int, metrics=STIMULUS_METRICS) -> dict[str, float]:
+    """The ``metrics`` of ``estimate`` against ``reference`` (all ``(channels, time)``),
+    ``interference`` being the other stems over the same span: scored as a second source, so
+    that SIR is defined (its own values are dropped). Framewise values: median over frames."""
+    values = compute(list(metrics), np.stack([reference, interference]),
+                     np.stack([estimate, interference]), rate)
+    return {name: float(median_over_frames(value[:1])[0] if value.ndim == 2 else value[0])
+            for name, value in values.items()}
 
 
 def rated_stimuli(test_dir: Path):

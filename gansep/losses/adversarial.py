@@ -147,13 +147,12 @@ class GAN(nn.Module):
         self.gradient_penalty = gradient_penalty
         self.reuse_real_features = reuse_real_features
         self._real_features: list[Judgement] | None = None  # from the last discriminator pass
-        #: replays the discriminator from CUDA graphs when set (GANSeparator(cuda_graphs=...))
-        self.graphed = None
 
-    def judge(self, sources: torch.Tensor, mixture: torch.Tensor | None = None
-              ) -> list[Judgement]:
-        """The discriminator's judgements, replayed from CUDA graphs where captured."""
-        return (self.graphed or self.discriminator)(sources, mixture)
+    def judge(self, sources: torch.Tensor, mixture: torch.Tensor | None = None,
+              discriminator=None) -> list[Judgement]:
+        """The judgements of ``discriminator`` (a stand-in for this term's own with the same
+        parameters, e.g. one replayed from CUDA graphs) or of this term's discriminator."""
+        return (discriminator or self.discriminator)(sources, mixture)
 
     def crop(self, step: int, *signals: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
         """The same random span of ``crop_length`` samples of each of ``signals`` (each
@@ -176,12 +175,14 @@ class GAN(nn.Module):
         return tuple(out)
 
     def _judge_together(self, real: torch.Tensor, fake: torch.Tensor,
-                        mixture: torch.Tensor | None) -> tuple[list[Judgement], list[Judgement]]:
+                        mixture: torch.Tensor | None, discriminator=None
+                        ) -> tuple[list[Judgement], list[Judgement]]:
         """Real and fake judged in one pass of twice the batch (half the kernel launches of
         two passes; the discriminators have no batch-coupled layers), split back."""
         batch, total = real.shape[0], real.shape[0] + fake.shape[0]
         joint = self.judge(torch.cat([real, fake]),
-                                   None if mixture is None else torch.cat([mixture, mixture]))
+                           None if mixture is None else torch.cat([mixture, mixture]),
+                           discriminator)
         halves = []
         for judgement in joint:
             rows = judgement.features[0].shape[0] * batch // total
@@ -198,18 +199,20 @@ class GAN(nn.Module):
         return f"{self.discriminator.name}({self.loss.name}{fm})"
 
     def discriminator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
-                           mixture: torch.Tensor, unpaired: torch.Tensor | None = None
-                           ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                           mixture: torch.Tensor, unpaired: torch.Tensor | None = None,
+                           discriminator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The discriminator's loss on reference (real) and separated (fake, detached) sources,
         ``(batch, sources, channels, time)``; ``mixture`` is the matching input span. With
         ``unpaired`` solo examples ``(any batch, sources, channels, time)`` those are the real
-        examples instead (semi-supervised training; unconditional discriminators only)."""
+        examples instead (semi-supervised training; unconditional discriminators only).
+        ``discriminator`` runs the judging pass in place of this term's own (see
+        :meth:`judge`)."""
         if unpaired is not None:
             if self._conditional():
                 raise ConfigError(f"{self.discriminator.name}: a conditional discriminator "
                                   "cannot learn from unpaired sources (they have no mixture)")
             reference, mixture = unpaired, None
-        real, fake = self._judge_together(reference, estimate.detach(), mixture)
+        real, fake = self._judge_together(reference, estimate.detach(), mixture, discriminator)
         self._real_features = None
         if self.feature_matching and self.reuse_real_features and unpaired is None:
             # Copies, so that the joint pass's real+fake activations are not kept alive.
@@ -250,9 +253,11 @@ class GAN(nn.Module):
         return (norm - 1).pow(2).mean()
 
     def generator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
-                       mixture: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The generator's weighted adversarial (+ feature-matching) loss and its terms."""
-        fake = self.judge(estimate, mixture)
+                       mixture: torch.Tensor, discriminator=None
+                       ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The generator's weighted adversarial (+ feature-matching) loss and its terms
+        (``discriminator``: see :meth:`judge`)."""
+        fake = self.judge(estimate, mixture, discriminator)
         terms: dict[str, torch.Tensor] = {}
         for f in fake:
             value = f.weight * self.loss.generator(f.logits)

@@ -1,5 +1,7 @@
 """Generators (and, later, discriminators)."""
 
+import inspect
+
 from gansep.errors import ConfigError
 from gansep.models.lyrics import LyricsWaveUNet
 from gansep.models.waveunet import Geometry, WaveUNet
@@ -23,7 +25,11 @@ def build_generator(class_path: str, init_args: dict) -> WaveUNet:
     if class_path not in GENERATORS:
         raise ConfigError(f"generator class {class_path!r} is not one of gansep's "
                           f"({', '.join(GENERATORS)})")
-    return GENERATORS[class_path](**init_args)
+    cls = GENERATORS[class_path]
+    unknown = sorted(set(init_args) - set(inspect.signature(cls).parameters))
+    if unknown:
+        raise ConfigError(f"{class_path}: unknown argument(s) {', '.join(unknown)}")
+    return cls(**init_args)
 
 
 __all__ = ["GENERATORS", "Geometry", "LyricsWaveUNet", "WaveUNet", "build_generator",

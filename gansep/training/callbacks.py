@@ -8,12 +8,17 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from gansep.eval.bsseval import bss_eval, median_over_frames
-from gansep.eval.perceptual import PerceptualScore
-from gansep.eval.si_sdr import si_sdr
+from gansep.eval.evaluate import TrackError, score_track
+from gansep.eval.metrics import Metric, Perceptual, standard_metrics
+from gansep.eval.results import track_rows
 from gansep.separate import separate_file_audio
 
 log = logging.getLogger(__name__)
+
+
+def log_name(metric: str) -> str:
+    """A metric's name in logged keys: ``SI-SDR`` as ``si_sdr``."""
+    return metric.lower().replace("-", "_").replace(" ", "_")
 
 
 def log_spectrogram(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.ndarray:
@@ -28,14 +33,14 @@ def log_spectrogram(audio: np.ndarray, n_fft: int = 1024, hop: int = 256) -> np.
 
 class SeparationMetrics(pl.Callback):
     """Every ``every_n_epochs`` validation epochs, separates whole validation tracks (or their
-    first ``duration`` seconds) with the module's inference generator (EMA weights when kept)
-    and logs, per source, the median over tracks of the SDR (BSSEval v4, median over 1 s
-    frames, fast backend) and of the SI-SDR as ``val/sdr/<source>`` and
-    ``val/si_sdr/<source>``. Under DDP every rank separates its share of the tracks and the
-    scores are gathered before logging. Loggers that take media (TensorBoard, wandb) also get
-    ``audio_tracks`` tracks' estimates as audio and log spectrograms of mixture, estimate and
-    reference. With ``perceptual`` (a folder written by ``gansep listen fit-objective``), also
-    the median over tracks of the fitted perceptual score as ``val/perceptual/<source>``.
+    first ``duration`` seconds) with the module's inference generator (EMA weights when kept),
+    scores them by the run's metrics (BSSEval v4 and SI-SDR, the module's ``metrics``, and the
+    perceptual score given its folder; see :mod:`gansep.eval.metrics`) and logs, per metric and
+    source, the median over tracks of each track's score as ``val/<metric>/<source>`` (the
+    name lower-cased, ``-`` as ``_``: ``val/sdr/vocals``, ``val/si_sdr/vocals``). Under DDP
+    every rank separates its share of the tracks and the scores are gathered before logging.
+    Loggers that take media (TensorBoard, wandb) also get ``audio_tracks`` tracks' estimates as
+    audio and log spectrograms of mixture, estimate and reference.
 
     Args:
         every_n_epochs: run on validation epochs divisible by this.
@@ -43,7 +48,8 @@ class SeparationMetrics(pl.Callback):
         max_tracks: at most this many validation tracks (None: all).
         audio_tracks: tracks whose audio and spectrograms are logged.
         batch_size: chunks per forward pass.
-        perceptual: a fitted perceptual objective's folder (None: not logged).
+        perceptual: a fitted perceptual objective's folder (written by ``gansep listen
+            fit-objective``; None: not scored).
     """
 
     def __init__(self, every_n_epochs: int = 1, duration: float | None = 30.0,
@@ -54,8 +60,11 @@ class SeparationMetrics(pl.Callback):
         self.max_tracks = max_tracks
         self.audio_tracks = audio_tracks
         self.batch_size = batch_size
-        self.perceptual = PerceptualScore(perceptual) if perceptual is not None else None
-        self.names = ("sdr", "si_sdr") + (("perceptual",) if perceptual is not None else ())
+        self.perceptual = Perceptual(perceptual) if perceptual is not None else None
+
+    def metrics(self, module: pl.LightningModule) -> list[Metric]:
+        extra = [self.perceptual] if self.perceptual is not None else []
+        return standard_metrics(extra=[*extra, *getattr(module, "metrics", [])])
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:
@@ -63,8 +72,10 @@ class SeparationMetrics(pl.Callback):
         tracks = trainer.datamodule.collection.tracks("valid")[: self.max_tracks]
         generator = module.inference_generator
         sources = generator.sources
-        # (tracks, sources, [SDR, SI-SDR, perceptual]); NaN rows belong to other ranks.
-        scores = torch.full((len(tracks), len(sources), len(self.names)), float("nan"),
+        metrics = self.metrics(module)
+        names = [name for metric in metrics for name in metric.names]
+        # (tracks, sources, names); NaN rows belong to other ranks (or were not scorable).
+        scores = torch.full((len(tracks), len(sources), len(names)), float("nan"),
                             device=module.device)
         for index in range(trainer.global_rank, len(tracks), trainer.world_size):
             track = tracks[index]
@@ -78,14 +89,14 @@ class SeparationMetrics(pl.Callback):
             estimates = separate_file_audio(generator, mixture, track.sample_rate,
                                             self.batch_size)
             generator.train(was_training)
-            if stop >= track.sample_rate:
-                sdr = median_over_frames(bss_eval(references, estimates, track.sample_rate)["SDR"])
-                scores[index, :, 0] = torch.as_tensor(sdr, dtype=scores.dtype)
-            for k in range(len(sources)):
-                scores[index, k, 1] = si_sdr(references[k], estimates[k])
-                if self.perceptual is not None:
-                    scores[index, k, 2] = self.perceptual.score_track(
-                        references[k], estimates[k], track.sample_rate)[0]
+            try:
+                result = score_track(references, estimates, track.sample_rate, sources, metrics)
+            except TrackError as error:
+                log.warning("validation track %s not scored: %s", track.name, error)
+            else:
+                for k, row in enumerate(track_rows(track.name, result)):
+                    scores[index, k] = torch.tensor([row.get(n, np.nan) for n in names],
+                                                    dtype=scores.dtype)
             if index < self.audio_tracks and trainer.is_global_zero:
                 self._log_media(trainer, track, mixture, references, estimates, sources)
         if trainer.world_size > 1:
@@ -95,12 +106,12 @@ class SeparationMetrics(pl.Callback):
         else:
             values = scores.cpu().numpy()
         for k, source in enumerate(sources):
-            for j, name in enumerate(self.names):
+            for j, name in enumerate(names):
                 column = values[:, k, j]
                 column = column[~np.isnan(column)]
                 if len(column):
-                    module.log(f"val/{name}/{source}", float(np.median(column)), sync_dist=False,
-                               rank_zero_only=False)
+                    module.log(f"val/{log_name(name)}/{source}", float(np.median(column)),
+                               sync_dist=False, rank_zero_only=False)
 
     def _log_media(self, trainer, track, mixture, references, estimates, sources) -> None:
         step, rate = trainer.global_step, track.sample_rate

@@ -10,17 +10,14 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 from pytorch_lightning.strategies import DDPStrategy
 
+from gansep.data.sampling import Batch
 from gansep.errors import ConfigError
+from gansep.eval.metrics import Metric
 from gansep.losses import Objective
 from gansep.models.waveunet import WaveUNet
-from gansep.training.compiled import (Compile, CompileMode, compile_networks, graphs_step_begin,
-                                      is_compile_failure, uncompile)
 from gansep.training.ema import EMA
-from gansep.training.graphs import CudaGraphs, GraphedDiscriminator, GraphedGenerator
-from gansep.training.graphs import unavailable as graphs_unavailable
-from gansep.training.layout import Layout, to_channels_last
 from gansep.training.robust import configured, gradient_norm
-from gansep.training.separator import Separator, unpack
+from gansep.training.separator import Separator
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +64,9 @@ class GANSeparator(Separator):
         max_bad_steps: discriminator or generator updates whose loss (or, without a
             GradScaler, gradient norm) is not finite are skipped; more than this many in a row
             stop the run with a DivergenceError naming the term and step.
-        compile: ``torch.compile`` the ``generator``, the ``discriminators`` (each
-            sub-network apart, STFTs eager) or ``all`` of them when training starts (see
-            :mod:`gansep.training.compiled`); where it is unavailable or fails, training goes
-            on eagerly with a warning.
-        compile_mode: torch.compile's mode; ``reduce-overhead`` captures the compiled
-            networks in CUDA graphs on a GPU (the step's shapes are static).
-        cuda_graphs: without compiling, record the forward and backward passes of the
-            ``discriminators`` (or of ``all`` networks: the generator too) as CUDA graphs on
-            their first step and replay them after (see :mod:`gansep.training.graphs`); on a
-            CPU, training goes on eagerly with a warning. Not combined with ``compile``.
-        channels_last: store the convolutions of the ``discriminators`` (or of ``all``
-            networks) channels-last, so that cuDNN's NHWC kernels need no transposes (see
-            :mod:`gansep.training.layout`); the values computed are the same.
         init_from, init_from_ema: start the generator (and so its EMA copy) from a trained
             checkpoint or export; see :class:`~gansep.training.Separator`.
+        metrics: metrics beside BSSEval v4 and SI-SDR; see :class:`~gansep.training.Separator`.
     """
 
     adversarial_training = True
@@ -95,12 +80,11 @@ class GANSeparator(Separator):
                  warmup_steps: int = 0, gradient_clip: float | None = None,
                  discriminator_gradient_clip: float | None = None,
                  ema_decay: float | None = None, eval_batch_size: int = 4,
-                 max_bad_steps: int = 10, compile: Compile = "none",
-                 compile_mode: CompileMode = "default", cuda_graphs: CudaGraphs = "none",
-                 channels_last: Layout = "none", init_from: str | None = None,
-                 init_from_ema: bool = True):
+                 max_bad_steps: int = 10, init_from: str | None = None,
+                 init_from_ema: bool = True, metrics: list[Metric] | None = None):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
-                         lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema)
+                         lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema,
+                         metrics)
         if scheduler_interval not in ("step", "epoch"):
             raise ConfigError(f"scheduler_interval must be 'step' or 'epoch', got "
                              f"{scheduler_interval!r}")
@@ -127,54 +111,6 @@ class GANSeparator(Separator):
                     f"(crop_length {self.adversarial.crop_length}, output_length "
                     f"{generator.geometry.output_length}), but {self.adversarial.name} needs at "
                     f"least {needed} (its largest n_fft / 2 + 1)")
-        if compile not in ("none", "generator", "discriminators", "all"):
-            raise ConfigError(f"GANSeparator: compile must be none, generator, discriminators "
-                              f"or all, got {compile!r}")
-        for name, value, choices in (("compile_mode", compile_mode, CompileMode),
-                                     ("cuda_graphs", cuda_graphs, CudaGraphs),
-                                     ("channels_last", channels_last, Layout)):
-            if value not in choices.__args__:
-                raise ConfigError(f"GANSeparator: {name} must be one of "
-                                  f"{', '.join(choices.__args__)}, got {value!r}")
-        if cuda_graphs != "none" and compile != "none":
-            raise ConfigError("GANSeparator: choose compile or cuda_graphs, not both (compile's "
-                              "mode reduce-overhead captures the compiled networks itself)")
-        self.compile_networks = compile
-        self.compile_mode = compile_mode
-        self.cuda_graphs = cuda_graphs
-        self.channels_last = channels_last
-        self._compiled: list = []
-        self._graphed_generator: GraphedGenerator | None = None
-
-    def on_fit_start(self) -> None:
-        discriminator = self.adversarial.discriminator if self.adversarial is not None else None
-        self._compiled = compile_networks(self.compile_networks, self.generator, discriminator,
-                                          self.compile_mode)
-        if self.channels_last != "none":
-            networks = [self.generator] if self.channels_last == "all" else []
-            networks += [discriminator] if discriminator is not None else []
-            count = sum(to_channels_last(network) for network in networks)
-            log.info("channels_last=%s: %d convolutions", self.channels_last, count)
-        self._install_graphs()
-
-    def _install_graphs(self) -> None:
-        if self.cuda_graphs == "none":
-            return
-        reason = graphs_unavailable(next(self.generator.parameters()).device)
-        if reason is not None:
-            log.warning("cuda_graphs=%s: %s; training eagerly", self.cuda_graphs, reason)
-            return
-        if self.adversarial is not None:
-            self.adversarial.graphed = GraphedDiscriminator(self.adversarial.discriminator,
-                                                            "the discriminators")
-        if self.cuda_graphs == "all":
-            self._graphed_generator = GraphedGenerator(self.generator, "the generator")
-
-    def on_fit_end(self) -> None:
-        # The graphs hold GPU memory; a later fit (or a test) captures anew.
-        if self.adversarial is not None:
-            self.adversarial.graphed = None
-        self._graphed_generator = None
 
     @property
     def adversarial(self):
@@ -234,26 +170,10 @@ class GANSeparator(Separator):
     def adversarial_active(self) -> bool:
         return self.adversarial is not None and self.global_step >= self.warmup_steps
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        if not self._compiled:
-            return self._training_step(batch)
-        graphs_step_begin(self.compile_mode, self._compiled)
-        try:  # compilation happens on a network's first call, before any optimiser step
-            return self._training_step(batch)
-        except Exception as error:  # noqa: BLE001 - only compiler failures are caught
-            if not is_compile_failure(error):
-                raise
-            log.warning("compile=%s failed (%s: %s); training eagerly", self.compile_networks,
-                        type(error).__name__, str(error).splitlines()[0][:200])
-            uncompile(self._compiled)
-            self._compiled = []
-            return self._training_step(batch)
-
-    def _training_step(self, batch) -> torch.Tensor:
-        # solo: unpaired sources (semi-supervised data); lyrics: lyrics side of the excerpts
-        mixture, reference, solo, lyrics = unpack(batch)
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+        mixture, reference, lyrics = batch.mixture, batch.sources, batch.lyrics
         optimizers = self._optimizers()
-        estimate, transcription = self.separate(self._graphed_generator or self.generator,
+        estimate, transcription = self.separate(self.graphed_generator or self.generator,
                                                 mixture, lyrics)
         g = self.generator.geometry
         # The discriminators judge the output span; conditional ones see the mixture there.
@@ -268,11 +188,12 @@ class GANSeparator(Separator):
         if adversarial_now:
             # Both updates of this step judge the same crop (when the GAN term crops).
             judged = self.adversarial.crop(self.global_step, *judged_examples)
-            unpaired = (self.adversarial.crop(self.global_step, solo[0].flatten(0, 1))[0]
-                        if solo else None)
+            unpaired = (None if batch.unpaired is None else  # semi-supervised data's solos
+                        self.adversarial.crop(self.global_step, batch.unpaired.flatten(0, 1))[0])
             d_optimizer = optimizers[1]
             for _ in range(self.discriminator_steps):
-                d_loss, d_terms = self.adversarial.discriminator_loss(*judged, unpaired)
+                d_loss, d_terms = self.adversarial.discriminator_loss(
+                    *judged, unpaired, self.graphed_discriminator)
                 terms.update(d_terms, d_loss=d_loss)
                 if self._update(d_optimizer, d_loss, {**d_terms, "d_loss": d_loss},
                                 self.discriminator_gradient_clip, self.adversarial.parameters(),
@@ -283,7 +204,8 @@ class GANSeparator(Separator):
         if adversarial_now:
             # The discriminators only pass gradients through to the generator here.
             self.adversarial.requires_grad_(False)
-            adversarial, adversarial_terms = self.adversarial.generator_loss(*judged)
+            adversarial, adversarial_terms = self.adversarial.generator_loss(
+                *judged, self.graphed_discriminator)
             self.adversarial.requires_grad_(True)
             loss = loss + adversarial
             g_terms.update(adversarial_terms)

@@ -19,6 +19,7 @@ import torch
 
 from gansep import data, losses, models, training
 from gansep.errors import GansepError
+from gansep.eval import metrics
 from gansep.models import discriminators
 
 # A dotted Python name ("os.system", "torch.optim.Adam"): what jsonargparse would import.
@@ -34,11 +35,11 @@ class UnsafeCheckpoint(GansepError, ValueError):
 @lru_cache(maxsize=1)
 def allowed_classes() -> dict[str, type]:
     """``{class path: class}`` that a checkpoint's hyper-parameters may name: gansep's
-    generators, discriminators, losses, training modules and data classes (by the paths gansep's
-    configs use, e.g. ``gansep.losses.L1``), and torch's optimisers and learning-rate
-    schedulers."""
+    generators, discriminators, losses, metrics, training modules and data classes (by the
+    paths gansep's configs use, e.g. ``gansep.losses.L1``), and torch's optimisers and
+    learning-rate schedulers."""
     allowed = {}
-    for module in (models, discriminators, losses, training, data):
+    for module in (models, discriminators, losses, metrics, training, data):
         for name in module.__all__:
             value = getattr(module, name)
             if isinstance(value, type):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -12,10 +11,13 @@ from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 
 from gansep.version import __version__
 from gansep.checkpoints import generator_from_checkpoint, read_export
-from gansep.data.sampling import LyricsBatch
+from gansep.data.sampling import Batch
 from gansep.errors import ConfigError
-from gansep.eval.bsseval import bss_eval, median_over_frames
-from gansep.eval.results import markdown_table, median_over_tracks
+from gansep.atomic import write_json_atomic
+from gansep.eval.evaluate import PROVENANCE, TrackError, finish, score_track
+from gansep.eval.metrics import Metric, standard_metrics
+from gansep.eval.metrics import provenance as metrics_provenance
+from gansep.eval.results import markdown_table, median_over_tracks, read_track_scores
 from gansep.eval.transcribe import error_rates, segment_transcripts
 from gansep.losses import Objective
 from gansep.losses.lyrics import ctc_segments
@@ -54,13 +56,6 @@ def initialise_from(generator: WaveUNet, source: str | Path, ema: bool = True) -
     log.info("generator initialised from %s (%s)", source, what)
 
 
-def unpack(batch) -> tuple[torch.Tensor, torch.Tensor, list, LyricsBatch | None]:
-    """``(mixture, sources, [unpaired solo sources], lyrics or None)`` of a training batch."""
-    mixture, sources, *rest = batch
-    lyrics = rest.pop() if rest and isinstance(rest[-1], LyricsBatch) else None
-    return mixture, sources, rest, lyrics
-
-
 def adam(params) -> torch.optim.Optimizer:
     """The default optimiser: Adam with the Wave-U-Net paper's settings."""
     return torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.999))
@@ -84,13 +79,17 @@ class Separator(pl.LightningModule):
             reconstruction-trained one, say), whose architecture must match; optimisers and
             step start fresh (unlike ``--ckpt_path``, which resumes a run).
         init_from_ema: take the source's EMA weights when it has them.
+        metrics: metrics scored beside BSSEval v4 and SI-SDR (see
+            :mod:`gansep.eval.metrics`) in ``gansep test``, by the
+            :class:`~gansep.training.callbacks.SeparationMetrics` callback and by
+            ``gansep evaluate --config`` of this run.
     """
 
     def __init__(self, generator: WaveUNet, objective: Objective | None = None,
                  optimizer: OptimizerCallable | None = None,
                  lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, init_from: str | None = None,
-                 init_from_ema: bool = True):
+                 init_from_ema: bool = True, metrics: list[Metric] | None = None):
         super().__init__()
         # Under LightningCLI this records the configuration (class paths and arguments), so that
         # `--ckpt_path` and load_from_checkpoint rebuild the module.
@@ -112,10 +111,15 @@ class Separator(pl.LightningModule):
         self.lr_scheduler = lr_scheduler
         self.eval_batch_size = eval_batch_size
         self.guard = FiniteGuard(max_bad_steps)
-        self._test_rows: list[dict] = []
+        self.metrics = list(metrics or [])
+        standard_metrics(extra=self.metrics)  # ConfigError now for a name given twice
         self._transcripts: list[tuple[str, str]] = []
 
     adversarial_training = False
+    #: Stand-ins with the same parameters that replay the networks from CUDA graphs, set by
+    #: the :class:`~gansep.training.speedups.SpeedUps` callback for the length of a fit.
+    graphed_generator = None
+    graphed_discriminator = None
 
     @property
     def inference_generator(self) -> WaveUNet:
@@ -170,22 +174,24 @@ class Separator(pl.LightningModule):
         stems = None if lyrics is None else lyrics.stems.to(estimates.device)
         return self.objective(estimates, sources, stems, transcription)
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor | None:
-        mixture, sources, _, lyrics = unpack(batch)  # (unpaired solo sources: discriminators)
-        estimates, transcription = self.separate(self.generator, mixture, lyrics)
-        total, terms = self.objective_terms(estimates, sources, lyrics, transcription)
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+        estimates, transcription = self.separate(self.graphed_generator or self.generator,
+                                                 batch.mixture, batch.lyrics)
+        total, terms = self.objective_terms(estimates, batch.sources, batch.lyrics,
+                                            transcription)
         if not self.finite({**terms, "loss": total}, "generator"):
             self.log("train/skipped_steps", float(self.guard.skipped))
             return None  # Lightning skips backward and the optimiser step
         self.guard.passed()
-        self.log_terms("train", total, terms, len(mixture))
+        self.log_terms("train", total, terms, len(batch))
         return total
 
-    def validation_step(self, batch, batch_idx: int) -> None:
-        mixture, sources, _, lyrics = unpack(batch)
-        estimates, transcription = self.separate(self.inference_generator, mixture, lyrics)
-        total, terms = self.objective_terms(estimates, sources, lyrics, transcription)
-        self.log_terms("val", total, terms, len(mixture))
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        estimates, transcription = self.separate(self.inference_generator, batch.mixture,
+                                                 batch.lyrics)
+        total, terms = self.objective_terms(estimates, batch.sources, batch.lyrics,
+                                            transcription)
+        self.log_terms("val", total, terms, len(batch))
         if transcription is not None:
             self._transcripts += segment_transcripts(transcription[0], transcription[1],
                                                      self.generator.vocabulary)
@@ -210,37 +216,67 @@ class Separator(pl.LightningModule):
                 "lr_scheduler": configured(self.lr_scheduler, optimizer, "lr_scheduler")}
 
     # ------------------------------------------------------------------------------ test
+    def test_folder(self) -> Path | None:
+        """Where ``gansep test`` writes its results: the logger's folder (None: no logger)."""
+        return Path(self.trainer.log_dir) if self.trainer.log_dir else None
+
     def on_test_epoch_start(self) -> None:
-        self._test_rows = []
+        self._test_failures: dict[str, str] = {}
+        folder = self.test_folder()
+        if folder is not None and any((folder / "test").glob("*.json")):
+            raise ConfigError(f"{folder / 'test'} already holds test results: a new test "
+                              "writes to a logger version of its own (set "
+                              "--trainer.logger.init_args.version, or remove the old results)")
+        if self.trainer.world_size > 1:
+            self.trainer.strategy.barrier()  # every rank checked before any writes
 
     def test_step(self, track: dict, batch_idx: int) -> None:
-        """Separates one whole test track and scores it, next to the mixture-as-estimate
-        baseline (every source estimated by the mixture itself)."""
+        """Separates one whole test track and scores it by the run's metrics, next to the
+        mixture-as-estimate baseline (every source estimated by the mixture itself); each
+        result is written in museval's format, atomically, as ``gansep evaluate`` writes it
+        (``LOG_DIR/test/<track>.json``, the baseline's under ``LOG_DIR/mixture/test/``)."""
         mixture = track["mixture"].numpy()
         references = track["references"].numpy()
         rate = track["sample_rate"]
         estimates = separate_file_audio(self.inference_generator, mixture, rate,
                                         self.eval_batch_size)
+        metrics = standard_metrics(extra=self.metrics)
+        provenance = {"command": "test", "global_step": self.global_step,
+                      "weights": "ema" if self.inference_generator is not self.generator
+                      else "raw", **metrics_provenance(metrics)}
+        folder = self.test_folder()
         for method, estimate in (("gansep", estimates),
                                  ("mixture", mixture[None].repeat(len(references), 0))):
-            scores = {metric: median_over_frames(values)
-                      for metric, values in bss_eval(references, estimate, rate).items()}
-            for k, source in enumerate(self.generator.sources):
-                self._test_rows.append({"track": track["name"], "method": method,
-                                        "source": source,
-                                        **{m: float(v[k]) for m, v in scores.items()}})
+            try:
+                result = score_track(references, estimate, rate, self.generator.sources,
+                                     metrics)
+            except TrackError as error:
+                self._test_failures[track["name"]] = str(error)
+                log.error("%s: %s", track["name"], error)
+                return
+            result[PROVENANCE] = {**provenance, "method": method}
+            if folder is not None:
+                where = folder if method == "gansep" else folder / method
+                write_json_atomic(where / "test" / f"{track['name']}.json", result)
 
     def on_test_epoch_end(self) -> None:
-        medians = median_over_tracks(self._test_rows, "SDR")
+        folder = self.test_folder()
+        if folder is None:
+            log.warning("no logger: gansep test wrote no results")
+            return
+        if self.trainer.world_size > 1:
+            self.trainer.strategy.barrier()  # every rank's tracks are written
+        rows = [{**row, "method": method}
+                for method, where in (("gansep", folder), ("mixture", folder / "mixture"))
+                for row in read_track_scores(where)]
+        medians = median_over_tracks(rows, "SDR")
         for (method, source), value in medians.items():
             name = "sdr" if method == "gansep" else "mixture_sdr"
             self.log(f"test/{name}/{source}", value)
         table = markdown_table(medians, self.generator.sources, ["gansep", "mixture"])
-        tracks = len({row["track"] for row in self._test_rows})
-        log.info("Median SDR over %d test tracks (BSSEval v4 SDR, as museval computes it; median over 1 s frames, "
-                 "then over tracks):\n%s", tracks, table)
-        if self.trainer.log_dir and self.trainer.is_global_zero:
-            out = Path(self.trainer.log_dir)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "test_results.json").write_text(json.dumps(self._test_rows, indent=1))
-            (out / "test_results.md").write_text(table + "\n")
+        tracks = len({row["track"] for row in rows})
+        log.info("Median SDR over %d test tracks (BSSEval v4 SDR, as museval computes it; median "
+                 "over 1 s frames, then over tracks):\n%s", tracks, table)
+        if self.trainer.is_global_zero:
+            finish(folder, self._test_failures)
+            finish(folder / "mixture", {})

@@ -1,4 +1,5 @@
-"""End to end: the gansep command in real subprocesses, on tiny data and a tiny model."""
+"""End to end: the gansep command in real subprocesses (the describe and help checks in this
+process), on tiny data and a tiny model."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from gansep.eval.results import read_track_scores
 from tests.conftest import GANSEP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,34 +29,34 @@ def run(args, cwd, check=True) -> subprocess.CompletedProcess:
     return result
 
 
-def test_describe_m4_prints_paper_lengths():
-    out = run(["describe", "--config", "configs/models/m4.yaml"], ROOT)
+def test_describe_m4_prints_paper_lengths(cli):
+    out = cli(["describe", "--config", "configs/models/m4.yaml"], ROOT)
     text = out.stdout + out.stderr
     assert "147443 samples (6.6868 s)" in text and "16389 samples" in text
     assert "65527 samples left" in text and "10,263,390" in text
 
 
-def test_describe_reads_a_run_config():
-    out = run(["describe", "--config", "configs/demo.yaml"], ROOT)
+def test_describe_reads_a_run_config(cli):
+    out = cli(["describe", "--config", "configs/demo.yaml"], ROOT)
     assert "10227 samples" in out.stdout + out.stderr
 
 
-def test_describe_bad_config(tmp_path):
+def test_describe_bad_config(cli, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("trainer: {max_epochs: 1}\n")
-    out = run(["describe", "--config", str(bad)], ROOT, check=False)
+    out = cli(["describe", "--config", str(bad)], ROOT, check=False)
     assert out.returncode != 0 and "bad.yaml holds neither a generator" in out.stderr
 
 
-def test_print_config_resolves_presets():
-    out = run(["fit", "--config", "configs/demo.yaml", "--print_config"], ROOT)
+def test_print_config_resolves_presets(cli):
+    out = cli(["fit", "--config", "configs/demo.yaml", "--print_config"], ROOT)
     assert "class_path: gansep.models.WaveUNet" in out.stdout
     assert "levels: 6" in out.stdout and "class_path: gansep.losses.L1" in out.stdout
 
 
-def test_make_data_fit_test(tmp_path):
+def test_make_data_fit_test(cli, tmp_path):
     data = tmp_path / "toy"
-    run(["make-data", "toy", str(data), "--duration", "2", "--train", "2", "--valid", "1",
+    cli(["make-data", "toy", str(data), "--duration", "2", "--train", "2", "--valid", "1",
          "--test", "1"], tmp_path)
     assert sorted(p.name for p in (data / "test" / "toy-test-000").iterdir()) == [
         "bass.wav", "drums.wav", "mixture.wav", "other.wav", "vocals.wav"]
@@ -72,16 +74,31 @@ def test_make_data_fit_test(tmp_path):
                "--trainer.logger.init_args.version", "test"], tmp_path)
     text = out.stdout + out.stderr
     assert "| source | gansep SDR (dB) | mixture SDR (dB) |" in text
-    rows = json.loads((tmp_path / "runs" / "demo" / "test" / "test_results.json").read_text())
-    assert {(r["method"], r["source"]) for r in rows} == {
-        (m, s) for m in ("gansep", "mixture") for s in ("vocals", "accompaniment")}
+    # Results as gansep evaluate writes them: museval's format, one file per track, a table.
+    log_dir = tmp_path / "runs" / "demo" / "test"
+    for folder in (log_dir, log_dir / "mixture"):
+        result = json.loads((folder / "test" / "toy-test-000.json").read_text())
+        assert [t["name"] for t in result["targets"]] == ["vocals", "accompaniment"]
+        assert result["gansep_provenance"]["command"] == "test"
+        assert "| source | SDR | SIR | SAR | ISR | SI-SDR |" in (folder / "results.md").read_text()
     # The mixture baseline of a two-source split is symmetric in SDR.
-    mix = {r["source"]: r["SDR"] for r in rows if r["method"] == "mixture"}
+    mix = {r["source"]: r["SDR"] for r in read_track_scores(log_dir / "mixture")}
     assert mix["vocals"] == pytest.approx(-mix["accompaniment"], abs=1e-6)
+    again = run(["test", *common, "--ckpt_path", str(ckpt),
+                 "--trainer.logger.init_args.version", "test"], tmp_path, check=False)
+    assert again.returncode == 2 and "already holds test results" in again.stderr
 
 
-def test_bad_config_key_is_named(tmp_path):
-    out = run(["fit", "--config", "configs/demo.yaml", "--model.init_args.generator.init_args"
+def test_an_impossible_option_is_one_line(tmp_path):
+    out = run(["fit", "--config", "configs/demo-gan.yaml", "--model.init_args.discriminator_steps",
+               "0", "--data.collection.init_args.root", str(tmp_path)], ROOT, check=False)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "gansep fit: discriminator_steps must be >= 1 and warmup_steps >= 0, got 0 and 128"]
+
+
+def test_bad_config_key_is_named(cli, tmp_path):
+    out = cli(["fit", "--config", "configs/demo.yaml", "--model.init_args.generator.init_args"
                ".levls", "3"], ROOT, check=False)
     assert out.returncode != 0 and "levls" in out.stderr
 
@@ -121,10 +138,10 @@ def test_reconstruction_preset_over_a_gan_config_drops_the_adversarial_term(toy_
     assert cli.model.objective.adversarial is None
 
 
-def test_help_lists_every_command():
+def test_help_lists_every_command(cli):
     from gansep.cli.commands import LIGHTNING, TOOLS
 
-    out = run(["--help"], ROOT)
+    out = cli(["--help"], ROOT)
     listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("  ")}
     assert listed == set(TOOLS) | set(LIGHTNING)
-    assert run([], ROOT, check=False).returncode == 2
+    assert cli([], ROOT, check=False).returncode == 2

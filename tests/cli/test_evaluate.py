@@ -14,7 +14,7 @@ import torch
 from gansep.data import SeparationData, StemsFolder
 from gansep.eval.si_sdr import si_sdr
 from gansep.training import Separator
-from tests.cli.test_cli import ROOT, run
+from tests.cli.test_cli import ROOT
 from tests.conftest import tiny_generator
 
 
@@ -32,9 +32,9 @@ def checkpoint(toy_root, tmp_path_factory):
     return path
 
 
-def test_evaluate_writes_museval_results_and_resumes(checkpoint, toy_root, tmp_path):
+def test_evaluate_writes_museval_results_and_resumes(cli, checkpoint, toy_root, tmp_path):
     out = tmp_path / "eval"
-    run(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(out),
+    cli(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(out),
          "--write-estimates"], tmp_path)
     files = sorted((out / "test").glob("*.json"))
     assert [f.stem for f in files] == ["toy-test-000", "toy-test-001"]
@@ -66,14 +66,14 @@ def test_evaluate_writes_museval_results_and_resumes(checkpoint, toy_root, tmp_p
     # Resume: a finished track is not redone, a missing one is.
     kept = files[0].stat().st_mtime_ns
     files[1].unlink()
-    run(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(out)],
+    cli(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(out)],
         tmp_path)
     assert files[0].stat().st_mtime_ns == kept and files[1].is_file()
 
 
-def test_score_other_systems_outputs(checkpoint, toy_root, tmp_path):
+def test_score_other_systems_outputs(cli, checkpoint, toy_root, tmp_path):
     out = tmp_path / "eval"
-    run(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(out),
+    cli(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(out),
          "--write-estimates"], tmp_path)
     scored = tmp_path / "scored"
     # Estimates as FLAC: any format soundfile reads.
@@ -82,7 +82,7 @@ def test_score_other_systems_outputs(checkpoint, toy_root, tmp_path):
         audio, rate = sf.read(wav)
         (flac / wav.parent.name).mkdir(parents=True, exist_ok=True)
         sf.write(flac / wav.parent.name / f"{wav.stem}.flac", audio, rate, subtype="PCM_24")
-    run(["score", str(toy_root / "test"), str(flac), "--out", str(scored)], tmp_path)
+    cli(["score", str(toy_root / "test"), str(flac), "--out", str(scored)], tmp_path)
     for name in ("toy-test-000", "toy-test-001"):
         ours = json.loads((scored / "test" / f"{name}.json").read_text())
         theirs = json.loads((out / "test" / f"{name}.json").read_text())
@@ -94,27 +94,27 @@ def test_score_other_systems_outputs(checkpoint, toy_root, tmp_path):
             np.testing.assert_allclose(np.array(sdr_a, float), np.array(sdr_b, float), atol=0.01)
 
 
-def test_bad_checkpoints(tmp_path, toy_root, checkpoint):
+def test_bad_checkpoints(cli, tmp_path, toy_root, checkpoint):
     args = ["--data", str(toy_root), "--out", str(tmp_path / "o")]
-    out = run(["evaluate", "--ckpt", str(tmp_path / "missing.ckpt"), *args], tmp_path,
+    out = cli(["evaluate", "--ckpt", str(tmp_path / "missing.ckpt"), *args], tmp_path,
               check=False)
     assert out.returncode == 2 and "missing.ckpt: no such checkpoint file" in out.stderr
     assert "Traceback" not in out.stderr
     garbage = tmp_path / "garbage.ckpt"
     garbage.write_bytes(b"not a checkpoint at all")
-    out = run(["evaluate", "--ckpt", str(garbage), *args], tmp_path, check=False)
+    out = cli(["evaluate", "--ckpt", str(garbage), *args], tmp_path, check=False)
     assert out.returncode == 2 and "garbage.ckpt: not a readable checkpoint" in out.stderr
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(checkpoint.read_bytes()[:5000])
-    out = run(["evaluate", "--ckpt", str(truncated), *args], tmp_path, check=False)
+    out = cli(["evaluate", "--ckpt", str(truncated), *args], tmp_path, check=False)
     assert out.returncode == 2 and "truncated.ckpt: not a readable checkpoint" in out.stderr
     other = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}}, other)
-    out = run(["evaluate", "--ckpt", str(other), *args], tmp_path, check=False)
+    out = cli(["evaluate", "--ckpt", str(other), *args], tmp_path, check=False)
     assert out.returncode == 2 and "other.ckpt: not a gansep checkpoint" in out.stderr
 
 
-def test_bad_tracks_are_reported_and_the_rest_evaluated(checkpoint, toy_root, tmp_path):
+def test_bad_tracks_are_reported_and_the_rest_evaluated(cli, checkpoint, toy_root, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(toy_root / "test", data / "test")
     short = data / "test" / "short"
@@ -125,7 +125,7 @@ def test_bad_tracks_are_reported_and_the_rest_evaluated(checkpoint, toy_root, tm
     silent.mkdir()
     for stem in ("vocals", "drums", "bass", "other"):
         sf.write(silent / f"{stem}.wav", np.zeros((30000, 2), np.float32), 22050)
-    out = run(["evaluate", "--ckpt", str(checkpoint), "--data", str(data), "--out",
+    out = cli(["evaluate", "--ckpt", str(checkpoint), "--data", str(data), "--out",
                str(tmp_path / "o")], tmp_path, check=False)
     assert out.returncode == 1
     assert "short: 0.23 s of audio is shorter than one 1.0 s evaluation frame" in out.stderr
@@ -134,18 +134,18 @@ def test_bad_tracks_are_reported_and_the_rest_evaluated(checkpoint, toy_root, tm
         "toy-test-000", "toy-test-001"]
 
 
-def test_evaluate_reads_the_collection_of_a_run_config(checkpoint, toy_root, tmp_path):
+def test_evaluate_reads_the_collection_of_a_run_config(cli, checkpoint, toy_root, tmp_path):
     """--config RUN.yaml [--key value]: the run's TrackCollection, scored as --data scores it."""
     by_root, by_config = tmp_path / "root", tmp_path / "config"
-    run(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(by_root),
+    cli(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out", str(by_root),
          "--duration", "1"], tmp_path)
-    run(["evaluate", "--ckpt", str(checkpoint), "--config", str(ROOT / "configs" / "demo.yaml"),
+    cli(["evaluate", "--ckpt", str(checkpoint), "--config", str(ROOT / "configs" / "demo.yaml"),
          "--data.collection.init_args.root", str(toy_root), "--out", str(by_config),
          "--duration", "1"], tmp_path)
     for path in sorted((by_root / "test").glob("*.json")):
         assert (json.loads(path.read_text())["targets"]
                 == json.loads((by_config / "test" / path.name).read_text())["targets"])
-    out = run(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out",
+    out = cli(["evaluate", "--ckpt", str(checkpoint), "--data", str(toy_root), "--out",
                str(tmp_path / "x"), "--data.collection.init_args.root", str(toy_root)],
               tmp_path, check=False)
     assert out.returncode == 2 and "unrecognized arguments" in out.stderr

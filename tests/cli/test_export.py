@@ -17,7 +17,6 @@ from gansep.export import CheckpointError, export_separator, generator_from_chec
 from gansep.losses import GAN, L1, Objective
 from gansep.models.discriminators import MultiPeriod
 from gansep.training import GANSeparator
-from tests.cli.test_cli import run
 from tests.conftest import SHARED_DATA, tiny_generator
 
 
@@ -115,7 +114,7 @@ def test_python_api_any_rate_and_channels(exported):
         separator.separate(np.zeros((1, 2, 3)), 22050)
 
 
-def test_separate_command(exported, toy_root, tmp_path):
+def test_separate_command(cli, exported, toy_root, tmp_path):
     inputs = tmp_path / "in"
     inputs.mkdir()
     mixture, rate = sf.read(toy_root / "test" / "toy-test-000" / "mixture.wav")
@@ -130,7 +129,7 @@ def test_separate_command(exported, toy_root, tmp_path):
     clip = SHARED_DATA / "musdb18-excerpt" / "The Mountaineering Club - Mallory" / "mix.mp3"
     if clip.is_file():
         args.append(str(clip))
-    out = run([*args, "--out", str(tmp_path / "out"), "--subtype", "PCM_24"], tmp_path,
+    out = cli([*args, "--out", str(tmp_path / "out"), "--subtype", "PCM_24"], tmp_path,
               check=False)
     assert out.returncode == 1
     assert "broken.wav: cannot read audio" in out.stderr
@@ -145,17 +144,17 @@ def test_separate_command(exported, toy_root, tmp_path):
         assert sf.info(tmp_path / "out" / "mix" / "vocals.wav").frames == 1323000
     # An output path that is a file.
     (tmp_path / "taken").write_text("x")
-    out = run(["separate", "--model", str(exported), str(inputs / "song.wav"), "--out",
+    out = cli(["separate", "--model", str(exported), str(inputs / "song.wav"), "--out",
                str(tmp_path / "taken")], tmp_path, check=False)
     assert out.returncode == 2 and "is a file, not a folder" in out.stderr
 
 
-def test_separate_streams_long_files_seamlessly(exported, toy_root, tmp_path):
+def test_separate_streams_long_files_seamlessly(cli, exported, toy_root, tmp_path):
     """Half-second segments (with their margins) give what one pass over the file gives."""
     mixture, rate = sf.read(toy_root / "test" / "toy-test-001" / "mixture.wav",
                             dtype="float32")
     sf.write(tmp_path / "song.wav", mixture, rate, subtype="FLOAT")
-    run(["separate", "--model", str(exported), str(tmp_path / "song.wav"), "--out",
+    cli(["separate", "--model", str(exported), str(tmp_path / "song.wav"), "--out",
          str(tmp_path / "out"), "--segment-seconds", "0.5", "--subtype", "FLOAT"], tmp_path)
     expected = gansep.load_separator(exported).separate(mixture.T, rate)
     for source, audio in expected.items():

@@ -11,7 +11,8 @@ import yaml
 from scipy.stats import wilcoxon
 
 from gansep.experiments.sweep import SweepError, expand, run_name
-from gansep.eval.results import museval_json, write_json_atomic
+from gansep.atomic import write_json_atomic
+from gansep.eval.results import museval_json
 from tests.cli.test_cli import ROOT, run
 
 
@@ -98,7 +99,7 @@ def fake_run(folder, objective, tracks):
                           museval_json(scores, ["vocals"], si_sdr=[sdr - 1.0]))
 
 
-def test_compare_tables_statistics_and_plot(tmp_path):
+def test_compare_tables_statistics_and_plot(cli, tmp_path):
     base = {"t1": 1.0, "t2": 2.0, "t3": 3.0, "t4": 4.0, "t5": 5.0}
     runs = tmp_path / "runs"
     fake_run(runs / "l1-0", "l1", base)
@@ -106,7 +107,7 @@ def test_compare_tables_statistics_and_plot(tmp_path):
                                                                    [0.5, 1.0, 1.5, 2.5, -0.5])})
     fake_run(runs / "gan-1", "gan", {t: v + d for (t, v), d in zip(base.items(),
                                                                    [1.5, 1.0, 0.5, 1.5, 0.5])})
-    run(["compare", str(runs), "--baseline", "l1", "--out", str(tmp_path / "cmp")], tmp_path)
+    cli(["compare", str(runs), "--baseline", "l1", "--out", str(tmp_path / "cmp")], tmp_path)
     lines = (tmp_path / "cmp" / "compare-sdr.csv").read_text().splitlines()
     rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
     # gan pools 10 values: per-track values of both seeds.
@@ -124,7 +125,7 @@ def test_compare_tables_statistics_and_plot(tmp_path):
     assert si["gan"][2] == f"{median - 1:.3f}" and si["gan"][5] == rows["gan"][5]
     png = (tmp_path / "cmp" / "sdr-boxplot.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
-    bad = run(["compare", str(runs), "--baseline", "l3", "--out", str(tmp_path / "x")],
+    bad = cli(["compare", str(runs), "--baseline", "l3", "--out", str(tmp_path / "x")],
               tmp_path, check=False)
     assert bad.returncode == 2 and "baseline 'l3' is none of the objectives" in bad.stderr
 

@@ -1,5 +1,6 @@
 """gansep check-data and bad files met during training."""
 
+import logging
 import shutil
 
 import numpy as np
@@ -11,7 +12,6 @@ from gansep.data import SeparationData, StemsFolder
 from gansep.data.audio import DataError
 from gansep.data.sampling import ExcerptSpec, TrainingExcerpts
 from gansep.training import Separator
-from tests.cli.test_cli import run
 from tests.conftest import tiny_generator
 
 
@@ -33,8 +33,8 @@ def broken_root(toy_root, tmp_path):
     return root
 
 
-def test_check_data_lists_every_problem(broken_root, toy_root, tmp_path):
-    out = run(["check-data", str(broken_root)], tmp_path, check=False)
+def test_check_data_lists_every_problem(cli, broken_root, toy_root, tmp_path):
+    out = cli(["check-data", str(broken_root)], tmp_path, check=False)
     assert out.returncode == 1
     text = out.stderr
     assert "toy-train-000/vocals.wav: cannot read audio header" in text
@@ -45,11 +45,34 @@ def test_check_data_lists_every_problem(broken_root, toy_root, tmp_path):
     assert "toy-valid-000: mixture differs from the sum of the stems" in text
     assert "toy-test-000: unequal lengths" in text
     assert "6 track(s) checked" in text
-    clean = run(["check-data", str(toy_root), "--sample-rate", "22050"], tmp_path)
+    clean = cli(["check-data", str(toy_root), "--sample-rate", "22050"], tmp_path)
     assert "6 track(s) checked, 0 problem(s)" in clean.stderr
-    wrong_rate = run(["check-data", str(toy_root), "--sample-rate", "44100"], tmp_path,
+    wrong_rate = cli(["check-data", str(toy_root), "--sample-rate", "44100"], tmp_path,
                      check=False)
     assert wrong_rate.returncode == 1 and "expected 44100 Hz" in wrong_rate.stderr
+
+
+def test_check_data_takes_a_run_config(broken_root, toy_root, caplog):
+    """--config RUN.yaml [--key value]: the run's collection (any TrackCollection) is checked:
+    the tracks it cannot open, and in the others every file and the stems' content."""
+    from pathlib import Path
+
+    from gansep.cli import check_data
+
+    config = str(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml")
+    caplog.set_level(logging.INFO)
+    assert check_data.main(["--config", config, "--data.collection.init_args.root",
+                            str(broken_root)]) == 1
+    text = caplog.text
+    assert "toy-train-000/vocals.wav: cannot read audio header" in text
+    assert "toy-train-001/bass.wav: NaN or infinite samples" in text
+    assert "toy-valid-000: silent stem drums" in text
+    assert "toy-valid-000: mixture differs from the sum of the stems" in text
+    assert "toy-test-000/other.wav" in text
+    caplog.clear()
+    assert check_data.main(["--config", config, "--data.collection.init_args.root",
+                            str(toy_root)]) == 0
+    assert "6 track(s) checked, 0 problem(s)" in caplog.text
 
 
 def test_bad_training_files_are_skipped_then_listed(broken_root, caplog):

@@ -219,12 +219,14 @@ def test_score_and_compare_report_and_rank_by_the_perceptual_score(fitted, rated
     from gansep.eval.evaluate import score_folders
     from gansep.experiments.compare import compare_runs
 
+    from gansep.eval.metrics import standard_metrics
+
     references = rated_test["root"] / "toy" / "test"
-    score = PerceptualScore(fitted)
+    metrics = standard_metrics(perceptual=fitted)
     for name, objective in (("faint", "runs/perceptual/objective.yaml"),
                             ("noisy", "configs/objectives/noisy.yaml")):
         out = tmp_path / "runs" / name / "results"
-        assert score_folders(references, rated_test["root"] / name, out, perceptual=score) == 0
+        assert score_folders(references, rated_test["root"] / name, out, metrics) == 0
         result = json.loads(next((out / "test").glob("*.json")).read_text())
         assert result["gansep_provenance"]["perceptual_sha256"]
         assert isinstance(result["targets"][0]["Perceptual"], float)

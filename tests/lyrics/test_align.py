@@ -285,3 +285,33 @@ def test_evaluate_alignment_resumes_and_refuses_another_models_predictions(
     assert main(args) == 2
     assert "came from another model" in caplog.text
     assert (out / "predictions" / f"{tracks[0].name}.csv").stat().st_mtime_ns == first
+
+
+def test_evaluate_alignment_takes_a_run_config(lyrics_export, tmp_path):
+    """--config RUN.yaml [--key value]: the run's collection's tracks with word timings are
+    aligned and scored as --data aligns them."""
+    from gansep.cli.main import main
+    from gansep.data.lyrics import LyricLine, write_lines
+    from gansep.data.toy import make_toy_dataset
+
+    make_toy_dataset(tmp_path / "data", seed=1, sample_rate=8000, duration=3.0,
+                     tracks={"test": 2})
+    for track in sorted((tmp_path / "data" / "test").iterdir()):
+        (track / "lyrics.txt").write_text("la la\nsing a song\n")
+        write_lines(track / "lyrics_lines.csv", [LyricLine(0.3, 1.0, "la la"),
+                                                 LyricLine(1.2, 2.5, "sing a song")])
+        write_words(track / "lyrics_words.csv", [LyricWord(s, s + 0.2, None)
+                                                 for s in (0.3, 0.7, 1.2, 1.6, 2.0)])
+    root = Path(__file__).resolve().parents[2]
+    common = ["evaluate-alignment", "--model", str(lyrics_export)]
+    assert main([*common, "--data", str(tmp_path / "data"), "--out", str(tmp_path / "a")]) == 0
+    assert main([*common, "--config", str(root / "configs" / "demo-lyrics.yaml"),
+                 "--data.collection.init_args.root", str(tmp_path / "data"),
+                 "--out", str(tmp_path / "b")]) == 0
+    assert ((tmp_path / "a" / "alignment.csv").read_text()
+            == (tmp_path / "b" / "alignment.csv").read_text())
+    manifest = json.loads((tmp_path / "b" / "alignment.json").read_text())
+    assert manifest["data"]["class"] == "gansep.data.folder.StemsFolder"
+    assert main([*common, "--config", str(root / "configs" / "demo-lyrics.yaml"),
+                 "--data.collection.init_args.root", str(tmp_path / "data"), "--split",
+                 "train", "--out", str(tmp_path / "c")]) == 2  # no train track has timings

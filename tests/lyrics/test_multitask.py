@@ -74,8 +74,8 @@ def test_samples_carry_the_lines_of_their_window(lyrics_data):
         assert [line[:2] for line in lyrics.lines] == [pytest.approx(line[:2])
                                                        for line in expected]
     batch = collate_excerpts([dataset[0], dataset[1]])
-    assert isinstance(batch[-1], LyricsBatch) and batch[0].shape[0] == 2
-    assert batch[-1].stems.tolist() == [True, True]
+    assert isinstance(batch.lyrics, LyricsBatch) and batch.mixture.shape[0] == 2
+    assert batch.lyrics.stems.tolist() == [True, True] and batch.unpaired is None
 
 
 def test_lyrics_only_songs_have_mixtures_and_no_targets(lyrics_data):
@@ -161,6 +161,20 @@ def test_evaluate_export_and_transcribe_a_multitask_model(lyrics_data, tmp_path)
     assert lyrics["lines"] == 3 and lyrics["chars"] == len("la la") + len("sing a song") + 2
     assert lyrics["CER"] == lyrics["char_edits"] / lyrics["chars"]
     assert "Lyrics head (greedy CTC decoding" in (tmp_path / "eval" / "results.md").read_text()
+    # The same through the lyrics run config (gansep evaluate --config configs/demo-lyrics.yaml).
+    from pathlib import Path
+
+    from gansep.cli import evaluate as evaluate_command
+
+    root = Path(__file__).resolve().parents[2]
+    assert evaluate_command.main([
+        "--ckpt", str(tmp_path / "multitask.ckpt"), "--config",
+        str(root / "configs" / "demo-lyrics.yaml"), "--data.collection.init_args.root",
+        str(lyrics_data["stems"]), "--out", str(tmp_path / "by-config")]) == 0
+    for path in sorted((tmp_path / "eval" / "test").glob("*.json")):
+        by_config = json.loads((tmp_path / "by-config" / "test" / path.name).read_text())
+        assert by_config["targets"] == json.loads(path.read_text())["targets"]
+        assert by_config["gansep_lyrics"] == json.loads(path.read_text())["gansep_lyrics"]
 
     # compare: SDR per objective, and the head's CER/WER summed over each objective's runs.
     from gansep.experiments.compare import compare_runs

@@ -34,7 +34,7 @@ class Case:
 
 TOOLS = ("separate", "check-data", "export", "evaluate", "score", "sweep", "compare",
          "make-data", "describe", "prepare", "listen", "transcribe", "align", "score-alignment",
-         "evaluate-alignment")
+         "evaluate-alignment", "ambiguity")
 UNSAFE = ("weights_only", "Weights only load failed")
 
 
@@ -141,6 +141,12 @@ CHECKPOINTS = [("missing", "{c}/ckpt/missing.ckpt", "no such checkpoint file"),
                ("nan-weights", "{c}/ckpt/nan-weights.ckpt", "NaN or infinite values")]
 
 EVALUATE = _cases("evaluate", (), [
+    dict(name="metrics-file-not-a-list", args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy",
+                                               "--out", "{w}/out", "--metrics", "{c}/fit.yaml"],
+         code=2, says=["--metrics {c}/fit.yaml", "expected 'metrics:'"], absent=["{w}/out"]),
+    dict(name="config-and-data", args=["--ckpt", "{c}/a.ckpt", "--data", "{c}/toy", "--config",
+                                       "{c}/fit.yaml", "--out", "{w}/out"], code=2,
+         says=["--config", "not allowed with argument --data"], absent=["{w}/out"]),
     *[dict(name=f"ckpt-{name}", args=["--ckpt", path, "--data", "{c}/toy", "--out", "{w}/out"],
            code=2, says=[path, why], never=UNSAFE, absent=["{w}/out", "{c}/PAYLOAD-RAN"])
       for name, path, why in CHECKPOINTS],
@@ -260,6 +266,11 @@ SCORE = _cases("score", (), [
 ])
 
 CHECK_DATA = _cases("check-data", (), [
+    dict(name="config-root-missing", args=["--config", "{c}/fit.yaml",
+                                           "--data.collection.init_args.root", "{c}/nope"],
+         code=2, says=["{c}/nope", "does not exist"], never=["GPU available", "Tip:"]),
+    dict(name="config-unknown-key", args=["--config", "{c}/fit.yaml", "--data.colection", "x"],
+         code=2, says=["colection"]),
     dict(name="zero-length-track", args=["{c}/datasets/zero-length"], code=1,
          says=["toy-test-000/vocals.wav: empty audio", "toy-train-000/mixture.wav: empty audio",
                "toy-train-001/drums.wav: NaN"]),
@@ -303,6 +314,12 @@ MAKE_DATA = _cases("make-data", (), [
          code=2, says=["--duration 0.5", "at least 8 s"], absent=["{w}/out"]),
     dict(name="toy-duration-0.5", args=["toy", "{w}/out", "--duration", "0.5"], code=2,
          says=["--duration 0.5", "at least 1 s"], absent=["{w}/out"]),
+    dict(name="ambiguous-option-on-toy", args=["toy", "{w}/out", "--cue", "timbre"], code=2,
+         says=["--cue", "options of the ambiguous dataset, not of toy"], absent=["{w}/out"]),
+    dict(name="vocals-prob-2", args=["ambiguous", "{w}/out", "--vocals-prob", "2"], code=2,
+         says=["--vocals-prob", "'2'", "a probability from 0 to 1"], absent=["{w}/out"]),
+    dict(name="ambiguous-duration-2", args=["ambiguous", "{w}/out", "--duration", "2"], code=2,
+         says=["--duration 2", "at least 4 s"], absent=["{w}/out"]),
     dict(name="sample-rate-10MHz", args=["toy", "{w}/out", "--sample-rate", "10000000"],
          code=2, says=["--sample-rate", "'10000000'", "from 8000 to 192000 Hz"],
          absent=["{w}/out"]),
@@ -604,6 +621,11 @@ SCORE_ALIGNMENT = _cases("score-alignment", (), [
 ])
 
 EVALUATE_ALIGNMENT = _cases("evaluate-alignment", ("--model", "{c}/lyrics-separator"), [
+    dict(name="config-with-language", args=["--config", "{c}/fit.yaml", "--language", "English",
+                                            "--out", "{w}/e"], code=2,
+         says=["--language", "with --config"], absent=["{w}/e"]),
+    dict(name="config-without-timings", args=["--config", "{c}/fit.yaml", "--out", "{w}/e"],
+         code=2, says=["no test track has word timings"], absent=["{w}/e"]),
     dict(name="not-a-lyrics-dataset", args=["--data", "{c}/audio", "--out", "{w}/e"], code=2,
          says=["{c}/audio", "no song with word timings"], absent=["{w}/e"]),
     dict(name="out-inside-the-data", args=["--data", "{c}/alignment", "--out",
@@ -690,6 +712,30 @@ FIT = _cases("fit", (), [
          code=2, says=["bad training files", "toy-train-000/bass.wav"]),
 ])
 
+AMBIGUITY = _cases("ambiguity", (), [
+    dict(name="data-without-parts", args=["{c}/toy", "{c}/results/estimates", "--out", "{w}/a"],
+         code=2, says=["{c}/toy/test/toy-test-000/parts", "missing", "make-data ambiguous"],
+         absent=["{w}/a"]),
+    dict(name="estimate-one-sample-short", args=["{c}/ambiguous", "{c}/ambiguous-estimates",
+                                                 "--out", "{w}/a"], code=2,
+         says=["{c}/ambiguous-estimates", "vocals.wav", "the estimate must be as long"],
+         absent=["{w}/a"]),
+    dict(name="no-estimates", args=["{c}/ambiguous", "{c}/audio", "--out", "{w}/a"], code=2,
+         says=["no estimate of vocals"], absent=["{w}/a"]),
+    dict(name="bad-phrase-row", args=["{c}/ambiguous-bad-csv", "{c}/ambiguous-estimates",
+                                      "--out", "{w}/a"], code=2,
+         says=["ambiguity.csv: row 2", "start < end"], absent=["{w}/a"]),
+    dict(name="no-split", args=["{c}/ambiguous", "{c}/ambiguous-estimates", "--out", "{w}/a",
+                                "--split", "train"], code=2,
+         says=["{c}/ambiguous/train", "missing"], absent=["{w}/a"]),
+    dict(name="out-inside-the-data", args=["{c}/ambiguous", "{c}/ambiguous-estimates", "--out",
+                                           "{c}/ambiguous/a"], code=2,
+         says=["is inside the input data"]),
+    dict(name="unknown-source", args=["{c}/ambiguous", "{c}/ambiguous-estimates", "--out",
+                                      "{w}/a", "--source", "drums"], code=2,
+         says=["--source", "'drums'"], absent=["{w}/a"]),
+])
+
 CASES = SEPARATE + EVALUATE + SCORE + CHECK_DATA + EXPORT + MAKE_DATA + SWEEP + COMPARE + \
     DESCRIBE + PREPARE + LISTEN + TRANSCRIBE + ALIGN + SCORE_ALIGNMENT + \
-    EVALUATE_ALIGNMENT + FIT
+    EVALUATE_ALIGNMENT + AMBIGUITY + FIT

@@ -365,4 +365,18 @@ def build(root: Path) -> Path:
     with sqlite3.connect(listen / "other.sqlite") as connection:
         connection.execute("CREATE TABLE songs (title TEXT)")
     (listen / "metrics.csv").write_text("trial,condition,SDR\nt01,a,1.5\n")
+
+    # Ambiguous data (gansep ambiguity): estimates one sample short, a damaged phrase file.
+    from gansep.data.ambiguous import make_ambiguous_dataset
+    from gansep.data.audio import read_audio, write_audio
+
+    ambiguous = make_ambiguous_dataset(root / "ambiguous", seed=1, sample_rate=8000,
+                                       duration=4.0, tracks={"test": 1})
+    track = next((ambiguous / "test").iterdir())
+    vocals, rate = read_audio(track / "vocals.wav")
+    write_audio(root / "ambiguous-estimates" / track.name / "vocals.wav", vocals[:, :-1], rate,
+                subtype="FLOAT")
+    shutil.copytree(ambiguous, root / "ambiguous-bad-csv")
+    (root / "ambiguous-bad-csv" / "test" / track.name / "ambiguity.csv").write_text(
+        "start,end,assigned\n0.5,0.2,vocals\n")
     return root

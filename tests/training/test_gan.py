@@ -7,7 +7,7 @@ import torch
 from gansep.data import SeparationData, StemsFolder
 from gansep.losses import GAN, L1, Objective
 from gansep.models.discriminators import Combined, MultiPeriod, MultiResolutionSpectral
-from gansep.training import GANSeparator, Separator
+from gansep.training import GANSeparator, Separator, SpeedUps
 from tests.conftest import tiny_generator
 
 
@@ -142,9 +142,10 @@ def _compiled_run(toy_root, tmp_path, caplog):
     pl.seed_everything(0)
     objective = Objective([L1()], GAN(MultiPeriod(periods=[2], channels=[4]), weight=0.1,
                                       crop_length=128))
-    module = GANSeparator(tiny_generator(), objective, compile="discriminators")
+    module = GANSeparator(tiny_generator(), objective)
     caplog.set_level(logging.INFO)
-    trainer(tmp_path, max_steps=3).fit(module, data(toy_root))
+    trainer(tmp_path, max_steps=3, callbacks=[SpeedUps(compile="discriminators")]).fit(
+        module, data(toy_root))
     return module
 
 
@@ -179,7 +180,9 @@ def test_unknown_compile_mode_is_refused():
 
     with pytest.raises(ConfigError, match=r"compile_mode must be one of default, "
                                           r"reduce-overhead.*got 'fast'"):
-        GANSeparator(tiny_generator(), compile="all", compile_mode="fast")
+        SpeedUps(compile="all", compile_mode="fast")
+    with pytest.raises(ConfigError, match=r"compile must be one of none, generator"):
+        SpeedUps(compile="everything")
 
 
 def test_crop_shorter_than_a_spectral_window_is_refused():

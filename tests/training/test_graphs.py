@@ -1,5 +1,5 @@
-"""CUDA-graph replay and channels-last layout of the adversarial step (GPU throughput options
-of GANSeparator; values must not change)."""
+"""CUDA-graph replay and channels-last layout of the adversarial step (the SpeedUps callback's
+GPU throughput options; values must not change)."""
 
 import copy
 import logging
@@ -12,16 +12,18 @@ from gansep.errors import ConfigError
 from gansep.models.discriminators import Combined, MultiPeriod, MultiResolutionSpectral, MultiScale
 from gansep.training.graphs import _FlatJudgements
 from gansep.training.layout import is_channels_last, to_channels_last
+from gansep.training.speedups import SpeedUps
 from tests.conftest import tiny_generator
 from tests.training.test_gan import data, gan_module, trainer
 
 
-def fit(toy_root, tmp_path, steps=3, **options):
-    """A few steps on the CPU (exact float32 arithmetic; no TF32 as cuDNN's default)."""
+def fit(toy_root, tmp_path, steps=3, **speedups):
+    """A few steps on the CPU (exact float32 arithmetic; no TF32 as cuDNN's default), with
+    the SpeedUps callback given ``speedups``."""
     pl.seed_everything(0)
-    module = gan_module(warmup_steps=1, **options)
-    trainer(tmp_path, max_steps=steps, enable_checkpointing=False, accelerator="cpu").fit(
-        module, data(toy_root))
+    module = gan_module(warmup_steps=1)
+    trainer(tmp_path, max_steps=steps, enable_checkpointing=False, accelerator="cpu",
+            callbacks=[SpeedUps(**speedups)]).fit(module, data(toy_root))
     return module
 
 
@@ -82,17 +84,18 @@ def test_cuda_graphs_fall_back_to_eager_without_a_gpu(toy_root, tmp_path, caplog
     module = fit(toy_root, tmp_path, steps=2, cuda_graphs="all")
     assert "cuda_graphs=all: CUDA graphs need a CUDA device" in caplog.text
     assert "training eagerly" in caplog.text
-    assert module.adversarial.graphed is None and module.global_step == 2
+    assert module.graphed_discriminator is None and module.graphed_generator is None
+    assert module.global_step == 2
 
 
 def test_graph_options_are_checked():
     with pytest.raises(ConfigError, match="choose compile or cuda_graphs"):
-        gan_module(cuda_graphs="all", compile="discriminators")
+        SpeedUps(cuda_graphs="all", compile="discriminators")
     with pytest.raises(ConfigError, match=r"cuda_graphs must be one of none, discriminators, "
                                           r"all, got 'yes'"):
-        gan_module(cuda_graphs="yes")
+        SpeedUps(cuda_graphs="yes")
     with pytest.raises(ConfigError, match="channels_last must be one of"):
-        gan_module(channels_last=True)
+        SpeedUps(channels_last=True)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
@@ -106,14 +109,14 @@ def test_graphed_steps_equal_eager_steps_on_a_gpu(toy_root, tmp_path, caplog, mo
     runs = {}
     for graphs in ("none", "all"):
         pl.seed_everything(0)
-        module = gan_module(cuda_graphs=graphs, optimizer=sgd, discriminator_optimizer=sgd,
-                            channels_last="all" if graphs == "all" else "none")
+        module = gan_module(optimizer=sgd, discriminator_optimizer=sgd)
+        speedups = SpeedUps(cuda_graphs=graphs, channels_last="all" if graphs == "all" else "none")
         initial = {k: v.clone() for k, v in module.state_dict().items()}
         pl.seed_everything(0)
         pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False,
                    default_root_dir=tmp_path, num_sanity_val_steps=0, max_steps=5,
                    enable_checkpointing=False, accelerator="gpu", devices=1,
-                   deterministic=False).fit(  # reflection padding has no deterministic one
+                   deterministic=False, callbacks=[speedups]).fit(  # reflection padding has no deterministic one
             module, data(toy_root))
         runs[graphs] = {k: v.float().cpu() for k, v in module.state_dict().items()}
     # discriminator update (joint pass) and generator update, plus the generator

@@ -33,11 +33,14 @@ def test_unpaired_excerpts_and_items(semi_root):
     data.configure(tiny_generator())
     plain = SeparationData(StemsFolder(semi_root), batch_size=2, excerpts_per_epoch=4)
     plain.configure(tiny_generator())
-    mixture, reference, unpaired = next(iter(data.train_dataloader()))
+    batch = next(iter(data.train_dataloader()))
+    mixture, reference, unpaired = batch.mixture, batch.sources, batch.unpaired
     g = tiny_generator().geometry
     assert unpaired.shape == (2, 2, 2, 2, g.output_length)
     # The paired part is the same with or without unpaired data (its own seed stream).
-    same_mixture, same_reference = next(iter(plain.train_dataloader()))
+    same = next(iter(plain.train_dataloader()))
+    same_mixture, same_reference = same.mixture, same.sources
+    assert same.unpaired is None
     assert torch.equal(mixture, same_mixture) and torch.equal(reference, same_reference)
     with pytest.raises(Exception, match="no unpaired drums"):
         solo.batch(["drums"], rng, 1, 100, 22050, 2)
@@ -71,7 +74,8 @@ def test_real_examples_come_only_from_the_unpaired_collection(semi_root, tmp_pat
     # an unpaired solo excerpt, none a paired reference.
     loader = data.train_dataloader()
     batches = list(loader)[:3]
-    for step, (_, reference, unpaired) in enumerate(batches):
+    for step, batch in enumerate(batches):
+        reference, unpaired = batch.sources, batch.unpaired
         shown = Spy.seen[2 * step][: unpaired.shape[0] * unpaired.shape[1]]  # D pass: real half
         torch.testing.assert_close(shown[:, 0], unpaired.flatten(0, 1)[:, 0])
         assert not torch.allclose(shown[:, 0], reference[:, 0])

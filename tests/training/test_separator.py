@@ -31,6 +31,7 @@ def test_training_lowers_the_loss_and_checkpoints(toy_root, tmp_path):
 def _val_loss(module, data) -> float:
     module.eval()
     with torch.no_grad():
-        losses = [module.objective(module.generator(m), s)[0] for m, s in data.val_dataloader()]
+        losses = [module.objective(module.generator(b.mixture), b.sources)[0]
+                  for b in data.val_dataloader()]
     module.train()
     return float(torch.stack(losses).mean())

@@ -1,0 +1,193 @@
+"""Generated data whose right answer is not unique: toy tracks with a lead vocal and a backing
+vocal, each backing phrase assigned by a seeded draw to ``vocals`` or to ``accompaniment``
+(``gansep make-data ambiguous``).
+
+Datasets disagree on where backing vocals belong; a monotonic loss (L1, L2) trained on such
+data is rewarded for the average of the two answers, half the backing voice in each stem.
+With ``cue="timbre"`` the backing voice's timbre says where a phrase goes (bright: vocals,
+dark: accompaniment), so a separator *can* learn the rule: the control condition. With
+``cue="none"`` each phrase's timbre is drawn independently of its assignment.
+
+Layout (an ordinary stems folder to every other command)::
+
+    <root>/<split>/<track>/{mixture,vocals,accompaniment}.wav   the targets as assigned
+    <root>/<split>/<track>/parts/{lead,backing}.wav             the two vocal parts alone
+    <root>/<split>/<track>/ambiguity.csv                       start,end,assigned per phrase
+
+With ``stems="lead-backing"`` the tracks hold ``lead``, ``backing`` and ``accompaniment`` (the
+instruments) as stems instead: no ambiguity, each part its own target.
+
+Every signal is rounded to a multiple of 2**-20 (-120 dB) before it is summed, so that the sums
+are exact in float32: lead + backing + instruments = mixture = vocals + accompaniment, bit for
+bit.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from gansep.atomic import atomic_target
+from gansep.data.audio import DataError, write_audio
+from gansep.data.toy import SPLIT_SIZES, make_toy_track, sing, stereo_voice, sung_line
+
+log = logging.getLogger(__name__)
+
+AMBIGUITY_FILE = "ambiguity.csv"
+PARTS = "parts"
+ASSIGNED = ("vocals", "accompaniment")
+#: (harmonic tilt, formant scale) of the backing voice: bright (like the lead) and dark.
+TIMBRES = {"bright": (1.0, 1.0), "dark": (2.2, 0.8)}
+_GRID = 2.0 ** -20  # the sums of a few multiples of it below 4 are exact in float32
+
+
+@dataclass
+class Phrase:
+    """One backing phrase: its span in seconds and the stem it was assigned to."""
+
+    start: float
+    end: float
+    assigned: str
+
+
+@dataclass
+class AmbiguousTrack:
+    """The parts of one generated track, each ``(2, time)`` float32, and its phrases."""
+
+    lead: np.ndarray
+    backing: np.ndarray
+    instruments: np.ndarray
+    phrases: list[Phrase]
+    backing_in_vocals: np.ndarray  # the backing phrases assigned to vocals (the rest: zeros)
+
+    @property
+    def vocals(self) -> np.ndarray:
+        return self.lead + self.backing_in_vocals
+
+    @property
+    def accompaniment(self) -> np.ndarray:
+        return self.instruments + (self.backing - self.backing_in_vocals)
+
+    @property
+    def mixture(self) -> np.ndarray:
+        return self.vocals + self.accompaniment
+
+
+def _on_grid(audio: np.ndarray) -> np.ndarray:
+    return (np.round(np.asarray(audio, dtype=np.float64) / _GRID) * _GRID).astype(np.float32)
+
+
+def make_ambiguous_track(seed: int | tuple, sample_rate: int = 22050, duration: float = 10.0,
+                         vocals_prob: float = 0.5, assign: Literal["phrase", "track"] = "phrase",
+                         backing_db: tuple[float, float] = (-12.0, -3.0),
+                         cue: Literal["none", "timbre"] = "none") -> AmbiguousTrack:
+    """One track (everything follows from ``seed``): the toy generator's instruments and lead
+    vocal, and a backing harmony line of its own (a third to a fifth above, its own phrases)
+    at ``backing_db`` dB (drawn per track) relative to the lead; each backing phrase (or, with
+    ``assign="track"``, the whole line) is assigned to vocals with probability
+    ``vocals_prob``."""
+    if not 0.0 <= vocals_prob <= 1.0:
+        raise ValueError(f"vocals_prob must be in [0, 1], got {vocals_prob}")
+    if assign not in ("phrase", "track") or cue not in ("none", "timbre"):
+        raise ValueError(f"assign must be phrase or track, cue none or timbre; got {assign!r}, "
+                         f"{cue!r}")
+    low, high = sorted(backing_db)
+    stems = make_toy_track(seed, sample_rate, duration)
+    rng = np.random.default_rng((*np.atleast_1d(seed).tolist(), 17))
+    n = stems["vocals"].shape[-1]
+    key = int(np.random.default_rng(seed).integers(0, 12))  # the lead's key (its first draw)
+    f0, gain, formants, spans = sung_line(rng, sample_rate, n, key, register=int(
+        rng.choice([3, 4, 7])))
+    track_choice = rng.random() < vocals_prob
+    choices = [track_choice if assign == "track" else rng.random() < vocals_prob
+               for _ in spans]
+    timbres = [("bright" if to_vocals else "dark") if cue == "timbre"
+               else ("bright" if rng.random() < 0.5 else "dark") for to_vocals in choices]
+    voices = {name: sing(f0, gain, formants, sample_rate, *TIMBRES[name]) for name in TIMBRES}
+    mono = np.zeros(n)
+    for (start, stop), timbre in zip(spans, timbres):
+        mono[start:stop] = voices[timbre][start:stop]
+    backing = stereo_voice(rng, mono, gain)
+    lead = stems["vocals"].astype(np.float64)
+    level = 10 ** (rng.uniform(low, high) / 20)
+    active = gain > 0
+    backing *= level * np.sqrt(np.mean(lead ** 2) / max(np.mean(backing[:, active] ** 2), 1e-12))
+    instruments = sum(stems[name].astype(np.float64) for name in ("drums", "bass", "other"))
+    scale = 0.9 / max(np.abs(lead + backing + instruments).max(), 1e-9)
+    lead, backing, instruments = (_on_grid(x * scale) for x in (lead, backing, instruments))
+    mask = np.zeros(n, dtype=bool)
+    phrases = []
+    for (start, stop), to_vocals in zip(spans, choices):
+        mask[start:stop] = to_vocals
+        phrases.append(Phrase(start / sample_rate, stop / sample_rate,
+                              "vocals" if to_vocals else "accompaniment"))
+    return AmbiguousTrack(lead, backing, instruments, phrases,
+                          np.where(mask, backing, np.float32(0)).astype(np.float32))
+
+
+def write_phrases(path: Path, phrases: list[Phrase]) -> None:
+    """Writes ``ambiguity.csv`` (``start,end,assigned``) atomically."""
+    with atomic_target(path) as tmp, open(tmp, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["start", "end", "assigned"])
+        for phrase in phrases:
+            writer.writerow([f"{phrase.start:.6f}", f"{phrase.end:.6f}", phrase.assigned])
+
+
+def read_phrases(path: Path) -> list[Phrase]:
+    """The phrases of an ``ambiguity.csv``; DataError naming the file (and row) when it is
+    missing, unreadable, empty or malformed."""
+    try:
+        with open(path, newline="") as file:
+            rows = list(csv.DictReader(file))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: cannot read ({error})") from None
+    if not rows:
+        raise DataError(f"{path}: no phrase (expected a header start,end,assigned and a row "
+                        "per backing phrase)")
+    phrases = []
+    for number, row in enumerate(rows, start=2):
+        try:
+            start, end, assigned = float(row["start"]), float(row["end"]), row["assigned"]
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{path}: row {number}: expected start,end,assigned (seconds, "
+                            f"seconds, vocals or accompaniment), got {row}") from None
+        if not (0 <= start < end) or assigned not in ASSIGNED:
+            raise DataError(f"{path}: row {number}: expected 0 <= start < end and assigned "
+                            f"vocals or accompaniment, got {start}, {end}, {assigned!r}")
+        phrases.append(Phrase(start, end, assigned))
+    return phrases
+
+
+def make_ambiguous_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22050,
+                           duration: float = 10.0, tracks: dict[str, int] | None = None,
+                           vocals_prob: float = 0.5, assign: str = "phrase",
+                           backing_db: tuple[float, float] = (-12.0, -3.0), cue: str = "none",
+                           stems: Literal["vocals-accompaniment", "lead-backing"]
+                           = "vocals-accompaniment") -> Path:
+    """Writes ``<out>/<split>/ambiguous-<split>-<i>/`` for every split (see the module's
+    docstring); track ``i`` of a split depends only on ``(seed, split, i)`` and the options."""
+    out = Path(out)
+    sizes = dict(SPLIT_SIZES if tracks is None else tracks)
+    for split_index, (split, count) in enumerate(sizes.items()):
+        for i in range(count):
+            folder = out / split / f"ambiguous-{split}-{i:03d}"
+            track = make_ambiguous_track((seed, split_index, i), sample_rate, duration,
+                                         vocals_prob, assign, backing_db, cue)
+            if stems == "lead-backing":
+                files = {"lead": track.lead, "backing": track.backing,
+                         "accompaniment": track.instruments}
+            else:
+                files = {"vocals": track.vocals, "accompaniment": track.accompaniment,
+                         f"{PARTS}/lead": track.lead, f"{PARTS}/backing": track.backing}
+                write_phrases(folder / AMBIGUITY_FILE, track.phrases)
+            files["mixture"] = track.mixture
+            for name, audio in files.items():
+                write_audio(folder / f"{name}.wav", audio, sample_rate, subtype="FLOAT")
+        log.info("wrote %d %s tracks to %s", count, split, out / split)
+    return out

@@ -1,0 +1,203 @@
+"""The metrics gansep scores with, behind one small interface, and the one function that
+computes a list of them (:func:`compute`).
+
+A metric is an object with the ``names`` of the values it gives and a call
+``metric(references, estimates, rate)`` on ``(sources, channels, time)`` arrays returning
+``{name: values}``: per track, ``(sources,)``; or, for a ``framewise`` metric, per frame,
+``(sources, frames)`` on BSSEval's frame grid (``window`` and ``hop`` seconds). Framewise values
+are stored in museval's frames and summarised by the median over frames; per-track values sit
+beside them in each target. NaN means undefined (a silent frame, a silent estimate).
+
+Adding a metric = one class here or anywhere importable, and its class path in a list: the
+``metrics`` of a run config's model (``gansep fit/test``, the validation callback,
+``gansep evaluate --config``) or a ``--metrics FILE.yaml`` of ``gansep evaluate``/``score``.
+Every table, ``gansep compare`` and the validation log show whatever names the results hold.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from gansep.atomic import sha256_file
+from gansep.errors import ConfigError
+from gansep.eval.bsseval import bss_eval
+from gansep.eval.perceptual import MODEL_FILE, PerceptualScore
+from gansep.eval.si_sdr import si_sdr
+from gansep.losses.reconstruction import MultiResolutionSTFT
+
+__all__ = ["BSSEval", "SISDR", "Perceptual", "MRSTFT", "L1"]  # what a checkpoint may name
+
+
+class Metric:
+    """Base of every metric: ``names`` of its values, ``framewise`` (values per BSSEval frame,
+    else per track); subclasses implement ``__call__``."""
+
+    names: tuple[str, ...] = ()
+    framewise = False
+
+    def __call__(self, references: np.ndarray, estimates: np.ndarray,
+                 rate: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def provenance(self) -> dict:
+        """What changes this metric's numbers, as keys of a result's provenance record (so that
+        a rerun with other settings is refused rather than mixed in): by default
+        ``{"metric <class path>": its plain settings}``."""
+        settings = {key: value for key, value in vars(self).items()
+                    if value is None or isinstance(value, (str, int, float, bool))}
+        return {f"metric {type(self).__module__}.{type(self).__qualname__}": settings}
+
+
+class BSSEval(Metric):
+    """BSSEval v4 (SDR, ISR, SIR, SAR) per frame, as museval computes it (see
+    :func:`gansep.eval.bsseval.bss_eval`): ``window`` and ``hop`` in seconds, ``backend``
+    ``fast`` (gansep's, equal to museval's to rounding) or ``museval``."""
+
+    names = ("SDR", "ISR", "SIR", "SAR")
+    framewise = True
+
+    def __init__(self, window: float = 1.0, hop: float = 1.0,
+                 backend: Literal["fast", "museval"] = "fast"):
+        self.window, self.hop, self.backend = window, hop, backend
+
+    def __call__(self, references, estimates, rate):
+        return bss_eval(references, estimates, rate, self.window, self.hop, self.backend)
+
+    def provenance(self) -> dict:
+        return {"backend": self.backend, "window": self.window, "hop": self.hop}
+
+
+class SISDR(Metric):
+    """Scale-invariant SDR of each whole source (:func:`gansep.eval.si_sdr.si_sdr`), dB."""
+
+    names = ("SI-SDR",)
+
+    def __call__(self, references, estimates, rate):
+        return {"SI-SDR": np.array([si_sdr(r, e) for r, e in zip(references, estimates)])}
+
+    def provenance(self) -> dict:
+        return {}  # no settings; always scored
+
+
+class Perceptual(Metric):
+    """The perceptual score fitted by ``gansep listen fit-objective`` (``folder`` holds
+    ``perceptual.json``): a predicted MUSHRA rating, median over excerpt-long windows."""
+
+    names = ("Perceptual",)
+
+    def __init__(self, folder: str | Path):
+        self.folder = str(folder)
+        self.score = PerceptualScore(folder)
+
+    def __call__(self, references, estimates, rate):
+        return {"Perceptual": np.array([self.score.score_track(r, e, rate)[0]
+                                        for r, e in zip(references, estimates)])}
+
+    def provenance(self) -> dict:
+        return {"perceptual_sha256": sha256_file(Path(self.folder) / MODEL_FILE)}
+
+
+class MRSTFT(Metric):
+    """The multi-resolution STFT distance a training run sees (auraloss's defaults, as
+    :class:`gansep.losses.MultiResolutionSTFT`) of each whole source: lower is better."""
+
+    names = ("MRSTFT",)
+
+    def __call__(self, references, estimates, rate):
+        loss = MultiResolutionSTFT()
+        with torch.no_grad():
+            return {"MRSTFT": np.array([
+                float(loss(torch.from_numpy(np.asarray(e)).float()[None],
+                           torch.from_numpy(np.asarray(r)).float()[None]))
+                for r, e in zip(references, estimates)])}
+
+
+class L1(Metric):
+    """The mean absolute difference of each whole source: lower is better."""
+
+    names = ("L1",)
+
+    def __call__(self, references, estimates, rate):
+        return {"L1": np.abs(np.asarray(estimates, dtype=np.float64)
+                             - np.asarray(references, dtype=np.float64)).mean(axis=(1, 2))}
+
+
+def standard_metrics(window: float = 1.0, hop: float = 1.0, backend: str = "fast",
+                     perceptual: str | Path | None = None,
+                     extra: list[Metric] | tuple = ()) -> list[Metric]:
+    """What every gansep table scores: BSSEval v4 and SI-SDR, the perceptual score given its
+    folder, then ``extra`` metrics; ConfigError where two metrics give one name."""
+    metrics = [BSSEval(window, hop, backend), SISDR()]
+    if perceptual is not None:
+        metrics.append(Perceptual(perceptual))
+    metrics += list(extra)
+    seen: dict[str, str] = {}
+    for metric in metrics:
+        if not isinstance(metric, Metric):
+            raise ConfigError(f"metrics: {metric!r} is not a gansep.eval.metrics.Metric")
+        for name in metric.names:
+            if name in seen:
+                raise ConfigError(f"metrics: {type(metric).__name__} and {seen[name]} both "
+                                  f"give {name!r}; each name once")
+            seen[name] = type(metric).__name__
+    return metrics
+
+
+def provenance(metrics: list[Metric]) -> dict:
+    """The provenance keys of all ``metrics`` (see :meth:`Metric.provenance`)."""
+    record: dict = {}
+    for metric in metrics:
+        record.update(metric.provenance())
+    return record
+
+
+def frame_grid(metrics: list[Metric]) -> tuple[float, float]:
+    """``(window, hop)`` of the framewise metrics (one grid for all; ConfigError otherwise)."""
+    grids = {(m.window, m.hop) for m in metrics if m.framewise}
+    if len(grids) > 1:
+        raise ConfigError(f"framewise metrics on different frame grids {sorted(grids)}: "
+                          "museval's format has one")
+    return grids.pop() if grids else (1.0, 1.0)
+
+
+def compute(metrics: list[Metric], references: np.ndarray, estimates: np.ndarray,
+            rate: int) -> dict[str, np.ndarray]:
+    """``{name: values}`` of every metric (see the module's docstring) on one track."""
+    values: dict[str, np.ndarray] = {}
+    for metric in metrics:
+        result = metric(references, estimates, rate)
+        if set(result) != set(metric.names):
+            raise ValueError(f"{type(metric).__name__} gave {sorted(result)}, but its names "
+                             f"are {list(metric.names)}")
+        for name, value in result.items():
+            value = np.asarray(value, dtype=float)
+            expected = 2 if metric.framewise else 1
+            if value.ndim != expected or value.shape[0] != len(references):
+                raise ValueError(f"{type(metric).__name__}: {name} has shape {value.shape}, "
+                                 f"expected ({len(references)}{', frames' * (expected - 1)})")
+            values[name] = value
+    return values
+
+
+def read_metrics(path: Path) -> list[Metric]:
+    """The metrics listed in a YAML file (``metrics: [{class_path, init_args}, ...]``, as in a
+    run config); ConfigError naming the file for anything else. A metrics file is a
+    configuration, like a run config: it names the code to run."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--metrics", type=list[Metric], required=True)
+    try:
+        text = Path(path).read_text()
+        config = parser.parse_string(text)
+        return list(parser.instantiate_classes(config).metrics)
+    except OSError as error:
+        raise ConfigError(f"--metrics {path}: {error.strerror or error}") from None
+    except Exception as error:  # jsonargparse's errors carry no common class
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"--metrics {path}: expected 'metrics:' and a list of class_path/"
+                          f"init_args entries of Metric classes ({first})") from None

@@ -1,0 +1,159 @@
+"""The metric interface: each metric agrees with its function, one list drives every table, and
+a metric defined outside gansep reaches the validation log, evaluate's results and compare."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pytorch_lightning as pl
+
+from gansep.cli import evaluate as evaluate_command
+from gansep.data import SeparationData, StemsFolder
+from gansep.errors import ConfigError
+from gansep.eval.bsseval import bss_eval
+from gansep.eval.evaluate import score_track
+from gansep.eval.metrics import (L1, SISDR, BSSEval, Metric, compute, provenance, read_metrics,
+                                 standard_metrics)
+from gansep.eval.si_sdr import si_sdr
+from gansep.experiments.compare import compare_runs
+from gansep.training import Separator
+from gansep.training.callbacks import SeparationMetrics
+from tests.conftest import tiny_generator
+
+ROOT = Path(__file__).resolve().parents[2]
+RATE = 8000
+
+
+def track(rng, sources=2, seconds=2.0):
+    references = rng.standard_normal((sources, 2, int(seconds * RATE)))
+    return references, references + 0.3 * rng.standard_normal(references.shape)
+
+
+def test_each_metric_gives_what_its_function_gives(rng):
+    references, estimates = track(rng)
+    values = compute(standard_metrics() + [L1()], references, estimates, RATE)
+    expected = bss_eval(references, estimates, RATE)
+    for name in ("SDR", "ISR", "SIR", "SAR"):
+        np.testing.assert_array_equal(values[name], expected[name])
+    assert values["SI-SDR"].tolist() == [si_sdr(r, e) for r, e in zip(references, estimates)]
+    np.testing.assert_allclose(values["L1"], np.abs(estimates - references).mean(axis=(1, 2)))
+
+
+def test_a_name_given_twice_or_a_non_metric_is_refused():
+    class Other(Metric):
+        names = ("SI-SDR",)
+
+    with pytest.raises(ConfigError, match="Other and SISDR both give 'SI-SDR'"):
+        standard_metrics(extra=[Other()])
+    with pytest.raises(ConfigError, match="is not a gansep.eval.metrics.Metric"):
+        standard_metrics(extra=["SDR"])
+
+
+def test_a_metric_that_breaks_its_promise_is_a_bug(rng):
+    class Wrong(Metric):
+        names = ("Wrong",)
+
+        def __call__(self, references, estimates, rate):
+            return {"Wrong": np.zeros((len(references), 3))}  # per frame, but not framewise
+
+    with pytest.raises(ValueError, match=r"Wrong has shape \(2, 3\), expected \(2\)"):
+        compute([Wrong()], *track(rng), RATE)
+
+
+def test_provenance_keeps_the_records_of_earlier_results():
+    """BSSEval's settings keep their keys (results written before metrics were objects still
+    resume); another metric records its class and settings."""
+    record = provenance(standard_metrics(2.0, 1.0, "museval") + [L1()])
+    assert record == {"backend": "museval", "window": 2.0, "hop": 1.0,
+                      "metric gansep.eval.metrics.L1": {}}
+
+
+def test_framewise_metrics_share_one_frame_grid(rng):
+    with pytest.raises(ConfigError, match="different frame grids"):
+        score_track(*track(rng), RATE, ["a", "b"], [BSSEval(1.0, 1.0), SISDR(),
+                                                    _Framed(0.5, 0.5)])
+
+
+class _Framed(BSSEval):
+    names = ("SDR2", "ISR2", "SIR2", "SAR2")
+
+    def __call__(self, references, estimates, rate):
+        return {f"{k}2": v for k, v in super().__call__(references, estimates, rate).items()}
+
+
+def test_read_metrics_builds_the_listed_classes_and_names_a_bad_file(tmp_path):
+    good = tmp_path / "metrics.yaml"
+    good.write_text("metrics:\n  - class_path: gansep.eval.metrics.L1\n"
+                    "  - class_path: gansep.eval.metrics.BSSEval\n    init_args: {window: 2.0}\n")
+    metrics = read_metrics(good)
+    assert [type(m).__name__ for m in metrics] == ["L1", "BSSEval"] and metrics[1].window == 2.0
+    for text in ("metrics: 3\n", "metric: []\n",
+                 "metrics:\n  - class_path: gansep.losses.L1\n"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        with pytest.raises(ConfigError, match=r"--metrics .*bad.yaml: expected") as error:
+            read_metrics(bad)
+        assert "\n" not in str(error.value)
+    with pytest.raises(ConfigError, match="missing.yaml"):
+        read_metrics(tmp_path / "missing.yaml")
+
+
+TOY = '''
+import numpy as np
+
+from gansep.eval.metrics import Metric
+
+
+class Peak(Metric):
+    """A toy metric: the estimate's peak over the reference's, in dB."""
+
+    names = ("Peak",)
+
+    def __init__(self, floor: float = 1e-9):
+        self.floor = floor
+
+    def __call__(self, references, estimates, rate):
+        peak = lambda x: np.abs(x).max(axis=(1, 2)) + self.floor
+        return {"Peak": 20 * np.log10(peak(estimates) / peak(references))}
+'''
+
+
+def test_a_metric_listed_in_a_config_reaches_every_table(toy_root, tmp_path, monkeypatch):
+    """A metric class outside gansep, named in the run config's model.metrics: it is logged in
+    validation, stored in evaluate's JSON, summarised in results.md and compared."""
+    (tmp_path / "toymetric.py").write_text(textwrap.dedent(TOY))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from toymetric import Peak
+
+    pl.seed_everything(0)
+    module = Separator(tiny_generator(), metrics=[Peak()])
+    data = SeparationData(StemsFolder(toy_root), batch_size=2, excerpts_per_epoch=2)
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_progress_bar=False,
+                         enable_checkpointing=False, enable_model_summary=False,
+                         num_sanity_val_steps=0, limit_val_batches=1,
+                         callbacks=[SeparationMetrics(duration=1.0, max_tracks=1)])
+    trainer.fit(module, data)
+    assert np.isfinite(float(trainer.callback_metrics["val/peak/vocals"]))
+    checkpoint = tmp_path / "toy.ckpt"
+    trainer.save_checkpoint(checkpoint)
+
+    config = tmp_path / "run.yaml"
+    config.write_text("model:\n  init_args:\n    metrics:\n      - class_path: toymetric.Peak\n")
+    out = tmp_path / "run" / "results"
+    assert evaluate_command.main(
+        ["--ckpt", str(checkpoint), "--config", str(ROOT / "configs" / "demo.yaml"),
+         "--config", str(config), "--data.collection.init_args.root", str(toy_root),
+         "--out", str(out), "--duration", "1"]) == 0
+    result = json.loads(next((out / "test").glob("*.json")).read_text())
+    assert all(isinstance(target["Peak"], float) for target in result["targets"])
+    assert result["gansep_provenance"]["metric toymetric.Peak"] == {"floor": 1e-9}
+    header = next(line for line in (out / "results.md").read_text().splitlines()
+                  if line.startswith("| source"))
+    assert header == "| source | SDR | SIR | SAR | ISR | SI-SDR | Peak |"
+
+    compare_runs([tmp_path / "run"], tmp_path / "comparison")
+    assert "median Peak" in (tmp_path / "comparison" / "compare-peak.md").read_text()
