@@ -14,7 +14,7 @@ from gansep.checkpoints import (CONFIG, DIGEST, FORMAT, ONNX, TORCHSCRIPT, VOCAB
                                 CheckpointError, check_finite_weights, description_digest,
                                 generator_from_checkpoint, read_export)
 from gansep.eval.transcribe import beam_search_decode, collapse, greedy_path, word_times
-from gansep.models import build_generator, generator_class_path
+from gansep.models import generator_class_path
 from gansep.models.waveunet import WaveUNet
 from gansep.separate import CHUNK_SECONDS, separate, separate_file_audio, to_model_input
 

@@ -198,6 +198,7 @@ def read_metrics(path: Path) -> list[Metric]:
     except OSError as error:
         raise ConfigError(f"--metrics {path}: {error.strerror or error}") from None
     except Exception as error:  # jsonargparse's errors carry no common class
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        why = " ".join(lines[:2]) if lines else type(error).__name__  # key, then the reason
         raise ConfigError(f"--metrics {path}: expected 'metrics:' and a list of class_path/"
-                          f"init_args entries of Metric classes ({first})") from None
+                          f"init_args entries of Metric classes ({why})") from None

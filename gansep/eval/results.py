@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from gansep.atomic import atomic_target
 from gansep.data.audio import DataError
 from gansep.eval.bsseval import METRICS, median_over_frames
 

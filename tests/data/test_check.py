@@ -4,14 +4,12 @@ import logging
 import shutil
 
 import numpy as np
-import pytorch_lightning as pl
 import pytest
 import soundfile as sf
 
-from gansep.data import SeparationData, StemsFolder
+from gansep.data import StemsFolder
 from gansep.data.audio import DataError
 from gansep.data.sampling import ExcerptSpec, TrainingExcerpts
-from gansep.training import Separator
 from tests.conftest import tiny_generator
 
 

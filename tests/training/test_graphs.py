@@ -13,7 +13,6 @@ from gansep.models.discriminators import Combined, MultiPeriod, MultiResolutionS
 from gansep.training.graphs import _FlatJudgements
 from gansep.training.layout import is_channels_last, to_channels_last
 from gansep.training.speedups import SpeedUps
-from tests.conftest import tiny_generator
 from tests.training.test_gan import data, gan_module, trainer
 
 
