@@ -9,7 +9,8 @@ STAMP := $(VENV)/.installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench clean ffmpeg system-packages compare-demo listen-demo lyrics-demo
+.PHONY: install demo test test-fast bench clean ffmpeg system-packages compare-demo listen-demo lyrics-demo \
+	ambiguity-demo
 
 install: $(STAMP)
 
@@ -65,6 +66,19 @@ demo: install $(DATA)/test
 compare-demo: install $(DATA)/test
 	$(BIN)/gansep sweep experiments/objectives-demo.yaml --runs-dir runs/objectives-demo
 	$(BIN)/gansep compare runs/objectives-demo --baseline l1 --out runs/objectives-demo-comparison
+
+# Does an objective average or choose? Six objectives on ambiguous data (--cue none) and on the
+# learnable control (--cue timbre), then the comparison (compare-ambiguity.md): see
+# experiments/ambiguity-demo.yaml.
+AMBIGUOUS ?= data/ambiguous
+$(AMBIGUOUS)/test: | $(STAMP)
+	$(BIN)/gansep make-data ambiguous $(AMBIGUOUS) --test 8
+$(AMBIGUOUS)-timbre/test: | $(STAMP)
+	$(BIN)/gansep make-data ambiguous $(AMBIGUOUS)-timbre --cue timbre --test 8
+
+ambiguity-demo: install $(AMBIGUOUS)/test $(AMBIGUOUS)-timbre/test
+	$(BIN)/gansep sweep experiments/ambiguity-demo.yaml --runs-dir runs/ambiguity-demo
+	$(BIN)/gansep compare runs/ambiguity-demo --baseline l1 --out runs/ambiguity-demo-comparison
 
 # A listening test of the demo runs' L1 and GAN vocals on the toy test tracks, served on
 # http://127.0.0.1:$(PORT)/ (trains the two demo runs first if they are missing).

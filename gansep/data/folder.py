@@ -74,8 +74,11 @@ class FolderTrack(Track):
     def source_files(self) -> list[Path]:
         return sorted(self.files.values())
 
+    def folder(self) -> Path:
+        return next(iter(self.files.values())).parent
+
     def alignment(self) -> AlignmentSong | None:
-        folder = next(iter(self.files.values())).parent
+        folder = self.folder()
         words, lyrics = folder / WORDS_FILE, folder / LYRICS_FILE
         if MIXTURE not in self.files or not words.is_file() or not lyrics.is_file():
             return None

@@ -323,7 +323,8 @@ class ValidationExcerpts(Dataset):
 
 class FullTracks(Dataset):
     """Whole tracks at their native rate, for evaluation: item is a dict with ``name``,
-    ``sample_rate``, ``mixture`` ``(channels, time)`` and ``references``
+    ``sample_rate``, ``folder`` (:meth:`Track.folder`), ``mixture`` ``(channels, time)`` and
+    ``references``
     ``(sources, channels, time)``, optionally cut to the first ``duration`` seconds."""
 
     def __init__(self, tracks: Sequence[Track], sources: Sequence[str],
@@ -340,7 +341,7 @@ class FullTracks(Dataset):
         stop = track.num_frames
         if self.duration is not None:
             stop = min(stop, int(self.duration * track.sample_rate))
-        return {"name": track.name, "sample_rate": track.sample_rate,
+        return {"name": track.name, "sample_rate": track.sample_rate, "folder": track.folder(),
                 "mixture": torch.from_numpy(track.read_mixture(0, stop)),
                 "references": torch.from_numpy(track.read_sources(self.sources, 0, stop))}
 

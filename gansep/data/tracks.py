@@ -8,6 +8,7 @@ augmentation and resampling (``sampling.py``) work on any collection.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -52,6 +53,11 @@ class Track(ABC):
     def source_files(self) -> list:
         """The files the track is read from (for caches and provenance records)."""
         return []
+
+    def folder(self) -> Path | None:
+        """The folder holding the track's files, for what reads more of it than its stems
+        (the ambiguity metric's ``ambiguity.csv`` and ``parts/``); None where it has none."""
+        return None
 
     def alignment(self) -> AlignmentSong | None:
         """What lyrics alignment reads of it (audio, lyrics text and reference word timings

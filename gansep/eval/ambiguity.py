@@ -48,6 +48,16 @@ class PhraseScore:
     sdr: float  # against the assigned target, dB
     choice_sdr: float  # against the nearer valid target, dB
 
+    @classmethod
+    def from_row(cls, track: str, row: dict) -> "PhraseScore":
+        """The inverse of :meth:`row` (as stored in a result's ``gansep_ambiguity``)."""
+        def number(key):
+            value = row.get(key)
+            return float("nan") if value is None else float(value)
+        return cls(track, Phrase(float(row["start"]), float(row["end"]), str(row["assigned"])),
+                   number("gain"), number("lead_gain"), number("residual_db"), number("SDR"),
+                   number("choice_SDR"))
+
     def row(self) -> dict:
         return {"track": self.track, "start": self.phrase.start, "end": self.phrase.end,
                 "assigned": self.phrase.assigned, "gain": self.gain,
@@ -111,22 +121,33 @@ def _read(path: Path, rate: int | None, length: int | None, what: str) -> tuple[
     return audio.astype(np.float64), file_rate
 
 
-def score_track(track_dir: Path, estimate_path: Path, source: str) -> list[PhraseScore]:
-    """The phrases of one track folder of ambiguous data scored on one estimate file;
-    DataError naming the file for a missing ``parts/`` or ``ambiguity.csv``, a part, target or
-    estimate of another length or rate."""
+def read_parts(track_dir: Path, rate: int | None = None, length: int | None = None
+               ) -> tuple[list[Phrase], np.ndarray, np.ndarray, int]:
+    """``(phrases, lead, backing, rate)`` of one track folder of ambiguous data, the parts at
+    the mixture's rate and length (or ``rate`` and ``length`` where given); DataError naming
+    the file for a missing ``parts/`` or ``ambiguity.csv``, a part of another length or rate."""
     parts = track_dir / PARTS
     if not parts.is_dir():
         raise DataError(f"{parts}: missing (ambiguous data has parts/lead.wav and "
                         "parts/backing.wav; write it with gansep make-data ambiguous)")
     phrases = read_phrases(track_dir / AMBIGUITY_FILE)
-    mixture = next((p for p in sorted(track_dir.glob(f"{MIXTURE}.*"))), None)
-    if mixture is None:
-        raise DataError(f"{track_dir}: no mixture file")
-    mix, rate = _read(mixture, None, None, "the mixture")
-    length = mix.shape[-1]
+    if rate is None or length is None:
+        mixture = next((p for p in sorted(track_dir.glob(f"{MIXTURE}.*"))), None)
+        if mixture is None:
+            raise DataError(f"{track_dir}: no mixture file")
+        mix, rate = _read(mixture, None, None, "the mixture")
+        length = mix.shape[-1]
     lead = _read(parts / "lead.wav", rate, length, "a vocal part")[0]
     backing = _read(parts / "backing.wav", rate, length, "a vocal part")[0]
+    return phrases, lead, backing, rate
+
+
+def score_track(track_dir: Path, estimate_path: Path, source: str) -> list[PhraseScore]:
+    """The phrases of one track folder of ambiguous data scored on one estimate file;
+    DataError naming the file for a missing ``parts/`` or ``ambiguity.csv``, a part, target or
+    estimate of another length or rate."""
+    phrases, lead, backing, rate = read_parts(track_dir)
+    length = lead.shape[-1]
     reference = _read(track_dir / f"{source}.wav", rate, length, f"the {source} target")[0]
     estimate = _read(estimate_path, rate, length, "the estimate")[0]
     return score_phrases(track_dir.name, phrases, estimate, reference, lead, backing, rate,

@@ -55,10 +55,12 @@ class TrackJob:
 
 
 def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, sources: list[str],
-                metrics: list[Metric] | None = None, labels: list[str] | None = None) -> dict:
+                metrics: list[Metric] | None = None, labels: list[str] | None = None,
+                folder: Path | None = None) -> dict:
     """museval-format scores of one track by every metric (default:
     :func:`~gansep.eval.metrics.standard_metrics`), or TrackError for unscorable input.
-    ``labels`` name the sources in messages (file paths)."""
+    ``labels`` name the sources in messages (file paths); ``folder`` is the track's folder,
+    for the metrics that read more of it (the ambiguity metric)."""
     metrics = standard_metrics() if metrics is None else metrics
     window, hop = frame_grid(metrics)
     labels = labels or sources
@@ -76,16 +78,19 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
             log.warning("%s: the estimate is silent (all zeros): SDR and SI-SDR are undefined "
                         "for this track (null in its result, as museval leaves silent frames), "
                         "not numbers", label)
-    values = compute(metrics, references, estimates, rate)
+    details: dict = {}
+    values = compute(metrics, references, estimates, rate, sources, folder, details)
     for k, label in enumerate(labels):
         frames = int(np.isinf(values["SDR"][k]).sum()) if "SDR" in values else 0
         if frames:
             raise TrackError(f"{label}: SDR is infinite in {frames} frame(s): the estimate "
                              "equals its reference exactly (were the references scored "
                              "against themselves?)")
-    framewise = {m: values[m] for metric in metrics if metric.framewise for m in metric.names}
-    whole = {m: values[m] for metric in metrics if not metric.framewise for m in metric.names}
-    return museval_json(framewise, sources, window, hop, whole=whole)
+    framewise = {m: values[m] for metric in metrics if metric.framewise for m in metric.names
+                 if m in values}
+    whole = {m: values[m] for metric in metrics if not metric.framewise for m in metric.names
+             if m in values}
+    return {**museval_json(framewise, sources, window, hop, whole=whole), **details}
 
 
 def _stored(target: Path) -> dict | None:
@@ -232,7 +237,7 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
                 write_audio(out / "estimates" / track.name / f"{source}.wav", audio,
                             track.sample_rate)
         result = score_track(references, estimates, track.sample_rate, generator.sources,
-                             metrics)
+                             metrics, folder=track.folder())
         if transcribe:
             lines = [line for line in track.lines if line.end <= stop / track.sample_rate]
             counts = error_counts(line_transcripts(*separated[1:], lines, generator.vocabulary))
@@ -368,4 +373,4 @@ def _score_folder(estimate_dir: Path, reference_dir: Path, metrics: list[Metric]
                             "reference")
         estimates[k] = audio
     return score_track(references, estimates, rate, sources, metrics,
-                       labels=[str(estimate_files[s]) for s in sources])
+                       labels=[str(estimate_files[s]) for s in sources], folder=reference_dir)

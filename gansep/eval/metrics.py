@@ -8,6 +8,12 @@ A metric is an object with the ``names`` of the values it gives and a call
 are stored in museval's frames and summarised by the median over frames; per-track values sit
 beside them in each target. NaN means undefined (a silent frame, a silent estimate).
 
+A metric that needs more than the audio (``needs_track``) is also given the track's source
+names and its folder (``sources=``, ``folder=``: None where the track has none); it returns
+``{}`` for a track it does not apply to (the ambiguity metric on data without
+``ambiguity.csv``), and may return, under its ``details_key``, JSON data stored beside the
+values in the track's result (the ambiguity metric's per-phrase gains).
+
 Adding a metric = one class here or anywhere importable, and its class path in a list: the
 ``metrics`` of a run config's model (``gansep fit/test``, the validation callback,
 ``gansep evaluate --config``) or a ``--metrics FILE.yaml`` of ``gansep evaluate``/``score``.
@@ -23,13 +29,16 @@ import numpy as np
 import torch
 
 from gansep.atomic import sha256_file
+from gansep.data.audio import DataError
 from gansep.errors import ConfigError
+from gansep.data.ambiguous import AMBIGUITY_FILE
+from gansep.eval.ambiguity import read_parts, score_phrases, summary
 from gansep.eval.bsseval import bss_eval
 from gansep.eval.perceptual import MODEL_FILE, PerceptualScore
 from gansep.eval.si_sdr import si_sdr
 from gansep.losses.reconstruction import MultiResolutionSTFT
 
-__all__ = ["BSSEval", "SISDR", "Perceptual", "MRSTFT", "L1"]  # what a checkpoint may name
+__all__ = ["BSSEval", "SISDR", "Perceptual", "MRSTFT", "L1", "Ambiguity"]  # what a checkpoint may name
 
 
 class Metric:
@@ -38,6 +47,8 @@ class Metric:
 
     names: tuple[str, ...] = ()
     framewise = False
+    needs_track = False  # called with sources= and folder= as well
+    details_key: str | None = None  # the result key of its JSON details, if it has any
 
     def __call__(self, references: np.ndarray, estimates: np.ndarray,
                  rate: int) -> dict[str, np.ndarray]:
@@ -126,12 +137,68 @@ class L1(Metric):
                              - np.asarray(references, dtype=np.float64)).mean(axis=(1, 2))}
 
 
+class Ambiguity(Metric):
+    """Did the separator average or choose? On ambiguous data (``gansep make-data ambiguous``:
+    the track folder holds ``ambiguity.csv`` and ``parts/``), per source in ``sources``, over
+    the track's backing phrases (:mod:`gansep.eval.ambiguity`): ``decided``, the share of
+    phrases with ``g < 0.25`` or ``g > 0.75``; ``g``, the mean share of the backing voice the
+    estimate kept; ``choice-SDR``, the median SDR against the nearer of the two valid targets.
+    Other sources NaN; no values for a track without ``ambiguity.csv``. The per-phrase gains go
+    to the result's ``gansep_ambiguity`` (what ``gansep compare`` pools)."""
+
+    names = ("decided", "g", "choice-SDR")
+    needs_track = True
+    details_key = "gansep_ambiguity"
+
+    def __init__(self, sources: list[str] | tuple[str, ...] = ("vocals", "accompaniment")):
+        self.sources = tuple(sources)
+
+    def __call__(self, references, estimates, rate, sources=None, folder=None):
+        if folder is None or not (Path(folder) / AMBIGUITY_FILE).is_file() or not sources:
+            return {}
+        length = references.shape[-1]
+        phrases, lead, backing, _ = read_parts(Path(folder), rate, None)
+        if lead.shape[-1] < length:
+            raise DataError(f"{Path(folder) / 'parts'}: {lead.shape[-1]} samples, shorter than "
+                            f"the {length} scored: the parts must be as long as the track")
+        lead, backing = lead[..., :length], backing[..., :length]
+        values = {name: np.full(len(references), np.nan) for name in self.names}
+        details = {}
+        for k, source in enumerate(sources):
+            if source not in self.sources:
+                continue
+            scores = score_phrases(Path(folder).name, phrases, np.asarray(estimates[k], float),
+                                   np.asarray(references[k], float), lead, backing, rate,
+                                   source)
+            result = summary(scores, source)
+            if result:
+                values["decided"][k] = result["decided"]
+                values["g"][k] = result["mean_g"]
+                values["choice-SDR"][k] = result["choice_SDR"]
+            details[source] = [{key: (None if isinstance(v, float) and not np.isfinite(v)
+                                      else v) for key, v in score.row().items()
+                                if key != "track"} for score in scores]
+        return {**values, self.details_key: details}
+
+    def provenance(self) -> dict:
+        # Its default adds no key, so that results written before it existed still resume
+        # (it gives values only on ambiguous data, which those results never were).
+        if self.sources == ("vocals", "accompaniment"):
+            return {}
+        return {f"metric {type(self).__module__}.{type(self).__qualname__}":
+                {"sources": list(self.sources)}}
+
+
 def standard_metrics(window: float = 1.0, hop: float = 1.0, backend: str = "fast",
                      perceptual: str | Path | None = None,
                      extra: list[Metric] | tuple = ()) -> list[Metric]:
-    """What every gansep table scores: BSSEval v4 and SI-SDR, the perceptual score given its
-    folder, then ``extra`` metrics; ConfigError where two metrics give one name."""
-    metrics = [BSSEval(window, hop, backend), SISDR()]
+    """What every gansep table scores: BSSEval v4, SI-SDR and, on tracks of ambiguous data, the
+    ambiguity metric; the perceptual score given its folder, then ``extra`` metrics (an
+    ``Ambiguity`` among them replaces the default one); ConfigError where two metrics give one
+    name."""
+    metrics: list[Metric] = [BSSEval(window, hop, backend), SISDR()]
+    if not any(isinstance(metric, Ambiguity) for metric in extra):
+        metrics.append(Ambiguity())
     if perceptual is not None:
         metrics.append(Perceptual(perceptual))
     metrics += list(extra)
@@ -165,11 +232,23 @@ def frame_grid(metrics: list[Metric]) -> tuple[float, float]:
 
 
 def compute(metrics: list[Metric], references: np.ndarray, estimates: np.ndarray,
-            rate: int) -> dict[str, np.ndarray]:
-    """``{name: values}`` of every metric (see the module's docstring) on one track."""
+            rate: int, sources: list[str] | None = None, folder: Path | None = None,
+            details: dict | None = None) -> dict[str, np.ndarray]:
+    """``{name: values}`` of every metric (see the module's docstring) on one track: a metric
+    that does not apply to it gives none; the details of those that have some go into
+    ``details`` (``{details_key: data}``) where a dict is given."""
     values: dict[str, np.ndarray] = {}
     for metric in metrics:
-        result = metric(references, estimates, rate)
+        if metric.needs_track:
+            result = dict(metric(references, estimates, rate, sources=sources, folder=folder))
+        else:
+            result = dict(metric(references, estimates, rate))
+        if metric.details_key is not None and metric.details_key in result:
+            extra = result.pop(metric.details_key)
+            if details is not None:
+                details[metric.details_key] = extra
+        if not result and metric.needs_track:
+            continue  # does not apply to this track
         if set(result) != set(metric.names):
             raise ValueError(f"{type(metric).__name__} gave {sorted(result)}, but its names "
                              f"are {list(metric.names)}")

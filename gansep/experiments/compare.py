@@ -2,7 +2,9 @@
 
 Each run folder (a sweep run, or any folder holding ``results/test/*.json`` or ``test/*.json``
 in museval's format) is one seed of one objective; the objective is the run's
-``model.init_args.objective`` parameter (``params.json``) or, failing that, the folder name.
+``model.init_args.objective`` parameter (``params.json``) or, failing that, the folder name,
+plus every other parameter that differs between the runs compared (the seed excepted: see
+:func:`run_labels`), so that e.g. the two data conditions of one sweep are never pooled.
 Per metric, objective and source, the per-track scores of all its seeds are pooled (SDR, SIR,
 SAR, ISR: median over frames; SI-SDR: whole track): the table gives their median and
 interquartile range. Against ``--baseline``, a paired
@@ -21,7 +23,9 @@ import numpy as np
 from gansep.atomic import atomic_target
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
+from gansep.eval.ambiguity import DECIDED, PhraseScore, summary
 from gansep.eval.evaluate import LYRICS
+from gansep.eval.metrics import Ambiguity
 from gansep.eval.results import PERCEPTUAL, STANDARD, metric_names, read_track_scores
 from gansep.eval.transcribe import add_counts, rates
 
@@ -39,15 +43,46 @@ def _read_json(path: Path) -> dict:
 
 
 LYRICS_WEIGHT = "model.init_args.objective.init_args.lyrics.init_args.weight"
+OBJECTIVE = "model.init_args.objective"
+
+
+SEED = "seed_everything"
+
+
+def _params(run: Path) -> dict:
+    params = run / "params.json"
+    return _read_json(params) if params.exists() else {}
+
+
+def _short(value) -> str:
+    text = str(value)
+    return Path(text).name if "/" in text else text
+
+
+def run_labels(runs: list[Path]) -> dict[Path, str]:
+    """Each run's label: :func:`objective_of`, plus ``name=value`` for every other parameter
+    whose value differs between the runs compared, the seed excepted (the last part of the
+    key; a path's last part), e.g. ``l1 root=ambiguous-timbre``: runs that differ in more than
+    their seed are never pooled."""
+    params = {run: _params(run) for run in runs}
+    keys = dict.fromkeys(k for values in params.values() for k in values)
+    varying = [k for k in keys if k not in (SEED, OBJECTIVE, LYRICS_WEIGHT)
+               and len({json.dumps(values.get(k), sort_keys=True)
+                        for values in params.values()}) > 1]
+    labels = {}
+    for run in runs:
+        suffix = "".join(f" {key.rsplit('.', 1)[-1]}={_short(params[run].get(key))}"
+                         for key in varying)
+        labels[run] = objective_of(run) + suffix
+    return labels
 
 
 def objective_of(run: Path) -> str:
     """A run's objective label: its objective preset's name (a fitted ``DIR/objective.yaml``:
     DIR's name), plus the lyrics weight when the sweep varies it (``l1+lyrics lyrics=0.1``)."""
-    params = run / "params.json"
-    if params.exists():
-        values = _read_json(params)
-        value = values.get("model.init_args.objective")
+    values = _params(run)
+    if values:
+        value = values.get(OBJECTIVE)
         if value is not None:
             path = Path(str(value))
             # A fitted objective is <folder>/objective.yaml: the folder names it.
@@ -59,17 +94,16 @@ def objective_of(run: Path) -> str:
     return run.name
 
 
-def lyrics_table(runs: list[Path]) -> str | None:
+def lyrics_table(runs: list[Path], labels: dict[Path, str]) -> str | None:
     """Per objective, the lyrics head's CER and WER over every annotated test line of its
     runs (edit counts summed over tracks and seeds), as Markdown; None when no run has them."""
     totals: dict[str, dict] = {}
     for run in runs:
-        folder = run / "results" if (run / "results" / "test").is_dir() else run
-        for path in sorted((folder / "test").glob("*.json")):
+        for path in _result_files(run):
             entry = _read_json(path).get(LYRICS)
             if not entry:
                 continue
-            total = totals.setdefault(objective_of(run), {"runs": set()})
+            total = totals.setdefault(labels[run], {"runs": set()})
             total["runs"].add(run.name)
             add_counts(total, entry)
     if not totals:
@@ -82,7 +116,84 @@ def lyrics_table(runs: list[Path]) -> str | None:
     return "\n".join(lines) + "\n"
 
 
-def load_runs(runs: list[Path]) -> list[dict]:
+def _result_files(run: Path) -> list[Path]:
+    folder = run / "results" if (run / "results" / "test").is_dir() else run
+    return sorted((folder / "test").glob("*.json"))
+
+
+def ambiguity_scores(runs: list[Path], labels: dict[Path, str]) -> dict[tuple[str, str], list[PhraseScore]]:
+    """``{(objective, source): phrase scores}`` pooled over the runs' tracks and seeds, from
+    the per-phrase gains the ambiguity metric stored in each result."""
+    pooled: dict[tuple[str, str], list[PhraseScore]] = {}
+    for run in runs:
+        for path in _result_files(run):
+            details = _read_json(path).get(Ambiguity.details_key) or {}
+            for source, phrases in details.items():
+                try:
+                    scores = [PhraseScore.from_row(path.stem, row) for row in phrases]
+                except (KeyError, TypeError, ValueError) as error:
+                    raise DataError(f"{path}: unreadable {Ambiguity.details_key} "
+                                    f"({type(error).__name__}: {error})") from None
+                pooled.setdefault((labels[run], source), []).extend(scores)
+    return pooled
+
+
+def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path) -> str | None:
+    """Writes ``compare-ambiguity.md`` (per source, the objectives ranked by the share of
+    backing phrases decided) and ``ambiguity-histograms.png`` (the histogram of ``g`` of each
+    objective); returns the Markdown, or None when no result holds phrase gains."""
+    pooled = ambiguity_scores(runs, labels)
+    if not pooled:
+        return None
+    lines = [f"Backing phrases on ambiguous data, pooled over tracks and seeds (g: the share of "
+             f"the backing voice kept; decided: g < {DECIDED[0]} or g > {DECIDED[1]}; SDR and "
+             "choice SDR: median over phrases against the assigned and against the nearer "
+             "valid target), ranked by the share decided", "",
+             "| source | objective | phrases | decided | averaged | mean g | median g | "
+             "agreement | SDR (dB) | choice SDR (dB) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    sources = list(dict.fromkeys(source for _, source in pooled))
+    for source in sources:
+        rows = [(objective, summary(scores, source)) for (objective, s), scores in
+                pooled.items() if s == source]
+        for objective, v in sorted(rows, key=lambda row: -row[1]["decided"]):
+            lines.append(f"| {source} | {objective} | {v['phrases']} | "
+                         f"{100 * v['decided']:.1f} % | {100 * v['averaged']:.1f} % | "
+                         f"{v['mean_g']:.3f} | {v['median_g']:.3f} | "
+                         f"{100 * v['agreement']:.1f} % | {v['SDR']:.2f} | "
+                         f"{v['choice_SDR']:.2f} |")
+    markdown = "\n".join(lines) + "\n"
+    with atomic_target(out / "compare-ambiguity.md") as tmp:
+        Path(tmp).write_text(markdown)
+    _ambiguity_histograms(pooled, sources[0], out / "ambiguity-histograms.png")
+    return markdown
+
+
+def _ambiguity_histograms(pooled: dict, source: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    objectives = sorted((o for o, s in pooled if s == source),
+                        key=lambda o: -summary(pooled[(o, source)], source)["decided"])
+    figure, axes = plt.subplots(1, len(objectives), figsize=(2.6 * len(objectives) + 1, 2.8),
+                                squeeze=False, sharey=True)
+    for axis, objective in zip(axes[0], objectives):
+        gains = np.clip([s.gain for s in pooled[(objective, source)]], -0.25, 1.25)
+        axis.hist(gains, bins=30, range=(-0.25, 1.25))
+        for edge in DECIDED:
+            axis.axvline(edge, color="grey", linestyle=":")
+        axis.set_title(objective, fontsize=9)
+        axis.set_xlabel(f"g ({source})")
+    axes[0][0].set_ylabel("backing phrases")
+    figure.tight_layout()
+    with atomic_target(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110)
+    plt.close(figure)
+
+
+def load_runs(runs: list[Path], labels: dict[Path, str]) -> list[dict]:
     """Rows ``{objective, run, track, source, SDR, SIR, SAR, ISR, SI-SDR}``."""
     rows = []
     for run in runs:
@@ -90,7 +201,7 @@ def load_runs(runs: list[Path]) -> list[dict]:
         if not (folder / "test").is_dir():
             raise ConfigError(f"{run}: no results (expected {run}/results/test/*.json)")
         for row in read_track_scores(folder):
-            rows.append({"objective": objective_of(run), "run": run.name, **row})
+            rows.append({"objective": labels[run], "run": run.name, **row})
     return rows
 
 
@@ -187,7 +298,8 @@ def box_plot(rows: list[dict], path: Path, metric: str = "SDR") -> None:
 def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> str:
     """Writes the comparison of the runs in ``paths`` (run folders, or a sweep's runs folder
     standing for its finished runs) to ``out``: ``compare-<metric>.md|csv`` and
-    ``sdr-boxplot.png``. Returns the SDR table (Markdown)."""
+    ``sdr-boxplot.png``, and on ambiguous data ``compare-ambiguity.md`` and
+    ``ambiguity-histograms.png`` (see :func:`ambiguity_table`). Returns the SDR table (Markdown)."""
     runs = []
     for path in paths:
         children = sorted(p.parent for p in Path(path).glob("*/status.json")
@@ -198,7 +310,8 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
     for run in runs:
         unique.setdefault(run.resolve(), run)
     runs = list(unique.values())
-    rows = load_runs(runs)
+    labels = run_labels(runs)
+    rows = load_runs(runs, labels)
     if not rows:
         raise ConfigError(f"no per-track results in {', '.join(map(str, runs))}")
     objectives = {r["objective"] for r in rows}
@@ -222,11 +335,14 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
             with atomic_target(out / f"compare-{metric.lower()}{suffix}") as tmp:
                 Path(tmp).write_text(text)
         outputs.append(markdown)
-    lyrics = lyrics_table(runs)
+    lyrics = lyrics_table(runs, labels)
     if lyrics is not None:
         with atomic_target(out / "compare-lyrics.md") as tmp:
             Path(tmp).write_text(lyrics)
         outputs[0] += "\nLyrics head (greedy CTC decoding of the test lines):\n\n" + lyrics
     box_plot(rows, out / "sdr-boxplot.png")
+    ambiguity = ambiguity_table(runs, labels, out)
+    if ambiguity is not None:
+        outputs[0] += "\nAmbiguity (did each objective average or choose?):\n\n" + ambiguity
     log.info("Per-track SDR over %d runs (%d objectives):", len(runs), len(objectives))
     return outputs[0]

@@ -128,16 +128,24 @@ class GAN(nn.Module):
             spectral norm the critic is already Lipschitz-bounded and the penalty mostly
             redundant; batch norm would break the per-example gradient (no gansep
             discriminator has it).
+        reconstruction_after_warmup: the factor on the objective's reconstruction terms once
+            this term is active (after the module's ``warmup_steps``): 1 keeps them; 0 trains
+            the generator on the adversarial and feature-matching losses alone after an L1 (or
+            other reconstruction) warm-up. The terms are logged either way.
     """
 
     def __init__(self, discriminator: Discriminator, loss: AdversarialLoss | None = None,
                  weight: float = 1.0, feature_matching: float = 0.0,
                  crop_length: int | None = None, crop_seed: int = 0,
-                 gradient_penalty: float = 0.0, reuse_real_features: bool = True):
+                 gradient_penalty: float = 0.0, reuse_real_features: bool = True,
+                 reconstruction_after_warmup: float = 1.0):
         super().__init__()
         if crop_length is not None and crop_length < 1:
             raise ConfigError(f"GAN: crop_length must be a positive number of samples (or "
                               f"null), got {crop_length!r}")
+        if not reconstruction_after_warmup >= 0:
+            raise ConfigError(f"GAN: reconstruction_after_warmup must be >= 0, got "
+                              f"{reconstruction_after_warmup!r}")
         self.discriminator = discriminator
         self.loss = loss if loss is not None else LSGAN()
         self.weight = weight
@@ -146,6 +154,7 @@ class GAN(nn.Module):
         self.crop_seed = crop_seed
         self.gradient_penalty = gradient_penalty
         self.reuse_real_features = reuse_real_features
+        self.reconstruction_after_warmup = float(reconstruction_after_warmup)
         self._real_features: list[Judgement] | None = None  # from the last discriminator pass
 
     def judge(self, sources: torch.Tensor, mixture: torch.Tensor | None = None,

@@ -90,7 +90,8 @@ class SeparationMetrics(pl.Callback):
                                             self.batch_size)
             generator.train(was_training)
             try:
-                result = score_track(references, estimates, track.sample_rate, sources, metrics)
+                result = score_track(references, estimates, track.sample_rate, sources, metrics,
+                                     folder=track.folder())
             except TrackError as error:
                 log.warning("validation track %s not scored: %s", track.name, error)
             else:

@@ -207,7 +207,7 @@ class GANSeparator(Separator):
             adversarial, adversarial_terms = self.adversarial.generator_loss(
                 *judged, self.graphed_discriminator)
             self.adversarial.requires_grad_(True)
-            loss = loss + adversarial
+            loss = loss * self.adversarial.reconstruction_after_warmup + adversarial
             g_terms.update(adversarial_terms)
         terms.update(g_terms)
         g_optimizer = optimizers[0]

@@ -249,7 +249,7 @@ class Separator(pl.LightningModule):
                                  ("mixture", mixture[None].repeat(len(references), 0))):
             try:
                 result = score_track(references, estimate, rate, self.generator.sources,
-                                     metrics)
+                                     metrics, folder=track.get("folder"))
             except TrackError as error:
                 self._test_failures[track["name"]] = str(error)
                 log.error("%s: %s", track["name"], error)

@@ -154,3 +154,22 @@ def test_sweep_passes_the_perceptual_score_to_evaluate(tmp_path, monkeypatch):
                           perceptual=tmp_path / "perceptual") == "finished"
     assert calls[1][3] == "evaluate"
     assert calls[1][-2:] == ["--perceptual", str(tmp_path / "perceptual")]
+
+
+def test_compare_labels_runs_by_every_parameter_but_the_seed(tmp_path):
+    """Runs of one objective on two datasets are two rows, never pooled; seeds are pooled."""
+    from gansep.experiments.compare import run_labels
+
+    runs = []
+    for root in ("data/ambiguous", "data/ambiguous-timbre"):
+        for seed in (0, 1):
+            run = tmp_path / f"{Path(root).name}-{seed}"
+            run.mkdir()
+            (run / "params.json").write_text(json.dumps({
+                "data.collection.init_args.root": root, "seed_everything": seed,
+                "model.init_args.objective": "configs/objectives/l1.yaml",
+                "trainer.max_steps": 300}))
+            runs.append(run)
+    labels = run_labels(runs)
+    assert [labels[r] for r in runs] == ["l1 root=ambiguous"] * 2 + ["l1 root=ambiguous-timbre"] * 2
+    assert run_labels(runs[:2]) == {runs[0]: "l1", runs[1]: "l1"}

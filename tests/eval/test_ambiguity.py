@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import numpy as np
@@ -96,3 +97,70 @@ def test_refusals_name_the_file(data, tmp_path):
     refused("the estimate must be as long", estimate)
     estimate.unlink()
     refused("no estimate of vocals", estimates / track.name)
+
+
+def write_estimates(data, out, c):
+    """``estimates_for`` vocals and, as their complement, the accompaniment (mixture minus the
+    vocals estimate): a separator that put the share ``c`` of each backing phrase in vocals."""
+    estimates_for(data, out, c)
+    for track in sorted((data / "test").iterdir()):
+        mixture = read_audio(track / "mixture.wav")[0]
+        vocals = read_audio(out / track.name / "vocals.wav")[0]
+        write_audio(out / track.name / "accompaniment.wav", mixture - vocals, RATE,
+                    subtype="FLOAT")
+    return out
+
+
+def test_score_and_compare_report_whether_an_objective_averaged_or_chose(data, tmp_path, cli):
+    """The ambiguity metric runs in the one scoring runner: ``gansep score`` on ambiguous data
+    stores each track's share decided, mean g and choice SDR per source (and the phrases'
+    gains), results.md shows them, and ``gansep compare`` ranks objectives by the share
+    decided; on data without ambiguity.csv none of it appears."""
+    runs = tmp_path / "runs"
+    for name, c in (("chooser", 0.0), ("averager", 0.5)):
+        estimates = write_estimates(data, tmp_path / f"estimates-{name}", c)
+        cli(["score", data / "test", estimates, "--out", runs / name])
+    result = json.loads(next((runs / "averager" / "test").glob("*.json")).read_text())
+    targets = {target["name"]: target for target in result["targets"]}
+    vocals, accompaniment = targets["vocals"], targets["accompaniment"]
+    assert vocals["g"] == pytest.approx(0.5, abs=0.01) and vocals["decided"] == 0.0
+    # the accompaniment estimate holds the other half of every phrase
+    assert accompaniment["g"] == pytest.approx(0.5, abs=0.02)
+    phrases = result["gansep_ambiguity"]["vocals"]
+    assert phrases and all(p["gain"] == pytest.approx(0.5, abs=0.01) for p in phrases)
+    assert vocals["choice-SDR"] == pytest.approx(np.median([p["choice_SDR"] for p in phrases]))
+    chooser = json.loads(next((runs / "chooser" / "test").glob("*.json")).read_text())
+    chooser = {target["name"]: target for target in chooser["targets"]}["vocals"]
+    assert chooser["decided"] == 1.0
+    assert chooser["choice-SDR"] > vocals["choice-SDR"] + 3
+    header = (runs / "averager" / "results.md").read_text()
+    assert "| decided | g | choice-SDR |" in header
+
+    cli(["compare", runs / "averager", runs / "chooser", "--out", tmp_path / "cmp"])
+    table = (tmp_path / "cmp" / "compare-ambiguity.md").read_text().splitlines()
+    rows = [line for line in table if line.startswith("| vocals |")]
+    assert [row.split(" | ")[1] for row in rows] == ["chooser", "averager"]  # decided first
+    assert "| 100.0 % | 0.0 % |" in rows[0] and "| 0.0 % | 100.0 % |" in rows[1]
+    assert (tmp_path / "cmp" / "ambiguity-histograms.png").stat().st_size > 1000
+
+    plain = tmp_path / "plain"  # the same files without ambiguity.csv: ordinary stems data
+    shutil.copytree(data / "test", plain)
+    for csv_file in plain.glob("*/ambiguity.csv"):
+        csv_file.unlink()
+    cli(["score", plain, tmp_path / "estimates-chooser", "--out", tmp_path / "plain-out"])
+    result = json.loads(next((tmp_path / "plain-out" / "test").glob("*.json")).read_text())
+    assert "gansep_ambiguity" not in result and "g" not in result["targets"][0]
+    assert "decided" not in (tmp_path / "plain-out" / "results.md").read_text()
+
+
+def test_a_part_shorter_than_the_track_is_refused_by_the_scoring_runner(data, tmp_path, cli):
+    estimates = write_estimates(data, tmp_path / "estimates", 1.0)
+    broken = tmp_path / "data"
+    shutil.copytree(data / "test", broken)
+    track = sorted(broken.iterdir())[0]
+    lead, rate = read_audio(track / "parts" / "lead.wav")
+    write_audio(track / "parts" / "lead.wav", lead[:, : rate], rate)
+    result = cli(["score", broken, estimates, "--out", tmp_path / "out"], check=False)
+    assert result.returncode == 1  # that track is not scored; the other one is
+    assert f"{track / 'parts' / 'lead.wav'}" in result.stderr
+    assert "must be as long as the track" in result.stderr

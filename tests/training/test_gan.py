@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gansep.data import SeparationData, StemsFolder
+from gansep.errors import ConfigError
 from gansep.losses import GAN, L1, Objective
 from gansep.models.discriminators import Combined, MultiPeriod, MultiResolutionSpectral
 from gansep.training import GANSeparator, Separator, SpeedUps
@@ -217,3 +218,27 @@ def test_init_from_a_trained_separator(toy_root, tmp_path):
         assert module.global_step == 0  # optimisers and step start fresh
     with pytest.raises(ConfigError, match=r"extra_filters 4 there, 8 here"):
         GANSeparator(tiny_generator(extra_filters=8), init_from=str(checkpoint))
+
+
+@pytest.mark.parametrize("factor", [0.0, 1.0])
+def test_reconstruction_after_warmup_scales_the_reconstruction_terms(toy_root, tmp_path,
+                                                                     factor):
+    """With ``reconstruction_after_warmup: 0`` the generator's loss after the warm-up is the
+    adversarial and feature-matching loss alone (L1 still logged); with 1 it includes L1."""
+    pl.seed_everything(0)
+    discriminator = MultiPeriod(periods=[2], channels=[4, 8])
+    term = GAN(discriminator, weight=0.3, feature_matching=0.5,
+               reconstruction_after_warmup=factor)
+    module = GANSeparator(tiny_generator(), Objective([L1()], term), warmup_steps=1)
+    trainer_ = trainer(tmp_path, max_steps=2, enable_checkpointing=False)
+    trainer_.fit(module, data(toy_root, 2))
+    logged = {k: float(v) for k, v in trainer_.callback_metrics.items()}
+    adversarial = 0.3 * logged["train/adv_mpd"] + 0.5 * logged["train/fm"]
+    assert logged["train/l1"] > 0
+    assert logged["train/loss"] == pytest.approx(adversarial + factor * logged["train/l1"],
+                                                 rel=1e-5)
+
+
+def test_a_negative_reconstruction_factor_is_refused():
+    with pytest.raises(ConfigError, match="reconstruction_after_warmup must be >= 0"):
+        GAN(MultiPeriod(periods=[2], channels=[4]), reconstruction_after_warmup=-1.0)
