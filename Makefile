@@ -78,7 +78,7 @@ $(AMBIGUOUS)-timbre/test: | $(STAMP)
 
 ambiguity-demo: install $(AMBIGUOUS)/test $(AMBIGUOUS)-timbre/test
 	$(BIN)/gansep sweep experiments/ambiguity-demo.yaml --runs-dir runs/ambiguity-demo
-	$(BIN)/gansep compare runs/ambiguity-demo --baseline l1 --out runs/ambiguity-demo-comparison
+	$(BIN)/gansep compare runs/ambiguity-demo --baseline "l1 root=ambiguous" --out runs/ambiguity-demo-comparison
 
 # A listening test of the demo runs' L1 and GAN vocals on the toy test tracks, served on
 # http://127.0.0.1:$(PORT)/ (trains the two demo runs first if they are missing).
