@@ -10,7 +10,7 @@ DATA ?= data/toy
 PYTEST_ARGS ?=
 
 .PHONY: install demo test test-fast bench clean ffmpeg system-packages compare-demo listen-demo lyrics-demo \
-	ambiguity-demo
+	ambiguity-demo generators-demo
 
 install: $(STAMP)
 
@@ -79,6 +79,12 @@ $(AMBIGUOUS)-timbre/test: | $(STAMP)
 ambiguity-demo: install $(AMBIGUOUS)/test $(AMBIGUOUS)-timbre/test
 	$(BIN)/gansep sweep experiments/ambiguity-demo.yaml --runs-dir runs/ambiguity-demo
 	$(BIN)/gansep compare runs/ambiguity-demo --baseline "l1 root=ambiguous" --out runs/ambiguity-demo-comparison
+
+# The same two objectives on three generators (Wave-U-Net, HT Demucs, BS-RoFormer demos):
+# see experiments/generators-demo.yaml.
+generators-demo: install $(DATA)/test
+	$(BIN)/gansep sweep experiments/generators-demo.yaml --runs-dir runs/generators-demo
+	$(BIN)/gansep compare runs/generators-demo --baseline "l1 generator=demo" --out runs/generators-demo-comparison
 
 # A listening test of the demo runs' L1 and GAN vocals on the toy test tracks, served on
 # http://127.0.0.1:$(PORT)/ (trains the two demo runs first if they are missing).

@@ -13,9 +13,10 @@ from gansep.atomic import atomic_target, sha256_file
 from gansep.checkpoints import (CONFIG, DIGEST, FORMAT, ONNX, TORCHSCRIPT, VOCABULARY, WEIGHTS,
                                 CheckpointError, check_finite_weights, description_digest,
                                 generator_from_checkpoint, read_export)
+from gansep.errors import ConfigError
 from gansep.eval.transcribe import beam_search_decode, collapse, greedy_path, word_times
 from gansep.models import generator_class_path
-from gansep.models.waveunet import WaveUNet
+from gansep.models.generator import Generator
 from gansep.separate import CHUNK_SECONDS, separate, separate_file_audio, to_model_input
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def export_separator(checkpoint: str | Path, out: str | Path, ema: bool = True,
     return write_separator(generator, out, provenance, onnx)
 
 
-def write_separator(generator: WaveUNet, out: str | Path, provenance: dict | None = None,
+def write_separator(generator: Generator, out: str | Path, provenance: dict | None = None,
                     onnx: bool = False) -> dict:
     """Writes ``generator`` to the folder ``out``: weights as safetensors, a JSON that
     rebuilds it (architecture, rate, channels, sources, lengths and context, provenance, every
@@ -47,6 +48,9 @@ def write_separator(generator: WaveUNet, out: str | Path, provenance: dict | Non
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CheckpointError(f"{out}: exists and is not a folder")
+    if onnx and generator.onnx_refusal:
+        raise ConfigError(f"--onnx: {type(generator).__name__} cannot be exported to ONNX: "
+                          f"{generator.onnx_refusal}")
     generator = generator.eval()
     g = generator.geometry
     state = {k: v.detach().contiguous() for k, v in generator.state_dict().items()}
@@ -111,12 +115,12 @@ class ExportedSeparator:
     """A separator loaded from an export folder: ``separate(waveform, sample_rate)``.
 
     Attributes:
-        generator: the Wave-U-Net (eval mode).
+        generator: the network (eval mode).
         sources, sample_rate, channels: from its JSON.
         config: the whole JSON.
     """
 
-    def __init__(self, generator: WaveUNet, config: dict):
+    def __init__(self, generator: Generator, config: dict):
         self.generator = generator
         self.config = config
         self.sources = list(generator.sources)

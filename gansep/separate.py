@@ -30,35 +30,21 @@ log = logging.getLogger(__name__)
 CHUNK_SECONDS = 10.0
 
 
-def chunking(generator, chunk_length: int | None = None) -> tuple[int, int, int]:
-    """``(input_length, context_left, step)`` of the chunks :func:`separate` cuts.
-
-    With context (valid convolutions) consecutive chunks advance by ``step``, a multiple of
-    ``2**levels``: the network is shift-equivariant for such shifts, so chunked output equals
-    one forward pass over the whole (zero-padded) track. Without context (same padding) chunks
-    overlap by a margin of ``2**levels``-aligned samples on each side that is discarded.
-    """
-    block = 2**generator.levels
-    wanted = max(chunk_length or generator.geometry.output_length, block)
-    geometry = generator.geometry_for(wanted)
-    if generator.context:
-        return geometry.input_length, geometry.context_left, geometry.output_length // block * block
-    margin = max(block, geometry.input_length // 4 // block * block)
-    return geometry.input_length + 2 * margin, margin, geometry.input_length
-
-
 @torch.no_grad()
 def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
              chunk_length: int | None = None, progress: bool = False,
-             transcribe: bool = False):
-    """Separates a whole track.
+             transcribe: bool = False, overlap: float = 0.25):
+    """Separates a whole track in chunks planned by the generator's
+    :meth:`~gansep.models.generator.Generator.chunking`: stitched exactly for Wave-U-Net,
+    cross-faded (overlap-add with linear ramps summing to one) for context-free generators.
 
     Args:
-        generator: a Wave-U-Net (anything with its geometry interface).
+        generator: a :class:`~gansep.models.generator.Generator`.
         mixture: ``(channels, time)`` at the generator's rate, on the generator's device.
         batch_size: chunks per forward pass (bounds memory together with ``chunk_length``).
         chunk_length: output samples per chunk (default: the generator's nominal length).
         progress: show a progress bar.
+        overlap: the cross-fade's share of a chunk (context-free generators only).
         transcribe: also return the lyrics head's frames (a generator with one:
             :class:`~gansep.models.LyricsWaveUNet`), from the same passes: each chunk gives
             the frames inside its output span, so every frame of the track comes once.
@@ -70,35 +56,36 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
     """
     if mixture.dim() != 2:
         raise ValueError(f"separate expects a (channels, time) mixture, got {tuple(mixture.shape)}")
-    input_length, left, step = chunking(generator, chunk_length)
+    plan = generator.chunking(chunk_length, overlap)
     time = mixture.shape[-1]
-    chunks = max(1, -(-time // step))
-    padded_length = (chunks - 1) * step + input_length
-    padded = F.pad(mixture, (left, padded_length - time - left))
-    windows = padded.unfold(-1, input_length, step).transpose(0, 1)  # (chunks, channels, input)
-    out = mixture.new_empty((len(generator.sources), mixture.shape[0], chunks * step))
+    chunks = max(1, -(-max(time - plan.keep_length, 0) // plan.step) + 1)
+    padded_length = (chunks - 1) * plan.step + plan.input_length
+    padded = F.pad(mixture, (plan.pad_left, padded_length - time - plan.pad_left))
+    windows = padded.unfold(-1, plan.input_length, plan.step).transpose(0, 1)  # (chunks, C, in)
+    out = mixture.new_zeros((len(generator.sources), mixture.shape[0],
+                             (chunks - 1) * plan.step + plan.keep_length))
+    weights = plan.windows(chunks).to(mixture.device, mixture.dtype)
     bar = tqdm(total=chunks, desc="separating", unit="chunk", disable=not progress, leave=False)
     frames, times = [], []
     if transcribe:
         rate = generator.sample_rate
         # Frame times relative to the track sample each chunk's kept output starts at.
-        relative = generator.frame_times(input_length).double() - (
-            0.0 if generator.context else left / rate)
-        keep = (relative >= 0) & (relative < step / rate)
+        relative = generator.frame_times(plan.input_length).double() - plan.keep_start / rate
+        keep = (relative >= 0) & (relative < plan.step / rate)
     for first in range(0, chunks, batch_size):
         batch = windows[first : first + batch_size]
         if transcribe:
             estimate, log_probs = generator.separate_and_transcribe(batch)
             for i in range(len(batch)):
                 frames.append(log_probs[i, keep])
-                times.append((first + i) * step / rate + relative[keep])
+                times.append((first + i) * plan.step / rate + relative[keep])
         else:
             estimate = generator(batch)
-        if not generator.context:
-            estimate = estimate[..., left : left + step]
-        estimate = estimate[..., :step]  # (batch, sources, channels, step)
-        out[..., first * step : (first + len(batch)) * step] = (
-            estimate.permute(1, 2, 0, 3).reshape(out.shape[0], out.shape[1], -1))
+        estimate = estimate[..., plan.keep_start : plan.keep_start + plan.keep_length]
+        for i in range(len(batch)):  # overlap-add; without a cross-fade, plain stitching
+            start = (first + i) * plan.step
+            out[..., start : start + plan.keep_length] += (
+                estimate[i] * weights[first + i].to(estimate.dtype))
         bar.update(len(batch))
     bar.close()
     if not transcribe:
@@ -116,29 +103,17 @@ def to_model_input(generator, audio, rate: int):
 
 def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
                         progress: bool = False, chunk_length: int | None = None,
-                        audible: tuple[int, int] | None = None, transcribe: bool = False):
+                        transcribe: bool = False, overlap: float = 0.25):
     """Separates ``(channels, time)`` numpy audio at any ``rate``: resampled to the model's rate
     and channel count, separated, and mapped back. Returns ``(sources, channels, time)`` float32
-    numpy at ``rate`` with the input's channels and length. ``audible`` ``(start, stop)``
-    (samples at ``rate``) marks the real audio in a zero-padded block: outside it the model's
-    input (the resampler's ringing) and its estimates are zeroed, as they implicitly are for a
-    whole file. With ``transcribe``, also the lyrics head's ``(log_probs, times)`` (see
-    :func:`separate`; times in seconds, which no resampling changes)."""
+    numpy at ``rate`` with the input's channels and length. With ``transcribe``, also the
+    lyrics head's ``(log_probs, times)`` (see :func:`separate`; times in seconds, which no
+    resampling changes)."""
     model_input = to_model_input(generator, mixture, rate)
-    outside = None
-    if audible is not None and rate != generator.sample_rate:
-        factor = gcd(int(rate), int(generator.sample_rate))
-        up, down = generator.sample_rate // factor, rate // factor
-        outside = (-(-audible[0] * up // down), -(-audible[1] * up // down))
-        model_input[..., : outside[0]] = 0
-        model_input[..., outside[1]:] = 0
     device = next(generator.parameters()).device
     separated = separate(generator, torch.from_numpy(model_input).to(device), batch_size,
-                         chunk_length, progress, transcribe)
+                         chunk_length, progress, transcribe, overlap)
     estimate = (separated[0] if transcribe else separated).float().cpu().numpy()
-    if outside is not None:
-        estimate[..., : outside[0]] = 0
-        estimate[..., outside[1]:] = 0
     estimate = fit_channels(resample(estimate, generator.sample_rate, rate), mixture.shape[0])
     time = mixture.shape[-1]
     if estimate.shape[-1] < time:
@@ -148,44 +123,42 @@ def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
     return estimate[..., :time]
 
 
-def stream_segments(generator, num_frames: int, rate: int, segment_seconds: float = 60.0):
+def stream_segments(generator, num_frames: int, rate: int, segment_seconds: float = 60.0,
+                    chunk_length: int | None = None, overlap: float = 0.25):
     """Plans the separation of a long file in segments: yields ``(read_start, read_stop,
     keep_start, keep_stop)`` at the file's rate. Each segment is read with a margin on both
-    sides that covers the network's input context and the resampling filter, and starts on a
-    sample that maps to a multiple of ``2**levels`` at the model's rate, so the kept part equals
-    what separating the whole file at once gives (memory then depends on the segment length,
-    not the file's)."""
+    sides (inside the file) that covers the chunks' reach (the network's input context, or a
+    whole cross-faded chunk) and the resampling filter, and starts on a file sample that maps
+    to a multiple of the chunking's alignment at the model's rate, so the kept part equals what
+    separating the whole file at once gives (memory then depends on the segment length, not
+    the file's)."""
+    plan = generator.chunking(chunk_length, overlap)
     factor = gcd(int(rate), int(generator.sample_rate))
     up, down = generator.sample_rate // factor, rate // factor
-    block = 2**generator.levels
-    unit = down * block // gcd(up, block)  # file samples per aligned step
-    g = generator.geometry
-    context = max(g.context_left, g.context_right, block) * down / up  # in file samples
+    unit = down * plan.alignment // gcd(up, plan.alignment)  # file samples per aligned step
+    reach = plan.reach * down / up  # in file samples
     resampling = 10 * max(up, down) / up + 2
-    margin = -(-int(ceil(context + resampling)) // unit) * unit
+    margin = -(-int(ceil(reach + resampling)) // unit) * unit
     segment = max(unit, int(segment_seconds * rate) // unit * unit)
     for start in range(0, max(num_frames, 1), segment):
         stop = min(num_frames, start + segment)
-        yield start - margin, stop + margin, start, stop
+        yield max(0, start - margin), min(num_frames, stop + margin), start, stop
 
 
 def separate_stream(generator, read, num_frames: int, rate: int, write,
                     segment_seconds: float = 60.0, batch_size: int = 1,
-                    chunk_length: int | None = None, progress: bool = False) -> None:
+                    chunk_length: int | None = None, progress: bool = False,
+                    overlap: float = 0.25) -> None:
     """Separates a long file segment by segment (see :func:`stream_segments`):
-    ``read(start, stop)`` returns ``(channels, stop - start)`` audio at ``rate`` (zeros outside
-    the file are added here), ``write(estimates)`` receives consecutive
-    ``(sources, channels, time)`` pieces."""
-    plan = list(stream_segments(generator, num_frames, rate, segment_seconds))
+    ``read(start, stop)`` returns ``(channels, stop - start)`` audio at ``rate``,
+    ``write(estimates)`` receives consecutive ``(sources, channels, time)`` pieces."""
+    plan = list(stream_segments(generator, num_frames, rate, segment_seconds, chunk_length,
+                                overlap))
     bar = tqdm(total=num_frames, desc="separating", unit="sample", unit_scale=True,
                disable=not progress, leave=False)
     for read_start, read_stop, keep_start, keep_stop in plan:
-        lo, hi = max(0, read_start), min(num_frames, read_stop)
-        audio = read(lo, hi)
-        audio = F.pad(torch.from_numpy(audio), (lo - read_start, read_stop - hi)).numpy()
-        estimates = separate_file_audio(generator, audio, rate, batch_size,
-                                        chunk_length=chunk_length,
-                                        audible=(lo - read_start, hi - read_start))
+        estimates = separate_file_audio(generator, read(read_start, read_stop), rate,
+                                        batch_size, chunk_length=chunk_length, overlap=overlap)
         write(estimates[..., keep_start - read_start : keep_stop - read_start])
         bar.update(keep_stop - keep_start)
     bar.close()
@@ -209,12 +182,14 @@ def open_input(path: Path):
 def separate_file(separator, path: str | Path, folder: str | Path, format: str = "wav",
                   subtype: str = "PCM_16", batch_size: int = 1,
                   chunk_seconds: float = CHUNK_SECONDS, segment_seconds: float = 60.0,
-                  precision: str = "fp32", progress: bool = False) -> list[Path]:
+                  precision: str = "fp32", progress: bool = False,
+                  overlap: float = 0.25) -> list[Path]:
     """Separates the audio file ``path`` (any :data:`~gansep.data.audio.READABLE` format) with
     ``separator`` (an :class:`~gansep.export.ExportedSeparator`, or a generator) into
     ``folder/<source>.<format>`` at the file's rate and channel count, ``segment_seconds`` at a
     time so that memory does not grow with the file; each output appears (atomically) once
-    complete. ``precision="bf16"`` runs the network under bfloat16 autocast. Returns the
+    complete. ``precision="bf16"`` runs the network under bfloat16 autocast; ``overlap`` is
+    the cross-fade of generators without input context (see :func:`separate`). Returns the
     files written."""
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
@@ -248,7 +223,7 @@ def separate_file(separator, path: str | Path, folder: str | Path, format: str =
                     enabled=precision == "bf16"):
                 separate_stream(generator, read, frames, rate, write, segment_seconds,
                                 batch_size, int(chunk_seconds * generator.sample_rate),
-                                progress=progress)
+                                progress=progress, overlap=overlap)
             for writer in writers:
                 writer.close()  # before the rename
     except BaseException:

@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from gansep.separate import chunking, separate, separate_file_audio
+from gansep.separate import separate, separate_file_audio
 from tests.conftest import tiny_generator
 
 
@@ -26,8 +26,9 @@ def test_chunked_equals_one_forward_pass(time, batch_size):
 
 def test_chunk_steps_are_multiples_of_the_decimation():
     model = tiny_generator()
-    input_length, left, step = chunking(model, 1000)
-    assert step % 2**model.levels == 0 and step <= model.geometry_for(1000).output_length
+    plan = model.chunking(1000)
+    assert plan.step % 2**model.levels == 0 and plan.step <= model.geometry_for(1000).output_length
+    assert plan.fade == 0
 
 
 def test_same_padding_model_shapes():

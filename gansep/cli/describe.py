@@ -10,7 +10,7 @@ import yaml
 
 from gansep.errors import ConfigError
 from gansep.models import build_generator
-from gansep.models.waveunet import WaveUNet
+from gansep.models.generator import Generator
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def generator_spec(config: Path) -> dict:
     return spec
 
 
-def generator_from_config(config: Path) -> WaveUNet:
+def generator_from_config(config: Path) -> Generator:
     """The generator of a generator preset or run config (see :func:`generator_spec`)."""
     spec = generator_spec(Path(config))
     return build_generator(spec["class_path"], spec.get("init_args") or {})
@@ -55,11 +55,14 @@ def describe(generator: WaveUNet) -> str:
                     f"{g.context_right} right ({g.context_right / rate:.4f} s)"),
         ("parameters", f"{params:,}"),
         ("size", f"{size_mb:.2f} MB (float32)"),
-        ("activations", f"{generator.activation_bytes() / 2**20:.1f} MiB per training example "
-                        "(float32, estimated)"),
     ]
-    # A subclass adds its own rows (the lyrics head: its block and frame rate).
-    rows += getattr(generator, "description_rows", list)()
+    activations = generator.activation_bytes()
+    if activations is not None:
+        rows.append(("activations", f"{activations / 2**20:.1f} MiB per training example "
+                                    "(float32, estimated)"))
+    # A subclass adds its own rows (the lyrics head: its block and frame rate; an adapter:
+    # the class it wraps).
+    rows += generator.description_rows()
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 

@@ -63,6 +63,11 @@ def main(argv: list[str]) -> int:
                         default=60.0,
                         help=f"seconds of audio held in memory at a time, {SEGMENT_RANGE[0]:g} "
                              f"to {SEGMENT_RANGE[1]:g} (long files)")
+    parser.add_argument("--overlap", type=in_range(float, 0.0, 0.9, what="a share from 0 to 0.9"),
+                        default=0.25,
+                        help="cross-fade between chunks, as a share of a chunk (generators "
+                             "without input context: HT Demucs, the RoFormers; Wave-U-Net's "
+                             "chunks join exactly)")
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                         help="bf16: bfloat16 autocast, faster on CPUs with AVX512-BF16 and GPUs")
     parser.add_argument("--overwrite", action="store_true",
@@ -91,7 +96,7 @@ def main(argv: list[str]) -> int:
         try:
             separate_file(separator, path, args.out / path.stem, args.format, args.subtype,
                           args.batch_size, args.chunk_seconds, args.segment_seconds,
-                          args.precision, progress=True)
+                          args.precision, progress=True, overlap=args.overlap)
         except (DataError, ValueError, RuntimeError) as error:
             failures.append(str(error) if str(path) in str(error) else f"{path}: {error}")
             log.error("%s", failures[-1])

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gansep.errors import ConfigError
+from gansep.models.generator import Chunking, Generator, Geometry
 
 # Slope of the LeakyReLU used after every convolution but the output one (the paper's code uses
 # TensorFlow's default of 0.2).
@@ -32,16 +33,6 @@ class BlockGeometry:
     length: int
     offset: float
     step: int
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Lengths, in samples at the model's rate, of one forward pass."""
-
-    input_length: int
-    output_length: int
-    context_left: int
-    context_right: int
 
 
 class Upsample(nn.Module):
@@ -81,7 +72,7 @@ def center_crop(x: torch.Tensor, length: int) -> torch.Tensor:
     return x[..., start : start + length]
 
 
-class WaveUNet(nn.Module):
+class WaveUNet(Generator):
     """Wave-U-Net separator.
 
     Args:
@@ -288,6 +279,23 @@ class WaveUNet(nn.Module):
         out, offset = self._trace(input_length)
         left = int(offset)
         return Geometry(input_length, out, left, input_length - out - left)
+
+    def chunking(self, chunk_length: int | None = None, overlap: float = 0.25) -> Chunking:
+        """With context (valid convolutions) consecutive chunks advance by a multiple of
+        ``2**levels``: the network is shift-equivariant for such shifts, so chunked output
+        equals one forward pass over the whole (zero-padded) track. Without context (same
+        padding) chunks overlap by a margin of ``2**levels``-aligned samples on each side that
+        is discarded. Either way the outputs are stitched exactly (``overlap`` is unused)."""
+        block = 2**self.levels
+        wanted = max(chunk_length or self.geometry.output_length, block)
+        g = self.geometry_for(wanted)
+        reach = max(self.geometry.context_left, self.geometry.context_right, block)
+        if self.context:
+            step = g.output_length // block * block
+            return Chunking(g.input_length, step, g.context_left, 0, step, block, reach)
+        margin = max(block, g.input_length // 4 // block * block)
+        return Chunking(g.input_length + 2 * margin, g.input_length, margin, margin,
+                        g.input_length, block, reach)
 
     def _smallest_bottleneck(self) -> int:
         x = 2

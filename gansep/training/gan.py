@@ -14,7 +14,7 @@ from gansep.data.sampling import Batch
 from gansep.errors import ConfigError
 from gansep.eval.metrics import Metric
 from gansep.losses import Objective
-from gansep.models.waveunet import WaveUNet
+from gansep.models.generator import Generator
 from gansep.training.ema import EMA
 from gansep.training.robust import configured, gradient_norm
 from gansep.training.separator import Separator
@@ -71,7 +71,7 @@ class GANSeparator(Separator):
 
     adversarial_training = True
 
-    def __init__(self, generator: WaveUNet, objective: Objective | None = None,
+    def __init__(self, generator: Generator, objective: Objective | None = None,
                  optimizer: OptimizerCallable | None = None,
                  discriminator_optimizer: OptimizerCallable | None = None,
                  lr_scheduler: LRSchedulerCallable | None = None,
@@ -117,7 +117,7 @@ class GANSeparator(Separator):
         return self.objective.adversarial
 
     @property
-    def inference_generator(self) -> WaveUNet:
+    def inference_generator(self) -> Generator:
         return self.ema.module if self.ema is not None else self.generator
 
     def setup(self, stage: str) -> None:

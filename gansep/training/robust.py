@@ -143,12 +143,11 @@ def check_training_memory(generator, batch_size: int, memory: int | None = None)
     """ConfigError, before any data is read, when a training step of ``batch_size`` examples
     would keep more activations than ``memory`` (default: this machine's physical memory)
     holds: the kernel would otherwise kill the process mid-run. Generators without an
-    ``activation_bytes`` estimate are not checked."""
+    ``activation_bytes`` estimate (None) are not checked."""
     memory = physical_memory() if memory is None else memory
-    estimate = getattr(generator, "activation_bytes", None)
-    if memory is None or estimate is None:
+    per_example = generator.activation_bytes()
+    if memory is None or per_example is None:
         return
-    per_example = estimate()
     if per_example * batch_size > memory:
         g = generator.geometry
         raise ConfigError(

@@ -10,7 +10,8 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 
 from gansep.version import __version__
-from gansep.checkpoints import generator_from_checkpoint, read_export
+from gansep.checkpoints import (CheckpointError, check_finite_weights,
+                                generator_from_checkpoint, load_checkpoint_file, read_export)
 from gansep.data.sampling import Batch
 from gansep.errors import ConfigError
 from gansep.atomic import write_json_atomic
@@ -22,7 +23,7 @@ from gansep.eval.transcribe import error_rates, segment_transcripts
 from gansep.losses import Objective
 from gansep.losses.lyrics import ctc_segments
 from gansep.models import generator_class_path
-from gansep.models.waveunet import WaveUNet
+from gansep.models.generator import Generator, SegmentGenerator
 from gansep.separate import separate_file_audio
 from gansep.training.robust import FiniteGuard, configured
 
@@ -38,10 +39,26 @@ def _plain(value) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def initialise_from(generator: WaveUNet, source: str | Path, ema: bool = True) -> None:
-    """Loads into ``generator`` the weights of a gansep checkpoint or export folder; a
-    ConfigError names every architecture setting that differs."""
+def _is_gansep_checkpoint(path: Path) -> bool:
+    try:
+        return path.suffix != ".safetensors" and "gansep" in load_checkpoint_file(path)
+    except CheckpointError:
+        return False
+
+
+def initialise_from(generator: Generator, source: str | Path, ema: bool = True) -> None:
+    """Loads into ``generator`` the weights of a gansep checkpoint or export folder, or, for
+    an adapter (:class:`~gansep.models.generator.SegmentGenerator`), a state dict of the
+    wrapped model as its own package saves it; a ConfigError names every architecture setting
+    or tensor that differs."""
     source = Path(source)
+    if isinstance(generator, SegmentGenerator) and source.is_file() \
+            and not _is_gansep_checkpoint(source):
+        generator.load_upstream(source)
+        check_finite_weights(generator.state_dict(), f"init_from {source}")
+        log.info("generator initialised from %s (%s weights)", source,
+                 generator.upstream_class().__name__)
+        return
     if source.is_dir():
         trained, what = read_export(source)[0], "export"
     else:
@@ -85,7 +102,7 @@ class Separator(pl.LightningModule):
             ``gansep evaluate --config`` of this run.
     """
 
-    def __init__(self, generator: WaveUNet, objective: Objective | None = None,
+    def __init__(self, generator: Generator, objective: Objective | None = None,
                  optimizer: OptimizerCallable | None = None,
                  lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, init_from: str | None = None,
@@ -122,7 +139,7 @@ class Separator(pl.LightningModule):
     graphed_discriminator = None
 
     @property
-    def inference_generator(self) -> WaveUNet:
+    def inference_generator(self) -> Generator:
         """The network used for validation, test and export."""
         return self.generator
 
@@ -133,6 +150,11 @@ class Separator(pl.LightningModule):
                                 "objective": self.objective.name,
                                 "module": type(self).__name__, "version": __version__,
                                 "guard": self.guard.state_dict()}
+        # The random state of the next step (dropout masks: HT Demucs's and the RoFormers'
+        # transformers draw them), so that a resumed run continues the same sequence.
+        checkpoint["rng_state"] = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            checkpoint["rng_state"]["cuda"] = torch.cuda.get_rng_state_all()
 
     def finite(self, values: dict, where: str) -> bool:
         """The guard's verdict on ``values``, agreed by all ranks."""
@@ -144,6 +166,13 @@ class Separator(pl.LightningModule):
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "guard" in checkpoint.get("gansep", {}):
             self.guard.load_state_dict(checkpoint["gansep"]["guard"])
+        state = checkpoint.get("rng_state")
+        # One process's state: with several ranks each keeps its own seeding rather than all
+        # drawing the same dropout masks.
+        if state is not None and (self._trainer is None or self.trainer.world_size == 1):
+            torch.set_rng_state(state["torch"])
+            if "cuda" in state and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda"])
 
     def forward(self, mixture: torch.Tensor) -> torch.Tensor:
         return self.generator(mixture)
