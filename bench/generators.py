@@ -75,7 +75,7 @@ def main() -> None:
     print(f"batch {args.batch_size}, {args.steps} timed steps, precision {args.precision}, "
           f"torch {torch.__version__}, {where}; a process that only imports: "
           f"{float(baseline):.0f} MiB RSS")
-    print(f"| generator | parameters | segment (s) | objective | step (s) | GFLOP | {memory} |")
+    print(f"| generator | parameters | input (s) | objective | step (s) | GFLOP | {memory} |")
     print("|---|---:|---:|---|---:|---:|---:|")
     for size in args.sizes:
         for config in GENERATORS[size]:
@@ -94,13 +94,16 @@ def main() -> None:
                     cells = [f"over {args.timeout:.0f} s"] + ["-"] * 2
                 else:
                     if done.returncode != 0:
-                        reason = (done.stderr.strip().splitlines() or ["?"])[-1][:80]
-                        cells = [f"failed: {reason}", "-", "-"]
+                        errors = [line for line in done.stderr.splitlines() if "Error" in line]
+                        reason = ("killed (SIGKILL: out of memory)" if done.returncode == -9
+                                  else f"exit {done.returncode}: "
+                                       f"{(errors or ['?'])[-1].strip()[:80]}")
+                        cells = [f"failed, {reason}", "-", "-"]
                     else:
                         r = json.loads(done.stdout.strip().splitlines()[-1])
                         mem = r["peak_gpu_mib"] if args.accelerator == "gpu" else r["peak_rss_mib"]
                         cells = [f"{r['median']:.3f}",
-                                 f"{r['flop'] / 1e9:.0f}" if r["flop"] else "n/a", f"{mem:.0f}"]
+                                 f"{r['flop'] / 1e9:.3g}" if r["flop"] else "n/a", f"{mem:.0f}"]
                 print(f"| {Path(config).stem} | {params / 1e6:.2f} M | {seconds:.2f} | {objective} "
                       f"| {' | '.join(cells)} |", flush=True)
 

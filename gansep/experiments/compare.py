@@ -55,14 +55,19 @@ def _params(run: Path) -> dict:
 
 
 def _short(value) -> str:
+    """A path's last part, without a YAML preset's extension (``generator=demo-htdemucs``)."""
     text = str(value)
-    return Path(text).name if "/" in text else text
+    if "/" not in text:
+        return text
+    path = Path(text)
+    return path.stem if path.suffix in (".yaml", ".yml") else path.name
 
 
 def run_labels(runs: list[Path]) -> dict[Path, str]:
     """Each run's label: :func:`objective_of`, plus ``name=value`` for every other parameter
     whose value differs between the runs compared, the seed excepted (the last part of the
-    key; a path's last part), e.g. ``l1 root=ambiguous-timbre``: runs that differ in more than
+    key; a path's last part, a preset's without ``.yaml``), e.g. ``l1 root=ambiguous-timbre``,
+    ``l1 generator=demo-htdemucs``: runs that differ in more than
     their seed are never pooled."""
     params = {run: _params(run) for run in runs}
     keys = dict.fromkeys(k for values in params.values() for k in values)

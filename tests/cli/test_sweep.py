@@ -173,3 +173,10 @@ def test_compare_labels_runs_by_every_parameter_but_the_seed(tmp_path):
     labels = run_labels(runs)
     assert [labels[r] for r in runs] == ["l1 root=ambiguous"] * 2 + ["l1 root=ambiguous-timbre"] * 2
     assert run_labels(runs[:2]) == {runs[0]: "l1", runs[1]: "l1"}
+    # A preset path is labelled by its name, without .yaml.
+    for run, generator in zip(runs[:2], ("demo", "demo-htdemucs")):
+        params = json.loads((run / "params.json").read_text())
+        params["model.init_args.generator"] = f"configs/models/{generator}.yaml"
+        (run / "params.json").write_text(json.dumps(params))
+    assert list(run_labels(runs[:2]).values()) == ["l1 generator=demo",
+                                                   "l1 generator=demo-htdemucs"]
