@@ -1,7 +1,8 @@
-"""Time museval.evaluate and gansep's fast BSSEval v4 on the same 3-minute stereo 44.1 kHz
-track, with 2 and with 4 sources, and check that they agree.
+"""Time museval.evaluate and gansep's BSSEval v4 backends (numpy ``fast``, ``torch`` on the
+CPU and, when present, on CUDA) on the same 3-minute stereo 44.1 kHz track, with 2 and with 4
+sources, and check that they agree.
 
-    python bench/bsseval.py [--seconds 180] [--repeats 3]
+    python bench/bsseval.py [--seconds 180] [--repeats 3] [--skip-museval]
 
 The track is synthetic (the toy generator's stems at 44.1 kHz) with estimates that mix in
 other sources and noise; frames are museval's default 1 s window and hop. Reports the median
@@ -46,18 +47,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-museval", action="store_true",
+                        help="compare with numpy instead (museval takes minutes)")
     args = parser.parse_args()
-    print(f"{args.seconds:.0f} s stereo at 44.1 kHz, 1 s frames, median of {args.repeats} runs")
-    print("| sources | museval (s) | fast (s) | speed-up | max abs diff (dB) |")
-    print("|---:|---:|---:|---:|---:|")
+    import torch
+
+    runs = [("fast", None), ("torch", "cpu")]
+    if torch.cuda.is_available():
+        runs.append(("torch", "cuda"))
+    print(f"{args.seconds:.0f} s stereo at 44.1 kHz, 1 s frames, median of {args.repeats} runs, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+          + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+    reference = "fast" if args.skip_museval else "museval"
+    print(f"| sources | backend | time (s) | speed-up vs {reference} | max abs diff (dB) |")
+    print("|---:|---|---:|---:|---:|")
     for sources in (2, 4):
         references, estimates = track(args.seconds, sources)
         slow, expected = timed(lambda: bss_eval(references, estimates, 44100,
-                                                backend="museval"), args.repeats)
-        fast, ours = timed(lambda: bss_eval(references, estimates, 44100, backend="fast"),
-                           args.repeats)
-        diff = max(float(np.nanmax(np.abs(ours[m] - expected[m]))) for m in ours)
-        print(f"| {sources} | {slow:.2f} | {fast:.2f} | {slow / fast:.1f}x | {diff:.2e} |")
+                                                backend=reference), args.repeats)
+        print(f"| {sources} | {reference} | {slow:.2f} | 1.0x | 0 |")
+        for backend, device in runs:
+            if backend == reference:
+                continue
+            seconds, ours = timed(lambda: bss_eval(references, estimates, 44100,
+                                                   backend=backend, device=device),
+                                  args.repeats)
+            diff = max(float(np.nanmax(np.abs(ours[m] - expected[m]))) for m in ours)
+            name = backend + (f" ({device})" if device else "")
+            print(f"| {sources} | {name} | {seconds:.2f} | {slow / seconds:.1f}x | "
+                  f"{diff:.2e} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -49,6 +49,7 @@ SLOW_TESTS = (
     "eval/test_fast_bsseval.py::test_silent_frames_are_nan_like_museval",
     "eval/test_fast_bsseval.py::test_toy_tracks",
     "eval/test_fast_bsseval.py::test_real_music_clip",
+    "eval/test_torch_bsseval.py::test_real_music_clip",
     "listen/test_metrics.py::test_metrics_of_every_stimulus_match_direct_scoring",
     # ffmpeg and stempeg processes; a generator of several GB; a hundred seconds of synthesis
     "data/test_musdb.py::test_musdb_stem_mp4_through_the_cache",
@@ -83,6 +84,22 @@ def tiny_generator(**overrides) -> WaveUNet:
                 extra_filters=4, down_kernel=5, up_kernel=3, output_length=256)
     args.update(overrides)
     return WaveUNet(**args)
+
+
+@pytest.fixture(scope="session")
+def mallory() -> tuple[np.ndarray, np.ndarray]:
+    """The MUSDB18 excerpt of ../shared/data decoded in float64: ``(references, estimates)``,
+    each ``(2, 2, 1323000)`` (vocals, accompaniment); the test skips where it is absent."""
+    clip = SHARED_DATA / "musdb18-excerpt" / "The Mountaineering Club - Mallory"
+    if not clip.is_dir():
+        pytest.skip(f"{clip} is absent (the team's shared data is beside the repo in CI only)")
+    from gansep.data.audio import read_audio
+
+    def stems(kind: str) -> np.ndarray:
+        return np.stack([read_audio(clip / f"{name}_{kind}.mp3")[0].astype(np.float64)
+                         for name in ("vocals", "accompaniment")])
+
+    return stems("true"), stems("estimate")
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gansep.cli.options import distinct_paths, writable_folder
+from gansep.cli.options import device, distinct_paths, writable_folder
 from gansep.cli.scoring import add_scoring_options, scoring_metrics
 from gansep.eval.evaluate import score_folders
 
@@ -22,6 +22,8 @@ def main(argv: list[str]) -> int:
                         help="the sources to score (default: the estimates' file names, when "
                              "each is a reference stem but at most one rest source such as "
                              "accompaniment, the sum of the stems not estimated)")
+    parser.add_argument("--device", type=device, default="cpu",
+                        help="where --backend torch computes: cpu, cuda, cuda:1, ...")
     add_scoring_options(parser)
     args = parser.parse_args(argv)
     writable_folder(args.out)

@@ -14,8 +14,9 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     """The options ``gansep evaluate`` and ``gansep score`` share: output, BSSEval framing,
     resumption and the perceptual score."""
     parser.add_argument("--out", type=Path, required=True, help="results folder")
-    parser.add_argument("--backend", choices=["fast", "museval"], default="fast",
-                        help="BSSEval v4 implementation (default: fast)")
+    parser.add_argument("--backend", choices=["fast", "torch", "museval"], default="fast",
+                        help="BSSEval v4 implementation (default: fast, numpy; torch: the "
+                             "same in torch on --device; museval: the reference)")
     parser.add_argument("--window", type=positive_float, default=1.0,
                         help="frame length, seconds")
     parser.add_argument("--hop", type=positive_float, default=1.0, help="frame hop, seconds")
@@ -35,4 +36,4 @@ def scoring_metrics(args: argparse.Namespace, extra: list | tuple = ()) -> list:
     --backend, SI-SDR, the --perceptual score, ``extra`` and those of --metrics."""
     listed = read_metrics(args.metrics) if args.metrics is not None else []
     return standard_metrics(args.window, args.hop, args.backend, args.perceptual,
-                            [*extra, *listed])
+                            [*extra, *listed], device=str(getattr(args, "device", "cpu")))

@@ -66,17 +66,21 @@ class Metric:
 class BSSEval(Metric):
     """BSSEval v4 (SDR, ISR, SIR, SAR) per frame, as museval computes it (see
     :func:`gansep.eval.bsseval.bss_eval`): ``window`` and ``hop`` in seconds, ``backend``
-    ``fast`` (gansep's, equal to museval's to rounding) or ``museval``."""
+    ``fast`` (gansep's numpy, equal to museval's to rounding), ``torch`` (the same in torch,
+    on ``device``) or ``museval``. The device is not part of the provenance: it changes no
+    figure beyond float rounding."""
 
     names = ("SDR", "ISR", "SIR", "SAR")
     framewise = True
 
     def __init__(self, window: float = 1.0, hop: float = 1.0,
-                 backend: Literal["fast", "museval"] = "fast"):
-        self.window, self.hop, self.backend = window, hop, backend
+                 backend: Literal["fast", "torch", "museval"] = "fast",
+                 device: str | None = None):
+        self.window, self.hop, self.backend, self.device = window, hop, backend, device
 
     def __call__(self, references, estimates, rate):
-        return bss_eval(references, estimates, rate, self.window, self.hop, self.backend)
+        return bss_eval(references, estimates, rate, self.window, self.hop, self.backend,
+                        self.device)
 
     def provenance(self) -> dict:
         return {"backend": self.backend, "window": self.window, "hop": self.hop}
@@ -191,12 +195,13 @@ class Ambiguity(Metric):
 
 def standard_metrics(window: float = 1.0, hop: float = 1.0, backend: str = "fast",
                      perceptual: str | Path | None = None,
-                     extra: list[Metric] | tuple = ()) -> list[Metric]:
+                     extra: list[Metric] | tuple = (),
+                     device: str | None = None) -> list[Metric]:
     """What every gansep table scores: BSSEval v4, SI-SDR and, on tracks of ambiguous data, the
     ambiguity metric; the perceptual score given its folder, then ``extra`` metrics (an
     ``Ambiguity`` among them replaces the default one); ConfigError where two metrics give one
     name."""
-    metrics: list[Metric] = [BSSEval(window, hop, backend), SISDR()]
+    metrics: list[Metric] = [BSSEval(window, hop, backend, device), SISDR()]
     if not any(isinstance(metric, Ambiguity) for metric in extra):
         metrics.append(Ambiguity())
     if perceptual is not None:

@@ -12,7 +12,6 @@ import pytest
 
 from gansep.eval.bsseval import bss_eval
 from gansep.eval.fast_bsseval import frames_of, lagged_correlations
-from tests.conftest import SHARED_DATA
 
 TOLERANCE = 1e-3  # dB
 ROUNDING_BOUND = 0.05  # dB, ISR/SIR/SAR on numerically singular references
@@ -87,15 +86,8 @@ def test_toy_tracks(toy_root):
                   filter_metrics=ROUNDING_BOUND)
 
 
-def test_real_music_clip():
-    clip = SHARED_DATA / "musdb18-excerpt" / "The Mountaineering Club - Mallory"
-    if not clip.is_dir():
-        pytest.skip(f"{clip} is absent (the team's shared data is beside the repo in CI only)")
-    from gansep.data.audio import read_audio
-
-    read = lambda name: read_audio(clip / f"{name}.mp3")[0].astype(np.float64)  # noqa: E731
-    references = np.stack([read("vocals_true"), read("accompaniment_true")])
-    estimates = np.stack([read("vocals_estimate"), read("accompaniment_estimate")])
+def test_real_music_clip(mallory):
+    references, estimates = mallory
     # 10 s keep the museval side of the test short; the README's figures cover all 30 s.
     assert_agrees(references[..., :441000], estimates[..., :441000], 44100,
                   filter_metrics=ROUNDING_BOUND)
