@@ -14,27 +14,35 @@ import numpy as np
 import torch
 from scipy.fft import next_fast_len
 
-from gansep.eval.fast_bsseval import FILTERS_LEN, frames_of
+from gansep.eval.fast_bsseval import FILTERS_LEN, frames_of, parseval_weights, segment
 
 EPS = float(np.finfo(float).eps)
 
 
-def lagged_correlations(a: torch.Tensor, b: torch.Tensor, lags: int, block: int = 8192,
-                        chunk: int = 64) -> torch.Tensor:
+def lagged_correlations(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor, lags: int,
+                        block: int = 8192, chunk: int = 16) -> torch.Tensor:
     """``r[j, i, lags - 1 + tau] = sum_t a[i, t] * b[j, t + tau]`` for ``|tau| < lags`` (see
     :func:`gansep.eval.fast_bsseval.lagged_correlations`), ``chunk`` blocks at a time."""
-    n = a.shape[-1]
+    rows = sum(len(part) for part in a) if isinstance(a, list) else len(a)
+    n = (a[0] if isinstance(a, list) else a).shape[-1]
     size = next_fast_len(block + 2 * (lags - 1), real=True)
     count = -(-n // block)
-    a_blocks = torch.nn.functional.pad(a, (0, count * block - n)).reshape(a.shape[0], count, block)
-    b_padded = torch.nn.functional.pad(b, (lags - 1, (count - 1) * block + size - n - lags + 1))
-    b_windows = b_padded.unfold(-1, size, block)  # (Mb, count, size)
-    total = torch.zeros((size // 2 + 1, b.shape[0], a.shape[0]), dtype=torch.complex128,
-                        device=a.device)
+    chunk = min(chunk, count)
+    like = dict(dtype=b.dtype, device=b.device)
+    a_part = torch.empty((rows, chunk * block), **like)
+    a_blocks = torch.zeros((rows, chunk, size), **like)
+    b_part = torch.empty((b.shape[0], (chunk - 1) * block + size), **like)
+    total = torch.zeros((size // 2 + 1, b.shape[0], rows), dtype=torch.complex128,
+                        device=b.device)
     for first in range(0, count, chunk):
-        fa = torch.fft.rfft(a_blocks[:, first : first + chunk], n=size, dim=-1)
-        fb = torch.fft.rfft(b_windows[:, first : first + chunk], n=size, dim=-1)
-        total += fb.permute(2, 0, 1) @ fa.conj().permute(2, 1, 0)
+        k = min(chunk, count - first)
+        segment(a, first * block, a_part)
+        a_blocks[:, :k, :block] = a_part.reshape(rows, chunk, block)[:, :k]
+        segment(b, first * block - (lags - 1), b_part)
+        fa = torch.fft.rfft(a_blocks[:, :k], dim=-1)
+        fb = torch.fft.rfft(b_part.unfold(-1, size, block)[:, :k], dim=-1)
+        # Contiguous operands: a permuted batched matmul is several times slower in torch.
+        total += fb.permute(2, 0, 1).contiguous() @ fa.conj().permute(2, 1, 0).contiguous()
     r = torch.fft.irfft(total, n=size, dim=0)[: 2 * lags - 1]
     return r.permute(1, 2, 0)
 
@@ -45,6 +53,12 @@ def _toeplitz_blocks(r: torch.Tensor, lags: int) -> torch.Tensor:
     g = r[:, :, index]
     m = r.shape[0]
     return g.permute(0, 2, 1, 3).reshape(m * lags, m * lags)
+
+
+def _as_bin_matrices(f: torch.Tensor) -> torch.Tensor:
+    """Filter spectra ``(j, cj, bins, e, c)`` as contiguous ``(bins, (j, cj), (e, c))``."""
+    j, cj, bins, e, c = f.shape
+    return f.permute(2, 0, 1, 3, 4).reshape(bins, j * cj, e * c).contiguous()
 
 
 def _solve(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
@@ -62,8 +76,8 @@ def _db(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
 
 
 def bss_eval_v4(references, estimates, window: int, hop: int, filters_len: int = FILTERS_LEN,
-                device: str | torch.device | None = None, frame_chunk: int = 16,
-                block_chunk: int = 64) -> dict[str, np.ndarray]:
+                device: str | torch.device | None = None, frame_chunk: int = 8,
+                block_chunk: int = 16) -> dict[str, np.ndarray]:
     """Framewise SDR, ISR, SIR, SAR of ``estimates`` against ``references`` (``(sources,
     channels, time)``, numpy or torch; estimates zero-padded or cut to the references' length)
     on ``device`` (default: the references' own, or the CPU). Returns numpy
@@ -83,7 +97,7 @@ def bss_eval_v4(references, estimates, window: int, hop: int, filters_len: int =
     L, m = filters_len, nsrc * nchan
     refs, ests = references.reshape(m, n), estimates.reshape(m, n)
 
-    r = lagged_correlations(torch.cat([refs, ests]), refs, L, chunk=block_chunk)
+    r = lagged_correlations([refs, ests], refs, L, chunk=block_chunk)
     gram = _toeplitz_blocks(r[:, :m], L)
     rhs = r[:, m:, : L].flip(-1)  # lags 0, -1, ..., -(L-1): numpy's r[:, m:, L-1::-1]
     rhs = rhs.permute(0, 2, 1).reshape(m * L, m)
@@ -99,36 +113,36 @@ def bss_eval_v4(references, estimates, window: int, hop: int, filters_len: int =
     ref_frames = references.unfold(-1, width, step)[..., :frames, :]  # (j, c, T, width)
     est_frames = estimates.unfold(-1, width, step)[..., :frames, :]
     size = next_fast_len(width + L - 1, real=True)
-    span = width + L - 1
-    f_all = torch.fft.rfft(c_all, n=size, dim=2)  # (j, cj, bins, e, c)
-    f_own = torch.fft.rfft(c_own, n=size, dim=2)  # (e, cj, bins, c)
+    # Filters as (bins, (j, cj), (e, c)) matrices (see fast_bsseval).
+    f_all = _as_bin_matrices(torch.fft.rfft(c_all, n=size, dim=2))
+    own = torch.zeros_like(c_all)
+    for e in range(nsrc):
+        own[e, :, :, e] = c_own[e]
+    f_own = _as_bin_matrices(torch.fft.rfft(own, n=size, dim=2))
+    weights = torch.from_numpy(parseval_weights(size)).to(refs.device)
+
+    def energy(x):  # contiguous (bins, frames, (e, c)) spectra -> (sources, frames) energies
+        power = torch.view_as_real(x).square().reshape(len(x), -1)  # real, imaginary parts
+        return (weights @ power).reshape(x.shape[1], nsrc, -1).sum(-1).T
+
+    def spectra(x):  # (e, c, frames, width) -> (bins, frames, (e, c)), zero-padded to size
+        f = torch.fft.rfft(x, n=size, dim=-1)
+        return f.reshape(m, f.shape[2], f.shape[3]).permute(2, 1, 0).contiguous()
+
     silent = ((ref_frames.sum(dim=1) == 0).all(dim=-1).any(dim=0)
               | (est_frames.sum(dim=1) == 0).all(dim=-1).any(dim=0))
-
     out = {name: torch.full((nsrc, frames), float("nan"), dtype=torch.float64,
                             device=refs.device) for name in ("SDR", "ISR", "SIR", "SAR")}
-
-    def energy(x):
-        return (x * x).sum(dim=-1)  # (e, c, T, n) -> (e, c, T) then channels below
-
     for first in range(0, frames, frame_chunk):
         t = slice(first, min(frames, first + frame_chunk))
-        f_ref = torch.fft.rfft(ref_frames[:, :, t], n=size, dim=-1)  # (j, cj, T, bins)
-        proj_all = torch.fft.irfft(torch.einsum("jktf,jkfec->ectf", f_ref, f_all),
-                                   n=size, dim=-1)[..., :span]
-        proj_own = torch.fft.irfft(torch.einsum("ektf,ekfc->ectf", f_ref, f_own),
-                                   n=size, dim=-1)[..., :span]
         ref, est = ref_frames[:, :, t], est_frames[:, :, t]
-        total = lambda x: energy(x).sum(dim=1)  # noqa: E731  (sources, frames)
-        e_artif = -proj_all
-        e_artif[..., :width] += est
-        e_interf = proj_all - proj_own
-        e_spat = proj_own.clone()
-        e_spat[..., :width] -= ref
-        values = {"SIR": _db(total(proj_own), total(e_interf)),
-                  "SAR": _db(total(proj_all), total(e_artif)),
-                  "SDR": _db(total(ref), total(est - ref)),
-                  "ISR": _db(total(ref), total(e_spat))}
+        f_ref, f_est = spectra(ref), spectra(est)
+        proj_all, proj_own = f_ref @ f_all, f_ref @ f_own
+        ref_energy = (ref * ref).sum(dim=(1, 3))
+        values = {"SDR": _db(ref_energy, ((est - ref) ** 2).sum(dim=(1, 3))),
+                  "ISR": _db(ref_energy, energy(proj_own - f_ref)),
+                  "SIR": _db(energy(proj_own), energy(proj_all - proj_own)),
+                  "SAR": _db(energy(proj_all), energy(f_est - proj_all))}
         for name, value in values.items():
             out[name][:, t] = torch.where(silent[t][None], torch.full_like(value, float("nan")),
                                           value)

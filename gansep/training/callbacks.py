@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 import numpy as np
 import pytorch_lightning as pl
@@ -50,11 +51,18 @@ class SeparationMetrics(pl.Callback):
         batch_size: chunks per forward pass.
         perceptual: a fitted perceptual objective's folder (written by ``gansep listen
             fit-objective``; None: not scored).
+        backend: BSSEval's backend (see :class:`gansep.eval.metrics.BSSEval`); ``torch``
+            scores on ``device``.
+        device: where the torch backend scores (None: the module's device, so a GPU run
+            scores on its GPU).
     """
 
     def __init__(self, every_n_epochs: int = 1, duration: float | None = 30.0,
                  max_tracks: int | None = None, audio_tracks: int = 1, batch_size: int = 4,
-                 perceptual: str | None = None):
+                 perceptual: str | None = None,
+                 backend: Literal["fast", "torch", "museval"] = "torch",
+                 device: str | None = None):
+        self.backend, self.device = backend, device
         self.every_n_epochs = every_n_epochs
         self.duration = duration
         self.max_tracks = max_tracks
@@ -64,7 +72,8 @@ class SeparationMetrics(pl.Callback):
 
     def metrics(self, module: pl.LightningModule) -> list[Metric]:
         extra = [self.perceptual] if self.perceptual is not None else []
-        return standard_metrics(extra=[*extra, *getattr(module, "metrics", [])])
+        return standard_metrics(backend=self.backend, device=self.device or str(module.device),
+                                extra=[*extra, *getattr(module, "metrics", [])])
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if trainer.sanity_checking or trainer.current_epoch % self.every_n_epochs:

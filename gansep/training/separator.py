@@ -260,16 +260,18 @@ class Separator(pl.LightningModule):
             self.trainer.strategy.barrier()  # every rank checked before any writes
 
     def test_step(self, track: dict, batch_idx: int) -> None:
-        """Separates one whole test track and scores it by the run's metrics, next to the
-        mixture-as-estimate baseline (every source estimated by the mixture itself); each
-        result is written in museval's format, atomically, as ``gansep evaluate`` writes it
-        (``LOG_DIR/test/<track>.json``, the baseline's under ``LOG_DIR/mixture/test/``)."""
+        """Separates one whole test track and scores it by the run's metrics (BSSEval by its
+        torch backend, on the module's device), next to the mixture-as-estimate baseline
+        (every source estimated by the mixture itself); each result is written in museval's
+        format, atomically, as ``gansep evaluate`` writes it (``LOG_DIR/test/<track>.json``,
+        the baseline's under ``LOG_DIR/mixture/test/``)."""
         mixture = track["mixture"].numpy()
         references = track["references"].numpy()
         rate = track["sample_rate"]
         estimates = separate_file_audio(self.inference_generator, mixture, rate,
                                         self.eval_batch_size)
-        metrics = standard_metrics(extra=self.metrics)
+        # BSSEval in torch on the module's device (a GPU run scores on its GPU).
+        metrics = standard_metrics(backend="torch", device=str(self.device), extra=self.metrics)
         provenance = {"command": "test", "global_step": self.global_step,
                       "weights": "ema" if self.inference_generator is not self.generator
                       else "raw", **metrics_provenance(metrics)}

@@ -40,3 +40,14 @@ def test_callback_logs_sdr_and_media(toy_root, tmp_path):
         assert np.isfinite(float(metrics[f"val/si_sdr/{source}"]))
     events = list((tmp_path / "tb").glob("**/events.out.tfevents*"))
     assert events and events[0].stat().st_size > 100_000  # audio and images were written
+
+
+def test_callback_scores_bsseval_on_the_modules_device_by_default():
+    from gansep.eval.metrics import BSSEval
+
+    module = Separator(tiny_generator())
+    bsseval = SeparationMetrics().metrics(module)[0]
+    assert isinstance(bsseval, BSSEval)
+    assert (bsseval.backend, bsseval.device) == ("torch", str(module.device))
+    chosen = SeparationMetrics(backend="fast", device="cuda:1").metrics(module)[0]
+    assert (chosen.backend, chosen.device) == ("fast", "cuda:1")
