@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DATA ?= data/toy
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast bench clean ffmpeg system-packages compare-demo listen-demo lyrics-demo \
+.PHONY: install demo test test-fast docs docs-serve bench clean ffmpeg system-packages compare-demo listen-demo lyrics-demo \
 	ambiguity-demo generators-demo
 
 install: $(STAMP)
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
 	touch $(STAMP)
 
 # musdb and museval import stempeg, which needs ffmpeg on PATH.
@@ -127,8 +127,16 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# The documentation site: docs/ and the docstrings (API reference) into site/, every internal
+# link and reference resolved (--strict); no font or script is fetched at build or view time.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+
+docs-serve: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve
+
 bench: install
 	$(BIN)/python bench/train_step.py
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) runs site

@@ -51,6 +51,8 @@ SLOW_TESTS = (
     "eval/test_fast_bsseval.py::test_real_music_clip",
     "eval/test_fast_bsseval.py::test_museval_differs_from_itself_where_the_gram_matrix_is_singular",
     "eval/test_torch_bsseval.py::test_real_music_clip",
+    # the documentation site, built by mkdocs in a process of its own
+    "test_docs.py::test_the_site_builds_strictly_and_fetches_nothing",
     "listen/test_metrics.py::test_metrics_of_every_stimulus_match_direct_scoring",
     # ffmpeg and stempeg processes; a generator of several GB; a hundred seconds of synthesis
     "data/test_musdb.py::test_musdb_stem_mp4_through_the_cache",
