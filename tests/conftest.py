@@ -53,6 +53,7 @@ SLOW_TESTS = (
     "eval/test_torch_bsseval.py::test_real_music_clip",
     # the documentation site, built by mkdocs in a process of its own
     "test_docs.py::test_the_site_builds_strictly_and_fetches_nothing",
+    "test_docs.py::test_the_tested_snippets_of_a_page_run",
     "listen/test_metrics.py::test_metrics_of_every_stimulus_match_direct_scoring",
     # ffmpeg and stempeg processes; a generator of several GB; a hundred seconds of synthesis
     "data/test_musdb.py::test_musdb_stem_mp4_through_the_cache",
