@@ -8,6 +8,7 @@ import math
 import os
 from pathlib import Path
 
+from gansep.devices import check_device
 from gansep.errors import ConfigError
 
 
@@ -35,26 +36,12 @@ natural_float = in_range(float, 0, what="a number >= 0")
 
 
 def device(text: str) -> str:
-    """A torch device that exists here (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
-    import torch
-
+    """A torch device that exists here (``cpu``, ``cuda``, ``cuda:1``, ``mps``; see
+    :func:`gansep.devices.check_device`)."""
     try:
-        parsed = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(f"expected a torch device such as cpu, cuda or "
-                                         f"cuda:1, got {text!r}") from None
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise argparse.ArgumentTypeError(f"{text!r}: CUDA is not available here (torch "
-                                             f"{torch.__version__}, no CUDA device found)")
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise argparse.ArgumentTypeError(f"{text!r}: only {torch.cuda.device_count()} "
-                                             "CUDA device(s) here")
-    elif parsed.type == "mps" and not torch.backends.mps.is_available():
-        raise argparse.ArgumentTypeError(f"{text!r}: MPS is not available here")
-    elif parsed.type not in ("cpu", "cuda", "mps"):
-        raise argparse.ArgumentTypeError(f"{text!r}: gansep runs on cpu, cuda or mps")
-    return text
+        return check_device(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def writable_folder(path: Path, option: str = "--out") -> Path:

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from gansep.atomic import sha256_file
+from gansep.devices import check_device
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 from gansep.data.ambiguous import AMBIGUITY_FILE
@@ -76,6 +77,11 @@ class BSSEval(Metric):
     def __init__(self, window: float = 1.0, hop: float = 1.0,
                  backend: Literal["fast", "torch", "museval"] = "fast",
                  device: str | None = None):
+        if device is not None:
+            try:
+                check_device(device)
+            except ConfigError as error:
+                raise ConfigError(f"BSSEval device: {error}") from None
         self.window, self.hop, self.backend, self.device = window, hop, backend, device
 
     def __call__(self, references, estimates, rate):

@@ -157,3 +157,11 @@ def test_a_metric_listed_in_a_config_reaches_every_table(toy_root, tmp_path, mon
 
     compare_runs([tmp_path / "run"], tmp_path / "comparison")
     assert "median Peak" in (tmp_path / "comparison" / "compare-peak.md").read_text()
+
+
+def test_bsseval_refuses_a_device_that_is_not_here_in_one_line():
+    from gansep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^BSSEval device: expected a torch device .*'gpu0'"):
+        BSSEval(backend="torch", device="gpu0")
+    assert BSSEval(backend="torch", device="cpu").device == "cpu"

@@ -49,5 +49,15 @@ def test_callback_scores_bsseval_on_the_modules_device_by_default():
     bsseval = SeparationMetrics().metrics(module)[0]
     assert isinstance(bsseval, BSSEval)
     assert (bsseval.backend, bsseval.device) == ("torch", str(module.device))
-    chosen = SeparationMetrics(backend="fast", device="cuda:1").metrics(module)[0]
-    assert (chosen.backend, chosen.device) == ("fast", "cuda:1")
+    chosen = SeparationMetrics(backend="museval", device="cpu").metrics(module)[0]
+    assert (chosen.backend, chosen.device) == ("museval", "cpu")
+
+
+@pytest.mark.parametrize("device", ["nonsense", "cuda:99"])
+def test_a_device_that_is_not_here_is_one_config_error_at_construction(device):
+    from gansep.errors import ConfigError
+
+    if device.startswith("cuda") and __import__("torch").cuda.device_count() > 99:
+        pytest.skip("this machine has a hundred CUDA devices")
+    with pytest.raises(ConfigError, match=r"^SeparationMetrics device: .*" + device[:4]):
+        SeparationMetrics(device=device)
