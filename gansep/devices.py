@@ -5,9 +5,19 @@ from __future__ import annotations
 from gansep.errors import ConfigError
 
 
-def check_device(text: str) -> str:
+def check_device(text: str, key: str | None = None) -> str:
     """``text`` if it names a torch device that exists here (``cpu``, ``cuda``, ``cuda:1``,
-    ``mps``), else ConfigError saying what is wrong."""
+    ``mps``), else ConfigError saying what is wrong (after ``key: `` when given: the config
+    key or argument that named it)."""
+    try:
+        return _checked(text)
+    except ConfigError as error:
+        if key is None:
+            raise
+        raise ConfigError(f"{key}: {error}") from None
+
+
+def _checked(text: str) -> str:
     import torch
 
     try:

@@ -78,10 +78,7 @@ class BSSEval(Metric):
                  backend: Literal["fast", "torch", "museval"] = "fast",
                  device: str | None = None):
         if device is not None:
-            try:
-                check_device(device)
-            except ConfigError as error:
-                raise ConfigError(f"BSSEval device: {error}") from None
+            check_device(device, "BSSEval device")
         self.window, self.hop, self.backend, self.device = window, hop, backend, device
 
     def __call__(self, references, estimates, rate):

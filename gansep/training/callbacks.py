@@ -10,7 +10,6 @@ import pytorch_lightning as pl
 import torch
 
 from gansep.devices import check_device
-from gansep.errors import ConfigError
 from gansep.eval.evaluate import TrackError, score_track
 from gansep.eval.metrics import Metric, Perceptual, standard_metrics
 from gansep.eval.results import track_rows
@@ -65,10 +64,7 @@ class SeparationMetrics(pl.Callback):
                  backend: Literal["fast", "torch", "museval"] = "torch",
                  device: str | None = None):
         if device is not None:  # checked now, not after the first validation epoch
-            try:
-                check_device(device)
-            except ConfigError as error:
-                raise ConfigError(f"SeparationMetrics device: {error}") from None
+            check_device(device, "SeparationMetrics device")
         self.backend, self.device = backend, device
         self.every_n_epochs = every_n_epochs
         self.duration = duration
