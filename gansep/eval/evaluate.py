@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -28,7 +28,8 @@ from gansep.checkpoints import generator_from_checkpoint
 from gansep.data.audio import READABLE, DataError, read_checked, write_audio
 from gansep.data.tracks import assemble_sources
 from gansep.errors import ConfigError
-from gansep.eval.metrics import Metric, compute, frame_grid, standard_metrics
+from gansep.eval.metrics import (BSSEval, Metric, TrackAudio, compute_many, frame_grid,
+                                 standard_metrics)
 from gansep.eval.metrics import provenance as provenance_of
 from gansep.eval.results import aggregate_table, museval_json, read_track_scores
 from gansep.eval.transcribe import add_counts, error_counts, line_transcripts, rates
@@ -45,13 +46,23 @@ class TrackError(ValueError):
 
 
 @dataclass
+class Loaded:
+    """A track ready to score: its audio, its sources' labels in messages (None: their
+    names) and what its result holds beside the scores (the lyrics head's counts)."""
+
+    audio: TrackAudio
+    labels: list[str] | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
 class TrackJob:
     """One track to score: ``provenance()`` says cheaply what would produce its result (to
-    compare with a stored one), ``run()`` computes the museval-format result."""
+    compare with a stored one), ``load()`` reads (or separates) the audio to score."""
 
     name: str
     provenance: Callable[[], dict]
-    run: Callable[[], dict]
+    load: Callable[[], Loaded]
 
 
 def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, sources: list[str],
@@ -61,9 +72,63 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
     :func:`~gansep.eval.metrics.standard_metrics`), or TrackError for unscorable input.
     ``labels`` name the sources in messages (file paths); ``folder`` is the track's folder,
     for the metrics that read more of it (the ambiguity metric)."""
+    result = score_tracks([TrackAudio(references, estimates, rate, sources, folder)], metrics,
+                          [labels])[0]
+    if isinstance(result, TrackError):
+        raise result
+    return result
+
+
+def score_tracks(tracks: list[TrackAudio], metrics: list[Metric] | None = None,
+                 labels: list[list[str] | None] | None = None) -> list[dict | TrackError]:
+    """:func:`score_track` of several tracks, every metric on all of them at once (BSSEval's
+    torch backend batches tracks of one length bucket): per track, in order, its result or the
+    TrackError that says why it cannot be scored."""
     metrics = standard_metrics() if metrics is None else metrics
     window, hop = frame_grid(metrics)
-    labels = labels or sources
+    labels = labels or [None] * len(tracks)
+    out: list = [None] * len(tracks)
+    for k, (track, names) in enumerate(zip(tracks, labels)):
+        try:
+            _check(track, window, names or track.sources)
+        except TrackError as error:
+            out[k] = error
+    scorable = [k for k in range(len(tracks)) if out[k] is None]
+    try:
+        computed = compute_many(metrics, [tracks[k] for k in scorable]) if scorable else []
+    except (TrackError, DataError) as error:
+        computed = []  # a track's data is unusable: score each alone to say which
+        for k in list(scorable):
+            try:
+                if len(scorable) == 1:
+                    raise error
+                computed.append(compute_many(metrics, [tracks[k]])[0])
+            except (TrackError, DataError) as problem:
+                out[k] = problem if isinstance(problem, TrackError) else TrackError(str(problem))
+                scorable.remove(k)
+    for k, (values, details) in zip(scorable, computed):
+        names = labels[k] or tracks[k].sources
+        infinite = [(label, int(np.isinf(values["SDR"][j]).sum()))
+                    for j, label in enumerate(names)] if "SDR" in values else []
+        infinite = [(label, frames) for label, frames in infinite if frames]
+        if infinite:
+            label, frames = infinite[0]
+            out[k] = TrackError(f"{label}: SDR is infinite in {frames} frame(s): the estimate "
+                                "equals its reference exactly (were the references scored "
+                                "against themselves?)")
+            continue
+        framewise = {m: values[m] for metric in metrics if metric.framewise
+                     for m in metric.names if m in values}
+        whole = {m: values[m] for metric in metrics if not metric.framewise
+                 for m in metric.names if m in values}
+        out[k] = {**museval_json(framewise, tracks[k].sources, window, hop, whole=whole),
+                  **details}
+    return out
+
+
+def _check(track: TrackAudio, window: float, labels: list[str]) -> None:
+    """TrackError for a track that cannot be scored; a warning for a silent estimate."""
+    references, estimates, rate = track.references, track.estimates, track.rate
     if references.shape[-1] < int(window * rate):
         raise TrackError(f"{references.shape[-1] / rate:.2f} s of audio is shorter than one "
                          f"{window} s evaluation frame")
@@ -78,19 +143,6 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
             log.warning("%s: the estimate is silent (all zeros): SDR and SI-SDR are undefined "
                         "for this track (null in its result, as museval leaves silent frames), "
                         "not numbers", label)
-    details: dict = {}
-    values = compute(metrics, references, estimates, rate, sources, folder, details)
-    for k, label in enumerate(labels):
-        frames = int(np.isinf(values["SDR"][k]).sum()) if "SDR" in values else 0
-        if frames:
-            raise TrackError(f"{label}: SDR is infinite in {frames} frame(s): the estimate "
-                             "equals its reference exactly (were the references scored "
-                             "against themselves?)")
-    framewise = {m: values[m] for metric in metrics if metric.framewise for m in metric.names
-                 if m in values}
-    whole = {m: values[m] for metric in metrics if not metric.framewise for m in metric.names
-             if m in values}
-    return {**museval_json(framewise, sources, window, hop, whole=whole), **details}
 
 
 def _stored(target: Path) -> dict | None:
@@ -115,12 +167,15 @@ def _differences(stored: dict | None, wanted: dict) -> list[str]:
             for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key)]
 
 
-def score_all(jobs: Iterable[TrackJob], out: Path, overwrite: bool = False,
-              failures: dict[str, str] | None = None) -> int:
-    """Scores every job's track into ``out/test/<name>.json`` (see the module's docstring),
-    then writes the aggregate table, which lists ``failures`` (tracks known unusable, ``{name:
-    problem}``) and the tracks that fail here. Returns 1 if any track failed, else 0;
-    ConfigError, before anything is scored, for stored results of other provenance."""
+def score_all(jobs: Iterable[TrackJob], out: Path, metrics: list[Metric],
+              overwrite: bool = False, failures: dict[str, str] | None = None,
+              batch_tracks: int = 1) -> int:
+    """Scores every job's track by ``metrics`` into ``out/test/<name>.json`` (see the module's
+    docstring), ``batch_tracks`` loaded before they are scored together (:func:`score_tracks`;
+    memory: that many tracks' audio), then writes the aggregate table, which lists
+    ``failures`` (tracks known unusable, ``{name: problem}``) and the tracks that fail here.
+    Returns 1 if any track failed, else 0; ConfigError, before anything is scored, for stored
+    results of other provenance."""
     jobs = list(jobs)
     failures = dict(failures or {})
     todo, mismatched = [], []
@@ -145,17 +200,42 @@ def score_all(jobs: Iterable[TrackJob], out: Path, overwrite: bool = False,
         raise ConfigError(f"{len(mismatched)} stored result(s) in {out} came from another "
                           "checkpoint, data or options; nothing scored (use another --out, or "
                           "--overwrite to score them again):\n  " + "\n  ".join(mismatched))
+    pending: list[tuple[str, dict, Loaded]] = []
+
+    def fail(name: str, error: Exception) -> None:
+        failures[name] = str(error)
+        log.error("%s: %s", name, error)
+
+    def score_pending() -> None:
+        results = score_tracks([loaded.audio for _, _, loaded in pending], metrics,
+                               [loaded.labels for _, _, loaded in pending])
+        for (name, provenance, loaded), result in zip(pending, results):
+            if isinstance(result, TrackError):
+                fail(name, result)
+                continue
+            result.update(loaded.extra)
+            result[PROVENANCE] = provenance
+            write_json_atomic(out / "test" / f"{name}.json", result)
+        pending.clear()
+
     for job in tqdm(todo, desc="tracks", unit="track"):
         try:
             provenance = hashed[job.name] if job.name in hashed else job.provenance()
-            result = job.run()
+            pending.append((job.name, provenance, job.load()))
         except (TrackError, DataError) as error:
-            failures[job.name] = str(error)
-            log.error("%s: %s", job.name, error)
-            continue
-        result[PROVENANCE] = provenance
-        write_json_atomic(out / "test" / f"{job.name}.json", result)
+            fail(job.name, error)
+        if len(pending) >= batch_tracks:
+            score_pending()
+    if pending:
+        score_pending()
     return finish(out, failures)
+
+
+def batch_tracks_of(metrics: list[Metric]) -> int:
+    """How many tracks a runner holds to score together: BSSEval's ``batch_tracks`` with the
+    torch backend (which batches them), else 1 (nothing gained by holding more)."""
+    return max([m.batch_tracks for m in metrics
+                if isinstance(m, BSSEval) and m.backend == "torch"], default=1)
 
 
 def lyrics_summary(out: Path) -> str:
@@ -221,7 +301,7 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
     def provenance(track) -> dict:
         return {**common, "data_sha256": {p.name: sha256_file(p) for p in track.source_files()}}
 
-    def run(track) -> dict:
+    def load(track) -> Loaded:
         stop = track.num_frames
         if duration:
             stop = min(stop, int(duration * track.sample_rate))
@@ -236,17 +316,18 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
             for source, audio in zip(generator.sources, estimates):
                 write_audio(out / "estimates" / track.name / f"{source}.wav", audio,
                             track.sample_rate)
-        result = score_track(references, estimates, track.sample_rate, generator.sources,
-                             metrics, folder=track.folder())
+        extra = {}
         if transcribe:
             lines = [line for line in track.lines if line.end <= stop / track.sample_rate]
             counts = error_counts(line_transcripts(*separated[1:], lines, generator.vocabulary))
-            result[LYRICS] = {**counts, **{k: None if v != v else v  # NaN: no JSON value
-                                           for k, v in rates(counts).items()}}
-        return result
+            extra[LYRICS] = {**counts, **{k: None if v != v else v  # NaN: no JSON value
+                                          for k, v in rates(counts).items()}}
+        return Loaded(TrackAudio(references, estimates, track.sample_rate, generator.sources,
+                                 track.folder()), extra=extra)
 
-    jobs = [TrackJob(t.name, lambda t=t: provenance(t), lambda t=t: run(t)) for t in tracks]
-    return score_all(jobs, out, overwrite, failures=collection.unusable(split))
+    jobs = [TrackJob(t.name, lambda t=t: provenance(t), lambda t=t: load(t)) for t in tracks]
+    return score_all(jobs, out, metrics, overwrite, failures=collection.unusable(split),
+                     batch_tracks=batch_tracks_of(metrics))
 
 
 # ------------------------------------------------------------------ output folders
@@ -290,11 +371,10 @@ def score_folders(references: Path, estimates: Path, out: Path,
                 "estimates_sha256": {p.name: sha256_file(p) for p in estimate_files.values()},
                 "references_sha256": {p.name: sha256_file(p) for p in reference_files.values()}}
 
-    def run(name: str) -> dict:
-        return _score_folder(estimates / name, references / name, metrics, sources)
-
-    jobs = [TrackJob(n, lambda n=n: provenance(n), lambda n=n: run(n)) for n in names]
-    return score_all(jobs, out, overwrite)
+    jobs = [TrackJob(n, lambda n=n: provenance(n),
+                     lambda n=n: _load_folder(estimates / n, references / n, sources))
+            for n in names]
+    return score_all(jobs, out, metrics, overwrite, batch_tracks=batch_tracks_of(metrics))
 
 
 def _track_files(estimate_dir: Path, reference_dir: Path, sources: list[str] | None = None
@@ -342,8 +422,8 @@ def read_stems(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], int]:
     return stems, rate
 
 
-def _score_folder(estimate_dir: Path, reference_dir: Path, metrics: list[Metric],
-                  sources: list[str] | None = None) -> dict:
+def _load_folder(estimate_dir: Path, reference_dir: Path,
+                 sources: list[str] | None = None) -> Loaded:
     estimate_files, reference_files = _track_files(estimate_dir, reference_dir, sources)
     stems, rate = read_stems(reference_files)
     channels = {a.shape[0] for a in stems.values()}
@@ -372,5 +452,5 @@ def _score_folder(estimate_dir: Path, reference_dir: Path, metrics: list[Metric]
                             f"({length / rate:.3f} s): an estimate must be as long as its "
                             "reference")
         estimates[k] = audio
-    return score_track(references, estimates, rate, sources, metrics,
-                       labels=[str(estimate_files[s]) for s in sources], folder=reference_dir)
+    return Loaded(TrackAudio(references, estimates, rate, sources, reference_dir),
+                  labels=[str(estimate_files[s]) for s in sources])

@@ -48,10 +48,10 @@ def frames_of(length: int, window: int, hop: int) -> tuple[int, int]:
 
 
 def segment(x, start: int, out):
-    """``out[:, k] = x[:, start + k]``, zero where ``start + k`` is outside ``[0, n)``; returns
-    ``out``. Filling a reused buffer instead of padding the whole track keeps memory to one
-    chunk and spares the page faults of gigabyte-sized temporaries. numpy arrays or torch
-    tensors alike."""
+    """``out[..., k] = x[..., start + k]``, zero where ``start + k`` is outside ``[0, n)``;
+    returns ``out``. Filling a reused buffer instead of padding the whole track keeps memory to
+    one chunk and spares the page faults of gigabyte-sized temporaries. ``x`` is ``(rows, n)``
+    or ``(batch, rows, n)``, numpy arrays or torch tensors alike."""
     parts = x if isinstance(x, list) else [x]
     n, length = parts[0].shape[-1], out.shape[-1]
     lo, hi = max(start, 0), min(start + length, n)
@@ -59,9 +59,10 @@ def segment(x, start: int, out):
         out[:] = 0
     row = 0
     for part in parts:  # rows of several signals, stacked without concatenating the tracks
+        rows = part.shape[-2]
         if hi > lo:
-            out[row : row + len(part), lo - start : hi - start] = part[:, lo:hi]
-        row += len(part)
+            out[..., row : row + rows, lo - start : hi - start] = part[..., lo:hi]
+        row += rows
     return out
 
 

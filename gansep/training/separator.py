@@ -15,8 +15,8 @@ from gansep.checkpoints import (CheckpointError, check_finite_weights,
 from gansep.data.sampling import Batch
 from gansep.errors import ConfigError
 from gansep.atomic import write_json_atomic
-from gansep.eval.evaluate import PROVENANCE, TrackError, finish, score_track
-from gansep.eval.metrics import Metric, standard_metrics
+from gansep.eval.evaluate import PROVENANCE, TrackError, finish, score_tracks
+from gansep.eval.metrics import Metric, TrackAudio, standard_metrics
 from gansep.eval.metrics import provenance as metrics_provenance
 from gansep.eval.results import markdown_table, median_over_tracks, read_track_scores
 from gansep.eval.transcribe import error_rates, segment_transcripts
@@ -276,14 +276,15 @@ class Separator(pl.LightningModule):
                       "weights": "ema" if self.inference_generator is not self.generator
                       else "raw", **metrics_provenance(metrics)}
         folder = self.test_folder()
-        for method, estimate in (("gansep", estimates),
-                                 ("mixture", mixture[None].repeat(len(references), 0))):
-            try:
-                result = score_track(references, estimate, rate, self.generator.sources,
-                                     metrics, folder=track.get("folder"))
-            except TrackError as error:
-                self._test_failures[track["name"]] = str(error)
-                log.error("%s: %s", track["name"], error)
+        methods = {"gansep": estimates, "mixture": mixture[None].repeat(len(references), 0)}
+        # Both scored in one batch: one length, so the torch backend runs them together.
+        results = score_tracks([TrackAudio(references, estimate, rate, self.generator.sources,
+                                           track.get("folder")) for estimate in methods.values()],
+                               metrics)
+        for method, result in zip(methods, results):
+            if isinstance(result, TrackError):
+                self._test_failures[track["name"]] = str(result)
+                log.error("%s: %s", track["name"], result)
                 return
             result[PROVENANCE] = {**provenance, "method": method}
             if folder is not None:

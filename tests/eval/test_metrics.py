@@ -165,3 +165,31 @@ def test_bsseval_refuses_a_device_that_is_not_here_in_one_line():
     with pytest.raises(ConfigError, match=r"^BSSEval device: expected a torch device .*'gpu0'"):
         BSSEval(backend="torch", device="gpu0")
     assert BSSEval(backend="torch", device="cpu").device == "cpu"
+
+
+def test_torch_batches_of_tracks_score_as_each_track_alone(rng):
+    from gansep.eval.evaluate import score_tracks
+    from gansep.eval.metrics import TrackAudio
+    from gansep.eval.bsseval import length_buckets
+    rate = 8000
+    tracks = []
+    for seconds in (3, 3.5, 4, 7):
+        n = int(seconds * rate)
+        references = rng.standard_normal((2, 2, n))
+        estimates = references + 0.3 * rng.standard_normal((2, 2, n))
+        tracks.append(TrackAudio(references, estimates, rate, ["vocals", "accompaniment"]))
+    together = score_tracks(tracks, standard_metrics(backend="torch", batch_tracks=8))
+    alone = [score_tracks([t], standard_metrics(backend="torch", batch_tracks=1))[0]
+             for t in tracks]
+    for a, b in zip(together, alone):
+        for fa, fb in zip(a["targets"], b["targets"]):
+            for x, y in zip(fa["frames"], fb["frames"]):
+                for m in ("SDR", "ISR", "SIR", "SAR"):
+                    assert abs(x["metrics"][m] - y["metrics"][m]) < 1e-9
+    lengths = [3, 3.5, 4, 7]
+    groups = length_buckets(lengths, ratio=1.25, size=8)
+    assert sorted(i for g in groups for i in g) == [0, 1, 2, 3]
+    assert all(max(lengths[i] for i in g) <= 1.25 * min(lengths[i] for i in g) for g in groups)
+    assert [3] in [list(g) for g in groups]  # 7 s shares a bucket with none
+    with pytest.raises(ConfigError, match="batch_tracks"):
+        BSSEval(batch_tracks=0)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gansep.eval.bsseval import bss_eval
-from gansep.eval.torch_bsseval import bss_eval_v4
+from gansep.eval.torch_bsseval import bss_eval_v4, bss_eval_v4_batch
 from tests.eval.test_fast_bsseval import ROUNDING_BOUND, random_case
 
 TOLERANCE = 1e-6  # dB
@@ -49,6 +49,37 @@ def test_chunking_bounds_memory_without_changing_figures(rng):
     small = bss_eval_v4(references, estimates, 4000, 4000, frame_chunk=1, block_chunk=1)
     for name in whole:
         np.testing.assert_allclose(small[name], whole[name], rtol=0, atol=1e-9)
+
+
+def test_a_batch_of_tracks_of_unequal_lengths_equals_each_alone(rng):
+    tracks = [random_case(rng, 2, 2, seconds) for seconds in (3.3, 2.0, 4.1)]
+    tracks[1][1][1] = 0  # a silent estimate: NaN frames in one track only
+    alone = [bss_eval_v4(r, e, 4000, 2000) for r, e in tracks]
+    batch = bss_eval_v4_batch([r for r, _ in tracks], [e for _, e in tracks], 4000, 2000)
+    assert [b["SDR"].shape for b in batch] == [a["SDR"].shape for a in alone]
+    assert [b["SDR"].shape[1] for b in batch] == [5, 3, 7]
+    for a, b in zip(alone, batch):
+        for name in a:
+            np.testing.assert_array_equal(np.isnan(b[name]), np.isnan(a[name]), err_msg=name)
+            np.testing.assert_allclose(b[name], a[name], rtol=0, atol=1e-9, err_msg=name)
+    assert np.isnan(batch[1]["SIR"]).all() and not np.isnan(batch[0]["SIR"]).any()
+
+
+def test_a_singular_track_in_a_batch_leaves_the_others_solved_as_alone(rng):
+    regular = random_case(rng, 2, 2, 3.0)
+    singular = random_case(rng, 2, 2, 3.0)
+    singular[0][:, 1] = singular[0][:, 0]  # identical channels: a singular Gram matrix
+    alone = bss_eval_v4(*regular, 4000, 4000)
+    batch = bss_eval_v4_batch([singular[0], regular[0]], [singular[1], regular[1]], 4000, 4000)
+    for name in alone:
+        np.testing.assert_allclose(batch[1][name], alone[name], rtol=0, atol=1e-9)
+    assert np.isfinite(batch[0]["SDR"]).all()
+
+
+def test_a_batch_refuses_mixed_shapes(rng):
+    a, b = random_case(rng, 2, 2, 2.0), random_case(rng, 2, 1, 2.0)
+    with pytest.raises(ValueError, match="one shape"):
+        bss_eval_v4_batch([a[0], b[0]], [a[1], b[1]], 4000, 4000)
 
 
 def test_torch_tensors_in_and_the_backend_option(rng):
