@@ -67,7 +67,7 @@ TESTED_PAGES = sorted(path.relative_to(DOCS).as_posix() for path in DOCS.rglob("
 
 
 def test_the_extension_recipes_and_api_pages_have_tested_snippets():
-    assert {"extending.md", "export.md"} <= set(TESTED_PAGES)
+    assert {"extending.md", "export.md", "training.md", "sweeps.md", "evaluation.md"} <= set(TESTED_PAGES)
     assert len(TESTED.findall((DOCS / "extending.md").read_text())) >= 6
 
 
