@@ -4,7 +4,7 @@ from gansep.version import __version__
 
 
 def load_separator(folder, device: str = "cpu"):
-    """Loads an exported separator folder; see :func:`gansep.export.load_separator`."""
+    """Loads an exported separator folder; see [`gansep.export.load_separator`][]."""
     from gansep.export import load_separator as load
 
     return load(folder, device)

@@ -34,7 +34,7 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Removes the temporary files that :func:`atomic_target` left for ``path`` when its
+    """Removes the temporary files that `atomic_target` left for ``path`` when its
     process was killed (SIGKILL: no cleanup ran): those of this host whose process is gone.
     Returns them."""
     host = f"gansep-{socket.gethostname().replace('.', '_')}-"
@@ -53,7 +53,7 @@ def atomic_target(path: str | Path):
     extension still work); once the block completes it gets the usual permissions and is
     renamed over ``path``; if the block fails (an exception, Ctrl-C, or SIGTERM under the
     ``gansep`` command) it is removed. Its name carries the host and PID, so that the next
-    write of ``path`` removes what a killed process left (:func:`remove_stale_temporaries`)."""
+    write of ``path`` removes what a killed process left (`remove_stale_temporaries`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(path)
@@ -82,7 +82,7 @@ def sha256_file(path: str | Path) -> str:
 
 def write_json_atomic(path: str | Path, data) -> None:
     """Writes ``data`` as JSON (no NaN: null is JSON's undefined) atomically (see
-    :func:`atomic_target`)."""
+    `atomic_target`)."""
     with atomic_target(path) as tmp:
         with open(tmp, "w") as file:
             json.dump(data, file, indent=1, allow_nan=False)

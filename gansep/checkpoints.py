@@ -1,7 +1,7 @@
 """Reading trained generators: training checkpoints (loaded without unpickling code) and
 export folders (safetensors + a JSON description with SHA-256s), each checked for finite
 weights and rebuilt from gansep's allow-listed generator classes. Below evaluation, training
-and export, which all read them; :mod:`gansep.export` writes export folders."""
+and export, which all read them; [`gansep.export`][] writes export folders."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def check_finite_weights(state: dict, where) -> None:
 
 
 def read_checkpoint(path: str | Path) -> dict:
-    """Loads a gansep Lightning checkpoint with :func:`load_checkpoint_file`."""
+    """Loads a gansep Lightning checkpoint with [`load_checkpoint_file`][]."""
     checkpoint = load_checkpoint_file(path)
     if "gansep" not in checkpoint:
         raise CheckpointError(f"{path}: not a gansep checkpoint (no 'gansep' entry: it was not "
@@ -140,7 +140,7 @@ def _check_consistency(config: dict, generator: torch.nn.Module, path: Path) -> 
 
 def read_export(folder: str | Path) -> tuple[torch.nn.Module, dict]:
     """The generator (eval mode) and JSON description of an export folder written by
-    :func:`gansep.export.export_separator` (or ``gansep export``): safetensors weights and JSON
+    [`gansep.export.export_separator`][] (or ``gansep export``): safetensors weights and JSON
     only, nothing unpickled; every listed file's SHA-256 and the description's own digest are
     checked, and the description must agree with the network it builds."""
     folder = Path(folder)

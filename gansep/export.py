@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def export_separator(checkpoint: str | Path, out: str | Path, ema: bool = True,
                      onnx: bool = False) -> dict:
     """Writes the generator of ``checkpoint`` (EMA weights when kept and ``ema``) to ``out``
-    with :func:`write_separator`. Returns the separator's JSON description."""
+    with [`write_separator`][]. Returns the separator's JSON description."""
     generator, info = generator_from_checkpoint(checkpoint, ema=ema)
     provenance = {"trained_with": info.get("version"), "objective": info.get("objective"),
                   "step": info.get("global_step"), "weights": info["weights"],
@@ -137,7 +137,7 @@ class ExportedSeparator:
         """Separates ``waveform`` (``(channels, time)`` or ``(time,)``, numpy or torch, any
         rate and channel count) into ``{source: waveform}`` with the input's shape, rate and
         type. The track is processed in chunks of ``chunk_seconds`` of output (borders are
-        seamless: see :func:`gansep.separate.separate`), ``batch_size`` at a time.
+        seamless: see [`gansep.separate.separate`][]), ``batch_size`` at a time.
         ``precision="bf16"`` runs the network under bfloat16 autocast (about 3x faster on CPUs
         with AVX512-BF16, outputs within ~2e-3 of float32)."""
         if precision not in ("fp32", "bf16"):
@@ -203,7 +203,7 @@ class ExportedSeparator:
 
 
 def load_separator(folder: str | Path, device: str = "cpu") -> ExportedSeparator:
-    """Loads an export folder written by :func:`export_separator` (or ``gansep export``):
+    """Loads an export folder written by [`export_separator`][] (or ``gansep export``):
     safetensors weights and JSON only, nothing unpickled (see
-    :func:`gansep.checkpoints.read_export`)."""
+    [`gansep.checkpoints.read_export`][])."""
     return ExportedSeparator(*read_export(folder)).to(device)

@@ -35,18 +35,18 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
              chunk_length: int | None = None, progress: bool = False,
              transcribe: bool = False, overlap: float = 0.25):
     """Separates a whole track in chunks planned by the generator's
-    :meth:`~gansep.models.generator.Generator.chunking`: stitched exactly for Wave-U-Net,
+    [`chunking`][gansep.models.generator.Generator.chunking]: stitched exactly for Wave-U-Net,
     cross-faded (overlap-add with linear ramps summing to one) for context-free generators.
 
     Args:
-        generator: a :class:`~gansep.models.generator.Generator`.
+        generator: a [`Generator`][gansep.models.generator.Generator].
         mixture: ``(channels, time)`` at the generator's rate, on the generator's device.
         batch_size: chunks per forward pass (bounds memory together with ``chunk_length``).
         chunk_length: output samples per chunk (default: the generator's nominal length).
         progress: show a progress bar.
         overlap: the cross-fade's share of a chunk (context-free generators only).
         transcribe: also return the lyrics head's frames (a generator with one:
-            :class:`~gansep.models.LyricsWaveUNet`), from the same passes: each chunk gives
+            `LyricsWaveUNet`), from the same passes: each chunk gives
             the frames inside its output span, so every frame of the track comes once.
 
     Returns:
@@ -107,7 +107,7 @@ def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
     """Separates ``(channels, time)`` numpy audio at any ``rate``: resampled to the model's rate
     and channel count, separated, and mapped back. Returns ``(sources, channels, time)`` float32
     numpy at ``rate`` with the input's channels and length. With ``transcribe``, also the
-    lyrics head's ``(log_probs, times)`` (see :func:`separate`; times in seconds, which no
+    lyrics head's ``(log_probs, times)`` (see [`separate`][]; times in seconds, which no
     resampling changes)."""
     model_input = to_model_input(generator, mixture, rate)
     device = next(generator.parameters()).device
@@ -149,7 +149,7 @@ def separate_stream(generator, read, num_frames: int, rate: int, write,
                     segment_seconds: float = 60.0, batch_size: int = 1,
                     chunk_length: int | None = None, progress: bool = False,
                     overlap: float = 0.25) -> None:
-    """Separates a long file segment by segment (see :func:`stream_segments`):
+    """Separates a long file segment by segment (see [`stream_segments`][]):
     ``read(start, stop)`` returns ``(channels, stop - start)`` audio at ``rate``,
     ``write(estimates)`` receives consecutive ``(sources, channels, time)`` pieces."""
     plan = list(stream_segments(generator, num_frames, rate, segment_seconds, chunk_length,
@@ -166,7 +166,7 @@ def separate_stream(generator, read, num_frames: int, rate: int, write,
 
 def open_input(path: Path):
     """``(read(start, stop), frames, rate, channels)``: soundfile reads segments of the file on
-    demand (each checked by :func:`~gansep.data.audio.read_checked`); formats only ffmpeg reads
+    demand (each checked by [`read_checked`][]); formats only ffmpeg reads
     are decoded whole."""
     path = Path(path)
     if path.suffix.lower() in FFMPEG_EXTENSIONS:
@@ -184,12 +184,12 @@ def separate_file(separator, path: str | Path, folder: str | Path, format: str =
                   chunk_seconds: float = CHUNK_SECONDS, segment_seconds: float = 60.0,
                   precision: str = "fp32", progress: bool = False,
                   overlap: float = 0.25) -> list[Path]:
-    """Separates the audio file ``path`` (any :data:`~gansep.data.audio.READABLE` format) with
-    ``separator`` (an :class:`~gansep.export.ExportedSeparator`, or a generator) into
+    """Separates the audio file ``path`` (any `READABLE` format) with
+    ``separator`` (an [`ExportedSeparator`][gansep.export.ExportedSeparator], or a generator) into
     ``folder/<source>.<format>`` at the file's rate and channel count, ``segment_seconds`` at a
     time so that memory does not grow with the file; each output appears (atomically) once
     complete. ``precision="bf16"`` runs the network under bfloat16 autocast; ``overlap`` is
-    the cross-fade of generators without input context (see :func:`separate`). Returns the
+    the cross-fade of generators without input context (see [`separate`][]). Returns the
     files written."""
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")

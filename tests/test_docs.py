@@ -33,6 +33,8 @@ def test_the_site_builds_strictly_and_fetches_nothing(tmp_path):
     # The API reference is rendered from the docstrings, not left as ":::" directives.
     api = (site / "api" / "eval" / "index.html").read_text()
     assert "standard_metrics" in api and ":::" not in api
+    # Docstrings' [`name`][] cross-references become links (an unresolved one fails --strict).
+    assert 'href="#gansep.eval.metrics.compute"' in api and "][]" not in api
     remote = re.compile(r"<(?:script|link|img)[^>]+(?:src|href)=\"(?:https?:)?//", re.I)
     fetched = {page.name: remote.findall(page.read_text()) for page in pages}
     assert not any(fetched.values()), {k: v for k, v in fetched.items() if v}
@@ -51,6 +53,15 @@ def test_readme_links_point_at_pages_and_headings_that_exist():
         if anchor:
             headings = re.findall(r"^#+ (.+)$", target.read_text(), re.M)
             assert anchor in {slug(h) for h in headings}, link
+
+
+def test_docstrings_use_markdown_cross_references_not_sphinx_roles():
+    # MkDocs renders ":func:`name`" literally; [`name`][] is the form the API reference links.
+    role = re.compile(r":(?:func|class|meth|mod|attr|data|exc|obj):`")
+    found = [f"{path.relative_to(ROOT)}:{number}"
+             for path in sorted((ROOT / "gansep").rglob("*.py"))
+             for number, line in enumerate(path.read_text().splitlines(), 1) if role.search(line)]
+    assert not found, found
 
 
 def test_every_docs_page_is_in_the_nav():

@@ -1,6 +1,6 @@
-"""Lyrics-to-audio alignment commands; arguments only, the work is in :mod:`gansep.eval.align`
-(:func:`~gansep.eval.align.align_file`) and :mod:`gansep.eval.alignment_metrics`
-(:func:`~gansep.eval.alignment_metrics.evaluate_alignment`):
+"""Lyrics-to-audio alignment commands; arguments only, the work is in `gansep.eval.align`
+(`align_file`) and `gansep.eval.alignment_metrics`
+(`evaluate_alignment`):
 
 - ``gansep align --model DIR AUDIO LYRICS.txt --out WORDS.csv [--lines LINES.csv]``
 - ``gansep score-alignment REFERENCE_ROOT PREDICTIONS_DIR --out DIR [--tolerance 0.3]

@@ -1,6 +1,6 @@
 """``gansep ambiguity DATA ESTIMATES --out DIR``: did a separator average or choose the
 backing vocals of ambiguous data? Arguments only; the work is
-:func:`gansep.eval.ambiguity.evaluate_ambiguity`."""
+[`gansep.eval.ambiguity.evaluate_ambiguity`][]."""
 
 from __future__ import annotations
 

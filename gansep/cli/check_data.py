@@ -1,6 +1,6 @@
 """``gansep check-data ROOT`` (a stems folder or MUSDB18-HQ) or ``gansep check-data --config
 RUN.yaml [--key value ...]`` (any run's TrackCollection): list every problem of a dataset
-before training on it; the work is in :mod:`gansep.data.check`."""
+before training on it; the work is in `gansep.data.check`."""
 
 from __future__ import annotations
 

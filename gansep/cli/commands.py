@@ -1,5 +1,5 @@
 """The tools of the ``gansep`` command (each a module imported only when it runs) and the
-command's description, shared by :mod:`gansep.cli.main` and the LightningCLI."""
+command's description, shared by `gansep.cli.main` and the LightningCLI."""
 
 TOOLS = {
     "describe": ("gansep.cli.describe", "print a model's lengths, context and size"),

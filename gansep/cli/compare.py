@@ -1,5 +1,5 @@
 """``gansep compare RUN_DIR... --out DIR``: compare training objectives on their test results
-(see :mod:`gansep.experiments.compare`)."""
+(see `gansep.experiments.compare`)."""
 
 from __future__ import annotations
 

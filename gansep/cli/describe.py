@@ -35,7 +35,7 @@ def generator_spec(config: Path) -> dict:
 
 
 def generator_from_config(config: Path) -> Generator:
-    """The generator of a generator preset or run config (see :func:`generator_spec`)."""
+    """The generator of a generator preset or run config (see `generator_spec`)."""
     spec = generator_spec(Path(config))
     return build_generator(spec["class_path"], spec.get("init_args") or {})
 

@@ -1,5 +1,5 @@
 """``gansep evaluate``: separate and score a split with a checkpoint; arguments only, the work
-is :func:`gansep.eval.evaluate.evaluate_checkpoint`. The data is a run config's collection
+is [`gansep.eval.evaluate.evaluate_checkpoint`][]. The data is a run config's collection
 (``--config RUN.yaml [--key value ...]``: any TrackCollection class), or ``--data ROOT`` for a
 stems folder (``--musdb`` for MUSDB18)."""
 

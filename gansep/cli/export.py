@@ -1,5 +1,5 @@
 """``gansep export``: a checkpoint's generator as a shareable separator folder (see
-:func:`gansep.export.export_separator`)."""
+[`gansep.export.export_separator`][])."""
 
 from __future__ import annotations
 

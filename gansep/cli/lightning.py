@@ -62,7 +62,7 @@ class OneLineParser(LightningArgumentParser):
 
 
 class GansepCLI(LightningCLI):
-    """LightningCLI over any :class:`Separator` subclass and :class:`SeparationData`, whose
+    """LightningCLI over any [`Separator`][] subclass and [`SeparationData`][], whose
     trainers write checkpoints atomically and save ``last.ckpt`` on SIGTERM."""
 
     @staticmethod

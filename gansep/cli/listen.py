@@ -1,5 +1,5 @@
 """``gansep listen build|serve|export|metrics|analyse``: MUSHRA listening tests. Arguments only;
-the work is :mod:`gansep.listen`."""
+the work is `gansep.listen`."""
 
 from __future__ import annotations
 

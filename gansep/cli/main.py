@@ -1,7 +1,7 @@
 """The ``gansep`` command: LightningCLI (fit, validate, test, predict; see
-:mod:`gansep.cli.lightning`) plus gansep's own tools, each imported only when it runs.
+`gansep.cli.lightning`) plus gansep's own tools, each imported only when it runs.
 
-A user error (a bad file, option, configuration or checkpoint: see :mod:`gansep.errors`) is
+A user error (a bad file, option, configuration or checkpoint: see `gansep.errors`) is
 printed as one line naming the culprit, with exit status 2; ``--debug`` as the first argument
 or ``GANSEP_DEBUG=1`` shows its traceback instead."""
 
@@ -31,7 +31,7 @@ class _Quiet(logging.Filter):
 
 
 def silence_lightning_noise() -> None:
-    """Drops :data:`_NOISE` from Lightning's log records and warnings."""
+    """Drops `_NOISE` from Lightning's log records and warnings."""
     import warnings
 
     quiet = _Quiet()

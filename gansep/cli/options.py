@@ -37,7 +37,7 @@ natural_float = in_range(float, 0, what="a number >= 0")
 
 def device(text: str) -> str:
     """A torch device that exists here (``cpu``, ``cuda``, ``cuda:1``, ``mps``; see
-    :func:`gansep.devices.check_device`)."""
+    `gansep.devices.check_device`)."""
     try:
         return check_device(text)
     except ConfigError as error:

@@ -1,5 +1,5 @@
 """``gansep prepare --config RUN.yaml [--cache DIR] [--key value ...]``: build the decoded
-cache of a run's training and validation data ahead of time (see :mod:`gansep.data.cache`).
+cache of a run's training and validation data ahead of time (see `gansep.data.cache`).
 Any other option is a LightningCLI key, as for ``gansep fit``."""
 
 from __future__ import annotations

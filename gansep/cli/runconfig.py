@@ -32,7 +32,7 @@ class Run:
 
 
 def read_run(configs: list[Path], overrides: list[str]) -> Run:
-    """The :class:`Run` of run config files merged in order, with LightningCLI overrides."""
+    """The `Run` of run config files merged in order, with LightningCLI overrides."""
     # Lightning is imported here, not with the module: the tools that take --config start in
     # a fraction of its import time when they are given a folder instead.
     from gansep.cli.lightning import lightning_cli

@@ -1,5 +1,5 @@
 """``gansep score``: score any separator's output folders; arguments only, the work is
-:func:`gansep.eval.evaluate.score_folders`."""
+[`gansep.eval.evaluate.score_folders`][]."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
 
 
 def scoring_metrics(args: argparse.Namespace, extra: list | tuple = ()) -> list:
-    """The metrics of :func:`add_scoring_options`: BSSEval v4 framed by --window/--hop with
+    """The metrics of `add_scoring_options`: BSSEval v4 framed by --window/--hop with
     --backend, SI-SDR, the --perceptual score, ``extra`` and those of --metrics."""
     listed = read_metrics(args.metrics) if args.metrics is not None else []
     return standard_metrics(args.window, args.hop, args.backend, args.perceptual,

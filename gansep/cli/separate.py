@@ -1,5 +1,5 @@
 """``gansep separate``: apply an exported separator to audio files (see
-:func:`gansep.separate.separate_file`)."""
+[`gansep.separate.separate_file`][])."""
 
 from __future__ import annotations
 

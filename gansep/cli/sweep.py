@@ -1,5 +1,5 @@
 """``gansep sweep FILE``: run a wandb-format sweep locally and offline (see
-:mod:`gansep.experiments.sweep`)."""
+`gansep.experiments.sweep`)."""
 
 from __future__ import annotations
 

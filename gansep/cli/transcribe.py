@@ -1,5 +1,5 @@
 """``gansep transcribe --model DIR AUDIO...``: the lyrics an exported multi-task separator's
-head hears. Arguments only; the work is :meth:`gansep.export.ExportedSeparator.transcribe`."""
+head hears. Arguments only; the work is [`gansep.export.ExportedSeparator.transcribe`][]."""
 
 from __future__ import annotations
 

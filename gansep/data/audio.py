@@ -77,7 +77,7 @@ def wav_truncation(path: str | Path) -> str | None:
 
 
 def read_audio(path: str | Path, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, int]:
-    """Reads frames ``[start, stop)`` of ``path`` in any :data:`READABLE` format (soundfile,
+    """Reads frames ``[start, stop)`` of ``path`` in any `READABLE` format (soundfile,
     or ffmpeg for mp4/m4a/aac/opus/webm). Returns ``((channels, time) float32, rate)``;
     DataError naming the file when it cannot be read."""
     path = Path(path)
@@ -115,7 +115,7 @@ def _decode_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
 
 def read_checked(path: str | Path, start: int = 0, stop: int | None = None,
                  truncated: str = "refuse") -> tuple[np.ndarray, int]:
-    """:func:`read_audio` with one set of checks, each a DataError naming the file: empty audio,
+    """[`read_audio`][] with one set of checks, each a DataError naming the file: empty audio,
     NaN or infinite samples, fewer frames than ``[start, stop)`` asks for, and a WAV whose header
     declares more audio than the file holds (``truncated="refuse"``, for scoring: the part that
     is there is another signal; ``"warn"``: logged, the part that is there used)."""
@@ -140,7 +140,7 @@ def read_checked(path: str | Path, start: int = 0, stop: int | None = None,
 
 
 def write_audio(path: str | Path, audio: np.ndarray, rate: int, subtype: str | None = None) -> None:
-    """Writes ``(channels, time)`` audio atomically (see :func:`gansep.atomic.atomic_target`)."""
+    """Writes ``(channels, time)`` audio atomically (see `gansep.atomic.atomic_target`)."""
     with atomic_target(path) as tmp:
         sf.write(tmp, np.asarray(audio).T, rate, subtype=subtype)
 

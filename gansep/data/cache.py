@@ -14,7 +14,7 @@ DDP ranks starting together wait for the first and then read.
 Sample types: ``float32`` stores exactly what the direct reader gives after the same
 resampling (bit-identical excerpts); ``float16`` halves the footprint and adds an error
 about 74 dB below the signal (-73.7 dB on the MUSDB18 excerpt in shared data; see
-:func:`quantisation_error_db`).
+`quantisation_error_db`).
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ class SeparationData(pl.LightningDataModule):
 
     The rate, channels, sources and lengths come from the generator being trained (the
     LightningModule's ``generator``), so they are configured once, on the model; outside a
-    Trainer call :meth:`configure` with the generator.
+    Trainer call `configure` with the generator.
 
     Args:
         collection: the dataset (``StemsFolder``, ``MUSDB``, ...).
@@ -54,11 +54,11 @@ class SeparationData(pl.LightningDataModule):
             process may use less one (at most 8); on a CPU-only trainer 0, since workers would
             take cores from the training step itself.
         cache_dir: where the decoded cache of the training and validation tracks lives (see
-            :mod:`gansep.data.cache`): "auto" caches collections that decode on every read
+            `gansep.data.cache`): "auto" caches collections that decode on every read
             (MUSDB18 .mp4, MUSDB18-HQ through musdb) under ``$GANSEP_CACHE`` or
             ``~/.cache/gansep``, and reads others directly; a path caches any collection
             there; None never caches.
-        unpaired: solo recordings of each source (:class:`~gansep.data.unpaired.UnpairedSources`)
+        unpaired: solo recordings of each source (`UnpairedSources`)
             from which the discriminators of a GANSeparator take their real examples
             (semi-supervised training); paired data still drives the reconstruction terms.
         unpaired_per_example: solo examples per paired example in each batch (the ratio).

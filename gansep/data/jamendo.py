@@ -1,6 +1,6 @@
 """JamendoLyrics as a track collection: mixtures (no stems) with line-level lyrics, for
 lyrics-only training or evaluation (``<root>/JamendoLyrics.csv``, ``mp3/``, ``annotations/``;
-see :func:`gansep.data.lyrics.jamendo_songs`)."""
+see `gansep.data.lyrics.jamendo_songs`)."""
 
 from __future__ import annotations
 

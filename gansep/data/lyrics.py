@@ -8,7 +8,7 @@ Vocabularies are files in JamendoLyrics' ``vocab/*.characters`` format: one char
 ``gansep/data/vocab/``; any other file of that format can be named by path. CTC index 0 is the
 blank, character k of the file is index k + 1.
 
-Normalisation (:meth:`Vocabulary.normalise`) maps any text onto a vocabulary, character by
+Normalisation (`Vocabulary.normalise`) maps any text onto a vocabulary, character by
 character, by these rules in order:
 
 1. Unicode NFC, then lower case.
@@ -124,7 +124,7 @@ def read_characters(path: Path) -> list[str]:
 
 @lru_cache(maxsize=16)
 def vocabulary(name: str = "english") -> Vocabulary:
-    """A cached :class:`Vocabulary`."""
+    """A cached `Vocabulary`."""
     return Vocabulary(name)
 
 

@@ -59,7 +59,7 @@ class ExcerptLyrics:
 
 
 class LyricsBatch(list):
-    """The :class:`ExcerptLyrics` of a batch, in order."""
+    """The `ExcerptLyrics` of a batch, in order."""
 
     @property
     def stems(self) -> torch.Tensor:
@@ -76,7 +76,7 @@ class Batch:
             output_length)`` (zeros for excerpts without stems: ``lyrics.stems`` says which).
         unpaired: solo excerpts of every source for the discriminators (semi-supervised data),
             ``(batch, k, sources, channels, output_length)``; None without unpaired data.
-        lyrics: the lyrics side of each excerpt (:class:`LyricsBatch`); None for a model
+        lyrics: the lyrics side of each excerpt (`LyricsBatch`); None for a model
             without a lyrics head.
     """
 
@@ -90,9 +90,9 @@ class Batch:
 
 
 def collate_excerpts(items: list) -> Batch:
-    """The :class:`Batch` of samples ``(mixture, sources[, unpaired solo sources][,
+    """The `Batch` of samples ``(mixture, sources[, unpaired solo sources][,
     ExcerptLyrics])``: tensors stacked, the lyrics (variable length) as a
-    :class:`LyricsBatch`."""
+    `LyricsBatch`."""
     from torch.utils.data import default_collate
 
     lyrics = None
@@ -169,7 +169,7 @@ def read_span(track: Track, sources: Sequence[str] | None, start: int, length: i
 
 class TrainingExcerpts(Dataset):
     """Random excerpts. Item ``i`` depends only on ``(seed, i)``, so the sampler's indices fix
-    the samples (see :class:`ExcerptSampler`).
+    the samples (see `ExcerptSampler`).
 
     A file that turns out unreadable, truncated or holding NaN is reported once (file and
     reason), its track is left out, and another excerpt is drawn; once more than
@@ -179,7 +179,7 @@ class TrainingExcerpts(Dataset):
         tracks: the training tracks.
         bad: tracks already known bad (``{name: problem}``), counted against
             ``max_bad_files``.
-        unpaired: an :class:`~gansep.data.unpaired.UnpairedSources`: each item then also holds
+        unpaired: an `UnpairedSources`: each item then also holds
             ``unpaired_per_example`` solo excerpts of every source ``(k, sources, channels,
             output_length)``, drawn from their own seed stream (the paired part of an item is
             the same with or without them).
@@ -278,7 +278,7 @@ def _sample(sources: np.ndarray, spec: ExcerptSpec) -> tuple[torch.Tensor, torch
 
 def _lyrics_only_sample(track: Track, start: int, spec: ExcerptSpec) -> tuple:
     """A sample of a track without stems (lyrics-only data): its mixture as recorded, zero
-    targets (separation terms skip it, by :attr:`ExcerptLyrics.stems`) and its lyrics."""
+    targets (separation terms skip it, by `ExcerptLyrics.stems`) and its lyrics."""
     mixture = read_span(track, None, start, spec.input_length, spec.sample_rate, spec.channels)
     targets = np.zeros((len(spec.sources), spec.channels, spec.output_length), np.float32)
     return (torch.from_numpy(mixture), torch.from_numpy(targets),
@@ -323,7 +323,7 @@ class ValidationExcerpts(Dataset):
 
 class FullTracks(Dataset):
     """Whole tracks at their native rate, for evaluation: item is a dict with ``name``,
-    ``sample_rate``, ``folder`` (:meth:`Track.folder`), ``mixture`` ``(channels, time)`` and
+    ``sample_rate``, ``folder`` ([`Track.folder`][]), ``mixture`` ``(channels, time)`` and
     ``references``
     ``(sources, channels, time)``, optionally cut to the first ``duration`` seconds."""
 
@@ -349,7 +349,7 @@ class FullTracks(Dataset):
 class ExcerptSampler(DistributedSampler):
     """Indices ``epoch * n + i`` for ``i`` in ``range(n)``, sharded over ``num_replicas``: each
     epoch draws fresh excerpts, reproducibly. Being a DistributedSampler, Lightning calls its
-    ``set_epoch`` and does not wrap it again under DDP. :meth:`resume` makes the next pass
+    ``set_epoch`` and does not wrap it again under DDP. `resume` makes the next pass
     start part-way through an epoch."""
 
     def __init__(self, excerpts_per_epoch: int, num_replicas: int = 1, rank: int = 0):
@@ -383,7 +383,7 @@ class ExcerptSampler(DistributedSampler):
 
 
 class ExcerptLoader(DataLoader):
-    """A DataLoader over an :class:`ExcerptSampler` whose position in the epoch goes into
+    """A DataLoader over an `ExcerptSampler` whose position in the epoch goes into
     Lightning's checkpoints (Lightning saves and restores loaders that have ``state_dict`` and
     ``load_state_dict``): a run resumed from a mid-epoch checkpoint draws exactly the excerpts
     the uninterrupted run would have. ``progress`` returns the batches of the current epoch

@@ -6,7 +6,7 @@ at a pitch taken from a melody on a pentatonic scale and a speaking rate drawn p
 to where it sounds, and placed on the time line: lines of 3 to 6 words with short gaps between
 words, a breath (band-passed noise) before each line, and pauses between lines; the track opens
 and may close with instrumental parts. The accompaniment (drums, bass, chords) comes from the
-toy generator (:func:`gansep.data.toy.make_toy_track`), the levels too.
+toy generator ([`gansep.data.toy.make_toy_track`][]), the levels too.
 
 A track folder holds the stems and mixture (``<split>/<track>/{vocals,drums,bass,other,
 mixture}.wav``, the stems layout), ``lyrics_lines.csv`` and ``lyrics_words.csv`` (JamendoLyrics'

@@ -91,7 +91,7 @@ def sung_line(rng, rate: int, n: int, key: int, register: int = 0
 
 def sing(f0: np.ndarray, gain: np.ndarray, formants: np.ndarray, rate: int,
          tilt: float = 1.0, formant_scale: float = 1.0) -> np.ndarray:
-    """The mono voice of a :func:`sung_line`: a glottal source (harmonic ``k`` at ``1 /
+    """The mono voice of a [`sung_line`][]: a glottal source (harmonic ``k`` at ``1 /
     k**tilt``) through three resonances at ``formant_scale`` times the formants."""
     def amplitude(k, freqs):
         resonance = sum(1.0 / (1.0 + ((freqs - formant_scale * formants[:, i])
@@ -213,7 +213,7 @@ def make_toy_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22050,
     WAV). Track ``i`` of a split depends only on ``(seed, split, i)``. With ``unpaired``, also
     ``<out>/unpaired/{vocals,accompaniment}/toy-solo-<i>.wav``: solo vocals and accompaniments
     of other generated songs, unrelated to each other and to every mixture (for
-    :class:`~gansep.data.unpaired.UnpairedSources`)."""
+    `UnpairedSources`)."""
     out = Path(out)
     sizes = dict(SPLIT_SIZES if tracks is None else tracks)
     for split_index, (split, count) in enumerate(sizes.items()):

@@ -1,7 +1,7 @@
 """Tracks and track collections: the common interface of every dataset.
 
-A :class:`Track` reads any span of its stems (and its mixture) at its native sample rate; a
-:class:`TrackCollection` lists the tracks of a split. Datasets differ only here: sampling,
+A [`Track`][] reads any span of its stems (and its mixture) at its native sample rate; a
+[`TrackCollection`][] lists the tracks of a split. Datasets differ only here: sampling,
 augmentation and resampling (``sampling.py``) work on any collection.
 """
 
@@ -30,7 +30,7 @@ class Track(ABC):
         stems: names of the stems it holds (mixture excluded).
         has_stems: False for a mixture-only track (lyrics data without stems): separation
             terms skip its excerpts.
-        lines: its lyrics, line by line (:class:`~gansep.data.lyrics.LyricLine`), or None
+        lines: its lyrics, line by line (`LyricLine`), or None
             when it has no lyrics annotation (not the same as an empty list: no line sung).
     """
 
@@ -101,7 +101,7 @@ class TrackCollection(ABC):
         """The usable tracks of ``split``; DataError when none is, or it cannot be read."""
 
     #: Whether reading needs decoding (compressed or read through ffmpeg): such collections
-    #: are cached decoded by default (see :mod:`gansep.data.cache`).
+    #: are cached decoded by default (see `gansep.data.cache`).
     decoded = False
 
     def identity(self) -> dict:
@@ -109,7 +109,7 @@ class TrackCollection(ABC):
         return {"class": f"{type(self).__module__}.{type(self).__qualname__}"}
 
     def unusable(self, split: str) -> dict[str, str]:
-        """Tracks of ``split`` that could not even be opened (left out of :meth:`tracks`),
+        """Tracks of ``split`` that could not even be opened (left out of `tracks`),
         ``{name: problem}``; the problem names the file."""
         return {}
 
@@ -121,7 +121,7 @@ class TrackCollection(ABC):
 
 def alignment_songs_of(collection: TrackCollection, split: str = "test") -> list[AlignmentSong]:
     """The songs of ``collection``'s ``split`` that have word timings to align and score
-    (:meth:`Track.alignment`); DataError when none has."""
+    ([`Track.alignment`][]); DataError when none has."""
     songs = [song for track in collection.tracks(split)
              if (song := track.alignment()) is not None]
     if not songs:

@@ -15,11 +15,11 @@ back-pointers (one byte per state and frame). A 5-minute song (6500 frames at 21
 3000 characters) needs about 6 MB instead of 39 MB with the default block of 512 frames, for
 twice the forward arithmetic.
 
-A head frame's time (:meth:`gansep.models.LyricsWaveUNet.frame_times`) is the position of its
+A head frame's time (`gansep.models.LyricsWaveUNet.frame_times`) is the position of its
 sample in the Wave-U-Net's decimated signal, the centre of what it hears; it stands for half a
 frame period either side. A word starts where the first frame of its first character starts
 and ends where the last frame of its last character ends. A word whose characters all fall outside the vocabulary (once normalised by
-:meth:`gansep.data.lyrics.Vocabulary.normalise`) gets no frames: it is placed, with no
+`gansep.data.lyrics.Vocabulary.normalise`) gets no frames: it is placed, with no
 duration, where the previous word ends.
 """
 
@@ -185,7 +185,7 @@ def word_spans(path: np.ndarray, tokens: Tokens, times: np.ndarray
 
 def align(log_probs, times, lines: list[list[str]], vocabulary: Vocabulary,
           block: int = BLOCK) -> AlignedLyrics:
-    """Word and line timings of ``lines`` (words per line, as :func:`lyrics_lines` gives) on a
+    """Word and line timings of ``lines`` (words per line, as `lyrics_lines` gives) on a
     lyrics head's ``log_probs`` ``(frames, classes)`` at ``times`` (seconds)."""
     tokens = tokenise(lines, vocabulary)
     if tokens.words == 0:
@@ -215,13 +215,13 @@ def align(log_probs, times, lines: list[list[str]], vocabulary: Vocabulary,
 def align_audio(separator, waveform, sample_rate: int, lines: list[list[str]],
                 batch_size: int = 1, block: int = BLOCK) -> AlignedLyrics:
     """Aligns ``lines`` to audio with an exported multi-task separator
-    (:class:`gansep.export.ExportedSeparator` with a lyrics head)."""
+    ([`gansep.export.ExportedSeparator`][] with a lyrics head)."""
     log_probs, times = separator.lyrics_posteriors(waveform, sample_rate, batch_size)
     return align(log_probs, times, lines, separator.generator.vocabulary, block)
 
 
 def read_lyrics(path: Path) -> list[list[str]]:
-    """The words of a lyrics text file, line by line (see :func:`lyrics_lines`); DataError
+    """The words of a lyrics text file, line by line (see `lyrics_lines`); DataError
     naming the file when it cannot be read or holds no word."""
     try:
         lines = lyrics_lines(Path(path).read_text(encoding="utf-8"))

@@ -124,7 +124,7 @@ def _plot(path: Path, curve: np.ndarray) -> None:
 def score_alignments(references: Path | dict[str, Path], predictions: Path, out: Path,
                      tolerance: float = 0.3, delay: float = 0.0) -> list[dict]:
     """Scores ``predictions/<song>.csv`` against reference word timings: ``{song: words
-    file}``, or the folder :func:`gansep.data.lyrics.reference_words` reads them from. Writes
+    file}``, or the folder `gansep.data.lyrics.reference_words` reads them from. Writes
     the files of the module docstring under ``out`` and returns the rows (the ``all`` row
     last)."""
     if not isinstance(references, dict):
@@ -190,9 +190,9 @@ def _check_manifest(out: Path, wanted: dict, overwrite: bool) -> None:
 def evaluate_alignment(separator, songs: list, out: Path, data, language: str | None = None,
                        tolerance: float = 0.3, delay: float = 0.0, batch_size: int = 1,
                        overwrite: bool = False) -> int:
-    """Aligns every song (:class:`~gansep.data.lyrics.AlignmentSong`) with ``separator`` to
+    """Aligns every song (`AlignmentSong`) with ``separator`` to
     ``out/predictions/<song>.csv`` (atomically, one song at a time), then scores them
-    (:func:`score_alignments`). Resumable: a song already aligned is skipped, provided
+    (`score_alignments`). Resumable: a song already aligned is skipped, provided
     ``out/alignment.json`` records the same model, ``data`` and ``language``; other
     predictions are refused (ConfigError) unless ``overwrite``. Returns 1, scoring nothing,
     when a song could not be aligned; else 0."""

@@ -1,6 +1,6 @@
 """Did a separator average or choose? (``gansep ambiguity DATA ESTIMATES --out DIR``)
 
-On data with several valid answers (:mod:`gansep.data.ambiguous`: each backing phrase belongs
+On data with several valid answers ([`gansep.data.ambiguous`][]: each backing phrase belongs
 to ``vocals`` or to ``accompaniment`` by a seeded draw), a monotonic loss rewards the average
 of the answers. For every backing phrase, the least-squares gains of a source's estimate on the
 two vocal parts over the phrase's samples (all channels jointly),
@@ -50,7 +50,7 @@ class PhraseScore:
 
     @classmethod
     def from_row(cls, track: str, row: dict) -> "PhraseScore":
-        """The inverse of :meth:`row` (as stored in a result's ``gansep_ambiguity``)."""
+        """The inverse of `row` (as stored in a result's ``gansep_ambiguity``)."""
         def number(key):
             value = row.get(key)
             return float("nan") if value is None else float(value)

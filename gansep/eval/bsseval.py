@@ -80,10 +80,10 @@ def bss_eval_many(tracks: list[tuple], rate: int, window: float = 1.0, hop: floa
                   backend: Literal["fast", "torch", "museval"] = "fast",
                   device: str | None = None, batch_tracks: int = 8,
                   ratio: float = 1.25) -> list[dict[str, np.ndarray]]:
-    """:func:`bss_eval` of several ``(references, estimates)`` tracks, one result each, in
+    """[`bss_eval`][] of several ``(references, estimates)`` tracks, one result each, in
     order. The ``torch`` backend scores tracks of one shape and one length bucket
-    (:func:`length_buckets`: at most ``batch_tracks``, lengths within ``ratio``) in one batch
-    (:func:`gansep.eval.torch_bsseval.bss_eval_v4_batch`); the others score one at a time."""
+    ([`length_buckets`][]: at most ``batch_tracks``, lengths within ``ratio``) in one batch
+    (`gansep.eval.torch_bsseval.bss_eval_v4_batch`); the others score one at a time."""
     if backend != "torch":
         return [bss_eval(r, e, rate, window, hop, backend, device) for r, e in tracks]
     from gansep.eval.torch_bsseval import bss_eval_v4_batch

@@ -1,5 +1,5 @@
 """Scoring whole test sets, resumably: a checkpoint on a dataset split
-(:func:`evaluate_checkpoint`) or any separator's output folders (:func:`score_folders`).
+([`evaluate_checkpoint`][]) or any separator's output folders ([`score_folders`][]).
 
 Both write one museval-format JSON per track under ``OUT/test/`` (museval's
 ``EvalStore.add_eval_dir`` reads them) and an aggregate table (``results.md``,
@@ -69,7 +69,7 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
                 metrics: list[Metric] | None = None, labels: list[str] | None = None,
                 folder: Path | None = None) -> dict:
     """museval-format scores of one track by every metric (default:
-    :func:`~gansep.eval.metrics.standard_metrics`), or TrackError for unscorable input.
+    [`standard_metrics`][]), or TrackError for unscorable input.
     ``labels`` name the sources in messages (file paths); ``folder`` is the track's folder,
     for the metrics that read more of it (the ambiguity metric)."""
     result = score_tracks([TrackAudio(references, estimates, rate, sources, folder)], metrics,
@@ -81,7 +81,7 @@ def score_track(references: np.ndarray, estimates: np.ndarray, rate: int, source
 
 def score_tracks(tracks: list[TrackAudio], metrics: list[Metric] | None = None,
                  labels: list[list[str] | None] | None = None) -> list[dict | TrackError]:
-    """:func:`score_track` of several tracks, every metric on all of them at once (BSSEval's
+    """[`score_track`][] of several tracks, every metric on all of them at once (BSSEval's
     torch backend batches tracks of one length bucket): per track, in order, its result or the
     TrackError that says why it cannot be scored."""
     metrics = standard_metrics() if metrics is None else metrics
@@ -171,7 +171,7 @@ def score_all(jobs: Iterable[TrackJob], out: Path, metrics: list[Metric],
               overwrite: bool = False, failures: dict[str, str] | None = None,
               batch_tracks: int = 1) -> int:
     """Scores every job's track by ``metrics`` into ``out/test/<name>.json`` (see the module's
-    docstring), ``batch_tracks`` loaded before they are scored together (:func:`score_tracks`;
+    docstring), ``batch_tracks`` loaded before they are scored together ([`score_tracks`][];
     memory: that many tracks' audio), then writes the aggregate table, which lists
     ``failures`` (tracks known unusable, ``{name: problem}``) and the tracks that fail here.
     Returns 1 if any track failed, else 0; ConfigError, before anything is scored, for stored
@@ -284,8 +284,8 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
                         batch_size: int = 4, write_estimates: bool = False,
                         overwrite: bool = False) -> int:
     """Separates every track of ``split`` with the checkpoint's generator and scores it by
-    ``metrics`` (default: :func:`~gansep.eval.metrics.standard_metrics`; see
-    :func:`score_all`; ``write_estimates`` also writes ``out/estimates/<track>/<source>.wav``).
+    ``metrics`` (default: [`standard_metrics`][]; see
+    [`score_all`][]; ``write_estimates`` also writes ``out/estimates/<track>/<source>.wav``).
     Returns 1 if a track failed, else 0."""
     metrics = standard_metrics() if metrics is None else metrics
     generator, info = generator_from_checkpoint(checkpoint, ema=ema)
@@ -351,7 +351,7 @@ def score_folders(references: Path, estimates: Path, out: Path,
     """Scores ``estimates/<track>/<source>.<ext>`` against ``references/<track>/<stem>.<ext>``
     (a source that is no reference stem, e.g. accompaniment, against the sum of the other
     stems), every track of either folder, by ``metrics`` (default:
-    :func:`~gansep.eval.metrics.standard_metrics`): a reference track without estimates, or
+    [`standard_metrics`][]): a reference track without estimates, or
     estimates without references, is a failure in the table and the exit status."""
     metrics = standard_metrics() if metrics is None else metrics
     for folder in (references, estimates):

@@ -1,5 +1,5 @@
 """The metrics gansep scores with, behind one small interface, and the one function that
-computes a list of them (:func:`compute`).
+computes a list of them ([`compute`][]).
 
 A metric is an object with the ``names`` of the values it gives and a call
 ``metric(references, estimates, rate)`` on ``(sources, channels, time)`` arrays returning
@@ -14,7 +14,7 @@ names and its folder (``sources=``, ``folder=``: None where the track has none);
 ``ambiguity.csv``), and may return, under its ``details_key``, JSON data stored beside the
 values in the track's result (the ambiguity metric's per-phrase gains).
 
-Several tracks are scored together through :meth:`Metric.batch` (by default one call per
+Several tracks are scored together through [`Metric.batch`][] (by default one call per
 track; BSSEval's torch backend batches tracks of one length bucket on its device).
 
 Adding a metric = one class here or anywhere importable, and its class path in a list: the
@@ -88,7 +88,7 @@ class Metric:
 
 class BSSEval(Metric):
     """BSSEval v4 (SDR, ISR, SIR, SAR) per frame, as museval computes it (see
-    :func:`gansep.eval.bsseval.bss_eval`): ``window`` and ``hop`` in seconds, ``backend``
+    [`gansep.eval.bsseval.bss_eval`][]): ``window`` and ``hop`` in seconds, ``backend``
     ``fast`` (gansep's numpy, equal to museval's to rounding), ``torch`` (the same in torch,
     on ``device``, at most ``batch_tracks`` tracks of one length bucket in one batch) or
     ``museval``. Batching is off by default: on 2 CPU cores a batch of 8 stereo 30 s tracks
@@ -114,7 +114,7 @@ class BSSEval(Metric):
                         self.device)
 
     def batch(self, tracks):
-        """Tracks of one rate together (:func:`gansep.eval.bsseval.bss_eval_many`: with the
+        """Tracks of one rate together ([`gansep.eval.bsseval.bss_eval_many`][]: with the
         torch backend, up to ``batch_tracks`` of one length bucket in one batch)."""
         results: list = [None] * len(tracks)
         for rate in {t.rate for t in tracks}:
@@ -131,7 +131,7 @@ class BSSEval(Metric):
 
 
 class SISDR(Metric):
-    """Scale-invariant SDR of each whole source (:func:`gansep.eval.si_sdr.si_sdr`), dB."""
+    """Scale-invariant SDR of each whole source (`gansep.eval.si_sdr.si_sdr`), dB."""
 
     names = ("SI-SDR",)
 
@@ -162,7 +162,7 @@ class Perceptual(Metric):
 
 class MRSTFT(Metric):
     """The multi-resolution STFT distance a training run sees (auraloss's defaults, as
-    :class:`gansep.losses.MultiResolutionSTFT`) of each whole source: lower is better."""
+    [`gansep.losses.MultiResolutionSTFT`][]) of each whole source: lower is better."""
 
     names = ("MRSTFT",)
 
@@ -188,7 +188,7 @@ class L1(Metric):
 class Ambiguity(Metric):
     """Did the separator average or choose? On ambiguous data (``gansep make-data ambiguous``:
     the track folder holds ``ambiguity.csv`` and ``parts/``), per source in ``sources``, over
-    the track's backing phrases (:mod:`gansep.eval.ambiguity`): ``decided``, the share of
+    the track's backing phrases ([`gansep.eval.ambiguity`][]): ``decided``, the share of
     phrases with ``g < 0.25`` or ``g > 0.75``; ``g``, the mean share of the backing voice the
     estimate kept; ``choice-SDR``, the median SDR against the nearer of the two valid targets.
     Other sources NaN; no values for a track without ``ambiguity.csv``. The per-phrase gains go
@@ -264,7 +264,7 @@ def standard_metrics(window: float = 1.0, hop: float = 1.0, backend: str = "fast
 
 
 def provenance(metrics: list[Metric]) -> dict:
-    """The provenance keys of all ``metrics`` (see :meth:`Metric.provenance`)."""
+    """The provenance keys of all ``metrics`` (see [`Metric.provenance`][])."""
     record: dict = {}
     for metric in metrics:
         record.update(metric.provenance())
@@ -295,8 +295,8 @@ def compute(metrics: list[Metric], references: np.ndarray, estimates: np.ndarray
 
 def compute_many(metrics: list[Metric], tracks: list[TrackAudio]
                  ) -> list[tuple[dict[str, np.ndarray], dict]]:
-    """:func:`compute` of several tracks, each metric on all of them at once
-    (:meth:`Metric.batch`): ``(values, details)`` per track, in order."""
+    """[`compute`][] of several tracks, each metric on all of them at once
+    ([`Metric.batch`][]): ``(values, details)`` per track, in order."""
     out: list[tuple[dict, dict]] = [({}, {}) for _ in tracks]
     for metric in metrics:
         results = metric.batch(list(tracks))

@@ -12,7 +12,7 @@ rating points one standard deviation of its term costs (interpretable). The impl
 objective is the same sum without its constants, ``sum_k w_k / std_k * term_k / 100``: one unit
 of it is 100 predicted rating points, and minimising it maximises the predicted rating.
 
-:class:`PerceptualScore` applies a fitted model to whole tracks: the tracks are cut into windows
+`PerceptualScore` applies a fitted model to whole tracks: the tracks are cut into windows
 as long as the rated excerpts; windows where the reference is silent are skipped; the score is
 the median over windows, as BSSEval takes the median over frames.
 """
@@ -53,7 +53,7 @@ TERMS: dict[str, tuple[str, dict]] = {
 
 
 def build_term(class_path: str, init_args: dict, weight: float = 1.0):
-    """An instance of a reconstruction term of :data:`TERMS` (by its class path)."""
+    """An instance of a reconstruction term of `TERMS` (by its class path)."""
     classes = {"gansep.losses.L1": losses.L1, "gansep.losses.L2": losses.L2,
                "gansep.losses.MultiResolutionSTFT": losses.MultiResolutionSTFT,
                "gansep.losses.SISDR": losses.SISDR}
@@ -141,7 +141,7 @@ class PerceptualModel:
 
     @classmethod
     def load(cls, folder: Path) -> "PerceptualModel":
-        """Reads a folder written by :meth:`save`; ConfigError naming the file otherwise."""
+        """Reads a folder written by `save`; ConfigError naming the file otherwise."""
         path = Path(folder) / MODEL_FILE
         try:
             data = json.loads(path.read_text())
@@ -174,8 +174,8 @@ class PerceptualModel:
 
 
 class PerceptualScore:
-    """A fitted model applied to separated sources: :meth:`score` for one excerpt,
-    :meth:`score_track` for a whole track (median over excerpt-long windows).
+    """A fitted model applied to separated sources: `score` for one excerpt,
+    `score_track` for a whole track (median over excerpt-long windows).
 
     Args:
         folder: written by ``gansep listen fit-objective``.

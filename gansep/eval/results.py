@@ -71,7 +71,7 @@ def museval_json(scores: dict[str, np.ndarray], sources: list[str], window: floa
 def read_track_scores(folder) -> list[dict]:
     """Rows ``{track, method, source, <metric>...}`` from every museval JSON file under
     ``folder/test``: each framewise metric the median over frames, each whole-track value as
-    stored; the :data:`STANDARD` metrics always (NaN where a file has none), any other metric
+    stored; the `STANDARD` metrics always (NaN where a file has none), any other metric
     where some target holds it."""
     import json
     from pathlib import Path
@@ -87,7 +87,7 @@ def read_track_scores(folder) -> list[dict]:
 
 
 def metric_names(rows: list[dict]) -> list[str]:
-    """The metrics of ``rows`` in table order: :data:`STANDARD`, then the others as found."""
+    """The metrics of ``rows`` in table order: `STANDARD`, then the others as found."""
     names = dict.fromkeys(STANDARD)
     for row in rows:
         names.update(dict.fromkeys(k for k, v in row.items() if isinstance(v, float)))
@@ -114,7 +114,7 @@ def track_rows(track: str, data: dict) -> list[dict]:
 
 def aggregate_table(rows: list[dict]) -> tuple[str, str]:
     """Median over tracks of each source's per-track scores, for every metric: Markdown and
-    CSV (a metric beyond :data:`STANDARD` only where some track has a value)."""
+    CSV (a metric beyond `STANDARD` only where some track has a value)."""
     sources = list(dict.fromkeys(row["source"] for row in rows))
     metrics = [m for m in metric_names(rows)
                if m in STANDARD or any(not np.isnan(r.get(m, np.nan)) for r in rows)]

@@ -1,5 +1,5 @@
 """BSSEval v4 as ``museval.evaluate`` computes it, in torch (float64) on any device: the same
-arithmetic as :mod:`gansep.eval.fast_bsseval` (lagged correlations by blocked FFTs summed in
+arithmetic as `gansep.eval.fast_bsseval` (lagged correlations by blocked FFTs summed in
 the frequency domain, one solve for all estimates, every frame's projections batched), with
 memory bounded by ``block_chunk`` (blocks of the correlation at a time) and ``frame_chunk``
 (frames projected at once) rather than by the track's length.
@@ -7,7 +7,7 @@ memory bounded by ``block_chunk`` (blocks of the correlation at a time) and ``fr
 On CPU it equals the numpy backend to float rounding; on a GPU it keeps the track on the
 device, so the validation callback and ``gansep evaluate`` need not copy it to the host.
 
-:func:`bss_eval_v4_batch` scores several tracks at once, each kernel running on all of them
+`bss_eval_v4_batch` scores several tracks at once, each kernel running on all of them
 (one batched solve, one batched projection per chunk of frames): on a GPU, many small kernels
 become fewer large ones. Tracks of unequal length are zero-padded to the longest: trailing
 zeros add nothing to a lagged correlation, and only each track's own frames are kept, so every
@@ -29,7 +29,7 @@ EPS = float(np.finfo(float).eps)
 def lagged_correlations(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor, lags: int,
                         block: int = 8192, chunk: int = 16) -> torch.Tensor:
     """``r[..., j, i, lags - 1 + tau] = sum_t a[..., i, t] * b[..., j, t + tau]`` for
-    ``|tau| < lags`` (see :func:`gansep.eval.fast_bsseval.lagged_correlations`), ``chunk``
+    ``|tau| < lags`` (see `gansep.eval.fast_bsseval.lagged_correlations`), ``chunk``
     blocks at a time; ``a`` ``(batch, Ma, n)`` (or a list stacked by rows) and ``b`` ``(batch,
     Mb, n)``, or the same without the batch dimension."""
     parts = a if isinstance(a, list) else [a]
@@ -61,7 +61,7 @@ def lagged_correlations(a: torch.Tensor | list[torch.Tensor], b: torch.Tensor, l
 
 def _toeplitz_blocks(r: torch.Tensor, lags: int) -> torch.Tensor:
     """``(batch, m, m, 2 lags - 1)`` correlations -> ``(batch, m lags, m lags)`` Gram matrices
-    (see :func:`gansep.eval.fast_bsseval._toeplitz_blocks`)."""
+    (see `gansep.eval.fast_bsseval._toeplitz_blocks`)."""
     p = torch.arange(lags, device=r.device)
     index = p[None, :] - p[:, None] + lags - 1
     g = r[..., index]  # (batch, m, m, L, L)
@@ -105,7 +105,7 @@ def bss_eval_v4(references, estimates, window: int, hop: int, filters_len: int =
 def bss_eval_v4_batch(references: list, estimates: list, window: int, hop: int,
                       filters_len: int = FILTERS_LEN, device: str | torch.device | None = None,
                       frame_chunk: int = 8, block_chunk: int = 16) -> list[dict[str, np.ndarray]]:
-    """:func:`bss_eval_v4` of several tracks at once (see the module's docstring): lists of
+    """`bss_eval_v4` of several tracks at once (see the module's docstring): lists of
     ``(sources, channels, time)`` references and estimates, every track with the same sources
     and channels, any lengths; one result per track, in order."""
     def tensor(x):

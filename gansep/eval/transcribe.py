@@ -90,7 +90,7 @@ def word_times(path, frame_times, vocabulary) -> list[tuple[str, float, float]]:
 
 def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
     """Character and word error rates (jiwer) over all pairs together: edits / reference
-    length, each text normalised by the caller (see :meth:`Vocabulary.normalise`)."""
+    length, each text normalised by the caller (see `Vocabulary.normalise`)."""
     import jiwer
 
     pairs = [(r, h) for r, h in zip(references, hypotheses) if r.strip()]
@@ -114,7 +114,7 @@ def line_transcripts(log_probs, times, lines, vocabulary) -> list[tuple[str, str
 
 def segment_transcripts(log_probs, segments, vocabulary) -> list[tuple[str, str]]:
     """``(reference, greedy transcript)`` of every sung CTC segment of a batch's
-    ``(batch, frames, classes)`` log-probabilities (:mod:`gansep.losses.lyrics`)."""
+    ``(batch, frames, classes)`` log-probabilities (`gansep.losses.lyrics`)."""
     return [(vocabulary.decode(s.target),
              vocabulary.decode(greedy_decode(log_probs[s.example, s.first:s.stop].detach()
                                              .cpu())))
@@ -143,13 +143,13 @@ COUNTS = ("char_edits", "chars", "word_edits", "words", "lines")
 
 
 def add_counts(total: dict, counts: dict) -> dict:
-    """Adds one track's :func:`error_counts` to ``total`` (in place) and returns it."""
+    """Adds one track's `error_counts` to ``total`` (in place) and returns it."""
     for key in COUNTS:
         total[key] = total.get(key, 0) + int(counts[key])
     return total
 
 
 def rates(counts: dict[str, int]) -> dict[str, float]:
-    """CER and WER of summed :func:`error_counts`."""
+    """CER and WER of summed `error_counts`."""
     return {"CER": counts["char_edits"] / counts["chars"] if counts["chars"] else math.nan,
             "WER": counts["word_edits"] / counts["words"] if counts["words"] else math.nan}

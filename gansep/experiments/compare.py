@@ -4,7 +4,7 @@ Each run folder (a sweep run, or any folder holding ``results/test/*.json`` or `
 in museval's format) is one seed of one objective; the objective is the run's
 ``model.init_args.objective`` parameter (``params.json``) or, failing that, the folder name,
 plus every other parameter that differs between the runs compared (the seed excepted: see
-:func:`run_labels`), so that e.g. the two data conditions of one sweep are never pooled.
+`run_labels`), so that e.g. the two data conditions of one sweep are never pooled.
 Per metric, objective and source, the per-track scores of all its seeds are pooled (SDR, SIR,
 SAR, ISR: median over frames; SI-SDR: whole track): the table gives their median and
 interquartile range. Against ``--baseline``, a paired
@@ -64,7 +64,7 @@ def _short(value) -> str:
 
 
 def run_labels(runs: list[Path]) -> dict[Path, str]:
-    """Each run's label: :func:`objective_of`, plus ``name=value`` for every other parameter
+    """Each run's label: `objective_of`, plus ``name=value`` for every other parameter
     whose value differs between the runs compared, the seed excepted (the last part of the
     key; a path's last part, a preset's without ``.yaml``), e.g. ``l1 root=ambiguous-timbre``,
     ``l1 generator=demo-htdemucs``: runs that differ in more than
@@ -304,7 +304,7 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
     """Writes the comparison of the runs in ``paths`` (run folders, or a sweep's runs folder
     standing for its finished runs) to ``out``: ``compare-<metric>.md|csv`` and
     ``sdr-boxplot.png``, and on ambiguous data ``compare-ambiguity.md`` and
-    ``ambiguity-histograms.png`` (see :func:`ambiguity_table`). Returns the SDR table (Markdown)."""
+    ``ambiguity-histograms.png`` (see `ambiguity_table`). Returns the SDR table (Markdown)."""
     runs = []
     for path in paths:
         children = sorted(p.parent for p in Path(path).glob("*/status.json")

@@ -233,7 +233,7 @@ def _pearson_ci(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[float, float]:
 def correlations(items: pd.DataFrame, metrics: pd.DataFrame, aggregate: str = "mean",
                  exclude: tuple[str, ...] = (), seed: int = 0) -> tuple[pd.DataFrame,
                                                                           pd.DataFrame]:
-    """The agreement table (columns :data:`CORRELATION_COLUMNS`) and the merged per-item
+    """The agreement table (columns `CORRELATION_COLUMNS`) and the merged per-item
     table (trial, condition, rating, <metric>...) it was computed from."""
     rated = items[~items["condition"].isin(exclude)]
     per_item = rated.groupby(["trial", "condition"], as_index=False)["rating"].agg(aggregate)

@@ -8,10 +8,10 @@ A test folder holds:
   a stimulus's file name is an opaque key, so the page reveals no condition;
 - ``excerpts/<trial>/{reference,interference}.wav``: the unscaled reference source and the
   sum of the other stems over the same span, for ``gansep listen metrics`` (never served);
-- the page: ``index.html``, ``mushra.js``, ``mushra.css`` (:mod:`gansep.listen.page`).
+- the page: ``index.html``, ``mushra.js``, ``mushra.css`` (`gansep.listen.page`).
 
 Every trial has the open reference (its own button), the hidden reference (condition
-``reference``), the two anchors (:data:`gansep.listen.stimuli.ANCHORS`) and one stimulus per
+``reference``), the two anchors (`gansep.listen.stimuli.ANCHORS`) and one stimulus per
 condition: at most 12 stimuli, as BS.1534-3 asks. One more excerpt, the training trial, lets
 raters learn the page; it is never stored.
 """
@@ -363,7 +363,7 @@ def listed_file(folder: Path, relative: str, key: str) -> Path:
 
 def served_files(folder: Path, description: dict) -> dict[str, tuple[Path, str]]:
     """``{URL path: (file, SHA-256 recorded in test.json)}`` of everything a test serves: the
-    page and every trial's open reference and stimuli, each checked by :func:`listed_file`."""
+    page and every trial's open reference and stimuli, each checked by `listed_file`."""
     files = {}
     page = description.get("page_sha256") or {}
     for name in PAGE_FILES:

@@ -1,5 +1,5 @@
 """``gansep listen fit-objective``: a monotone, interpretable model from reconstruction terms to
-listening-test ratings (:mod:`gansep.eval.perceptual`), fitted by non-negative least squares
+listening-test ratings (`gansep.eval.perceptual`), fitted by non-negative least squares
 and judged by leave-one-trial-out cross-validation.
 
 Every rated stimulus but the hidden reference is one item: its ratings are aggregated over

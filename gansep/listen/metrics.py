@@ -1,5 +1,5 @@
 """``gansep listen metrics``: the objective metrics of every rated stimulus, each on its exact
-excerpt, so they can be set against the ratings (:mod:`gansep.listen.analysis`).
+excerpt, so they can be set against the ratings (`gansep.listen.analysis`).
 
 Every stimulus is scored on the separator's own scale: the loudness gain of the build (recorded
 in ``test.json``) is undone, so L1 and the STFT distance are those a training run would see.
@@ -83,7 +83,7 @@ def compute_metrics(test_dir: Path) -> list[dict]:
 
 
 def write_metrics(test_dir: Path, out: Path) -> list[dict]:
-    """Writes :func:`compute_metrics` as CSV (atomically)."""
+    """Writes `compute_metrics` as CSV (atomically)."""
     rows = compute_metrics(test_dir)
     with atomic_target(out) as tmp, open(tmp, "w", newline="") as file:
         writer = csv.DictWriter(file, ["trial", "condition", *METRICS])

@@ -1,6 +1,6 @@
 """``gansep listen serve``: the storing server of a listening test, a Starlette application
 served by uvicorn. It serves the page, the test's public description and the stimuli, and
-stores submitted trials (:class:`gansep.listen.store.RatingStore`).
+stores submitted trials (`gansep.listen.store.RatingStore`).
 
 Routes:
 
@@ -12,7 +12,7 @@ Routes:
 - ``GET /api/test``: what the page needs: trials, stimulus keys and URLs, no conditions;
 - ``POST /api/session``: ``{"rater": token or null}`` opens a session (a new rater when the
   token is unknown) and returns the rater's orders and finished trials;
-- ``POST /api/ratings``: one trial's ratings (see :meth:`RatingStore.validate`).
+- ``POST /api/ratings``: one trial's ratings (see `RatingStore.validate`).
 
 With ``token``, every request must carry it (``?token=`` or the ``X-Gansep-Token`` header).
 """
@@ -51,7 +51,7 @@ def public_description(description: dict) -> dict:
 
 def checked_test(test_dir: Path) -> tuple[dict, dict[str, tuple[Path, str]]]:
     """The description of the test in ``test_dir`` and its served files (see
-    :func:`gansep.listen.build.served_files`): every listed file resolved inside the test folder
+    `gansep.listen.build.served_files`): every listed file resolved inside the test folder
     (no link out of it) and unchanged since the build; ConfigError otherwise."""
     description = load_test(test_dir)
     files = served_files(test_dir, description)
@@ -65,7 +65,7 @@ def checked_test(test_dir: Path) -> tuple[dict, dict[str, tuple[Path, str]]]:
 
 def create_app(test_dir: Path, db_path: Path, token: str | None = None):
     """The ASGI application of the test in ``test_dir``, storing into ``db_path``. The files
-    are checked at start (:func:`checked_test`) and each file's bytes again before they are
+    are checked at start (`checked_test`) and each file's bytes again before they are
     served."""
     from starlette.applications import Starlette
     from starlette.requests import Request

@@ -1,8 +1,8 @@
 """Adversarial objectives: the GAN losses (least squares, hinge, non-saturating), feature
-matching, and :class:`GAN`, the adversarial term of an :class:`~gansep.losses.Objective`.
+matching, and [`GAN`][], the adversarial term of an [`Objective`][].
 
-The losses take logits of any shape and return a scalar mean; a :class:`GAN` sums them over
-the discriminator's sub-discriminators (:class:`~gansep.models.discriminators.Judgement`),
+The losses take logits of any shape and return a scalar mean; a [`GAN`][] sums them over
+the discriminator's sub-discriminators ([`Judgement`][]),
 each scaled by its weight.
 """
 
@@ -215,7 +215,7 @@ class GAN(nn.Module):
         ``unpaired`` solo examples ``(any batch, sources, channels, time)`` those are the real
         examples instead (semi-supervised training; unconditional discriminators only).
         ``discriminator`` runs the judging pass in place of this term's own (see
-        :meth:`judge`)."""
+        `judge`)."""
         if unpaired is not None:
             if self._conditional():
                 raise ConfigError(f"{self.discriminator.name}: a conditional discriminator "
@@ -265,7 +265,7 @@ class GAN(nn.Module):
                        mixture: torch.Tensor, discriminator=None
                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The generator's weighted adversarial (+ feature-matching) loss and its terms
-        (``discriminator``: see :meth:`judge`)."""
+        (``discriminator``: see `judge`)."""
         fake = self.judge(estimate, mixture, discriminator)
         terms: dict[str, torch.Tensor] = {}
         for f in fake:

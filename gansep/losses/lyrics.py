@@ -15,7 +15,7 @@ output window):
 The term is the summed negative log-likelihood of all segments divided by their frames (a mean
 per frame, so its scale does not depend on how much of the batch is sung). A segment whose
 target cannot fit its frames (more characters, with repeats, than frames) contributes zero
-(``zero_infinity``) and is counted in :attr:`Lyrics.infeasible`.
+(``zero_infinity``) and is counted in `Lyrics.infeasible`.
 """
 
 from __future__ import annotations

@@ -19,9 +19,9 @@ class Objective(nn.Module):
     Args:
         reconstruction: the terms; each carries its own ``weight``. Defaults to L1 alone.
         adversarial: a discriminator with its GAN loss and weights (needs a GAN-capable
-            LightningModule: :class:`~gansep.training.GANSeparator`).
+            LightningModule: [`GANSeparator`][gansep.training.gan.GANSeparator]).
         lyrics: the CTC term of a lyrics head (needs a generator with one:
-            :class:`~gansep.models.LyricsWaveUNet`), with its own weight.
+            `LyricsWaveUNet`), with its own weight.
     """
 
     def __init__(self, reconstruction: Sequence[ReconstructionLoss] | None = None,
@@ -69,7 +69,7 @@ class Objective(nn.Module):
             stems: ``(batch,)`` bool, which examples have stems; the reconstruction terms see
                 only those (None: all).
             transcription: the lyrics head's ``(log_probs, segments)`` (see
-                :mod:`gansep.losses.lyrics`), for the lyrics term.
+                `gansep.losses.lyrics`), for the lyrics term.
         """
         if stems is not None and not bool(stems.all()):
             estimate, reference = estimate[stems], reference[stems]

@@ -1,7 +1,7 @@
 """Reconstruction losses between estimated and reference sources.
 
 Every loss takes ``estimate`` and ``reference`` of shape ``(batch, sources, channels, time)`` and
-returns a scalar; ``weight`` scales it inside an :class:`Objective`.
+returns a scalar; ``weight`` scales it inside an `Objective`.
 """
 
 from __future__ import annotations

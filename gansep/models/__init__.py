@@ -25,7 +25,7 @@ def generator_class_path(generator: Generator) -> str:
 
 
 def build_generator(class_path: str, init_args: dict) -> Generator:
-    """The generator of a recorded class path (one of :data:`GENERATORS`) and arguments."""
+    """The generator of a recorded class path (one of `GENERATORS`) and arguments."""
     if class_path not in GENERATORS:
         raise ConfigError(f"generator class {class_path!r} is not one of gansep's "
                           f"({', '.join(GENERATORS)})")

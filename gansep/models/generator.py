@@ -2,9 +2,9 @@
 separators from other packages (HT Demucs, BS-RoFormer, ...).
 
 A generator maps a mixture ``(batch, channels, time)`` to estimates
-``(batch, sources, channels, time')`` at its ``sample_rate``. Its :class:`Geometry` says how
+``(batch, sources, channels, time')`` at its ``sample_rate``. Its [`Geometry`][] says how
 long one forward pass is and how much input context each output sample needs; its
-:class:`Chunking` says how :func:`gansep.separate.separate` cuts a whole track into forward
+[`Chunking`][] says how [`gansep.separate.separate`][] cuts a whole track into forward
 passes and joins their outputs. The data sampling, separation, validation, evaluation, export
 and ``describe`` use only this interface.
 """
@@ -38,7 +38,7 @@ class Geometry:
 
 @dataclass(frozen=True)
 class Chunking:
-    """How a whole track is cut into forward passes (see :func:`gansep.separate.separate`).
+    """How a whole track is cut into forward passes (see [`gansep.separate.separate`][]).
 
     Chunk ``k`` reads the track (zero-padded by ``pad_left`` on the left) from ``k * step``
     for ``input_length`` samples; the slice ``[keep_start, keep_start + keep_length)`` of its
@@ -47,7 +47,7 @@ class Chunking:
     fades out and the later fades in with linear ramps that sum to one.
 
     ``alignment`` (track samples) and ``reach`` (samples each side) tell
-    :func:`gansep.separate.stream_segments` where a segment may start and how much margin it
+    [`gansep.separate.stream_segments`][] where a segment may start and how much margin it
     needs so that streaming gives what one whole-track pass gives.
     """
 
@@ -99,7 +99,7 @@ class Generator(nn.Module):
         raise NotImplementedError
 
     def chunking(self, chunk_length: int | None = None, overlap: float = 0.25) -> Chunking:
-        """How :func:`gansep.separate.separate` cuts a track into passes of about
+        """How [`gansep.separate.separate`][] cuts a track into passes of about
         ``chunk_length`` output samples (default: the nominal geometry); ``overlap`` is the
         cross-fade's share of a chunk for generators that need one."""
         raise NotImplementedError
@@ -129,8 +129,8 @@ class SegmentGenerator(Generator):
     input context (HT Demucs, BS-RoFormer, Mel-band RoFormer). Whole tracks are separated in
     overlapping segments joined by a linear cross-fade, as Demucs's ``apply_model`` does.
 
-    A subclass sets :attr:`upstream` (the wrapped class), builds ``self.model`` in
-    :meth:`build`, and maps shapes in :meth:`separate_segment`. ``arguments`` are the wrapped
+    A subclass sets `upstream` (the wrapped class), builds ``self.model`` in
+    `build`, and maps shapes in `separate_segment`. ``arguments`` are the wrapped
     class's own keyword arguments, checked against its signature.
 
     Args:
@@ -141,7 +141,7 @@ class SegmentGenerator(Generator):
         arguments: keyword arguments of the wrapped model (its sizes).
     """
 
-    #: The wrapped class (e.g. demucs.htdemucs.HTDemucs); see :meth:`upstream_class`.
+    #: The wrapped class (e.g. demucs.htdemucs.HTDemucs); see `upstream_class`.
     upstream: type
     #: Input lengths a forward pass takes are multiples of this (e.g. the STFT hop).
     length_multiple = 1
@@ -230,7 +230,7 @@ class SegmentGenerator(Generator):
     def upstream_state(self, path: str | Path) -> dict:
         """The wrapped model's state dict from ``path``: a safetensors file, or a torch file
         (a plain state dict, or the layout the upstream package saves) loaded with
-        ``weights_only=True`` (nothing but tensors, plain data and :attr:`upstream_globals`
+        ``weights_only=True`` (nothing but tensors, plain data and `upstream_globals`
         is unpickled). ConfigError naming the file otherwise."""
         path = Path(path)
         if path.suffix == ".safetensors":
@@ -252,7 +252,7 @@ class SegmentGenerator(Generator):
         return self.state_from_upstream(loaded, path)
 
     def state_from_upstream(self, loaded, path: Path) -> dict:
-        """A state dict from what :meth:`upstream_state` loaded (a subclass reads its
+        """A state dict from what `upstream_state` loaded (a subclass reads its
         package's own layout)."""
         if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
             loaded = loaded["state_dict"]
@@ -263,7 +263,7 @@ class SegmentGenerator(Generator):
 
     def load_upstream(self, path: str | Path) -> None:
         """Loads the weights of the wrapped model saved by its own package (see
-        :meth:`upstream_state`); every missing, unexpected or mis-shaped tensor is named."""
+        `upstream_state`); every missing, unexpected or mis-shaped tensor is named."""
         state = self.upstream_state(path)
         own = self.model.state_dict()
         missing = sorted(set(own) - set(state))

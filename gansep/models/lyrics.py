@@ -1,7 +1,7 @@
 """A Wave-U-Net that separates and transcribes lyrics (Stoller, Durand & Ewert, ICASSP 2019):
 a character head branches off the upsampling block whose frame rate is nearest
 ``lyrics_rate`` (about 23 frames/s: a character CTC model can emit at most one character per
-frame) and predicts the characters of a :class:`~gansep.data.lyrics.Vocabulary` plus the CTC
+frame) and predicts the characters of a `Vocabulary` plus the CTC
 blank at every frame of that block."""
 
 from __future__ import annotations
@@ -33,16 +33,16 @@ class LyricsHead(nn.Module):
 
 
 class LyricsWaveUNet(WaveUNet):
-    """A :class:`WaveUNet` with a lyrics head. Separation (``forward``) is unchanged;
-    :meth:`separate_and_transcribe` also returns the head's log-probabilities.
+    """A [`WaveUNet`][] with a lyrics head. Separation (``forward``) is unchanged;
+    `separate_and_transcribe` also returns the head's log-probabilities.
 
     Args:
         vocabulary: the characters predicted (a shipped vocabulary name or a ``.characters``
-            file; see :mod:`gansep.data.lyrics`).
+            file; see `gansep.data.lyrics`).
         lyrics_rate: the head branches off the upsampling block whose frame rate (Hz) is
             nearest this (``gansep describe`` prints the block and its exact rate).
         lyrics_hidden: channels of the head's hidden layer.
-        Other arguments: as :class:`WaveUNet`.
+        Other arguments: as [`WaveUNet`][].
     """
 
     def __init__(self, sources: Sequence[str] = ("vocals", "accompaniment"), channels: int = 2,

@@ -205,7 +205,7 @@ class WaveUNet(Generator):
         """Follows ``input_length`` samples through the network. Returns the output length and
         the input position of output sample 0, or None where some layer would be empty or a
         decimation would drop an end sample (lengths the valid architecture cannot take).
-        ``blocks``, when given, receives one :class:`BlockGeometry` per upsampling block."""
+        ``blocks``, when given, receives one [`BlockGeometry`][] per upsampling block."""
         if not self.context:
             if input_length % 2**self.levels:
                 return None
@@ -256,7 +256,7 @@ class WaveUNet(Generator):
 
     def output_length_for(self, input_length: int) -> int:
         """Output length for ``input_length`` input samples; ValueError if the architecture
-        cannot take that length (see :meth:`geometry_for` for valid lengths)."""
+        cannot take that length (see `geometry_for` for valid lengths)."""
         traced = self._trace(input_length)
         if traced is None:
             raise ValueError(self._invalid_length_message(input_length))
@@ -332,7 +332,7 @@ class WaveUNet(Generator):
 
     def run(self, mixture: torch.Tensor, tap: int | None = None
             ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """:meth:`forward`, also returning the output map of upsampling block ``tap``
+        """`forward`, also returning the output map of upsampling block ``tap``
         ``(batch, features, frames)`` (None without ``tap``): heads branch off there."""
         if mixture.dim() != 3 or mixture.shape[1] != self.channels:
             raise ValueError(f"WaveUNet expects (batch, {self.channels}, time) input, "

@@ -38,7 +38,7 @@ class SeparationMetrics(pl.Callback):
     """Every ``every_n_epochs`` validation epochs, separates whole validation tracks (or their
     first ``duration`` seconds) with the module's inference generator (EMA weights when kept),
     scores them by the run's metrics (BSSEval v4 and SI-SDR, the module's ``metrics``, and the
-    perceptual score given its folder; see :mod:`gansep.eval.metrics`) and logs, per metric and
+    perceptual score given its folder; see [`gansep.eval.metrics`][]) and logs, per metric and
     source, the median over tracks of each track's score as ``val/<metric>/<source>`` (the
     name lower-cased, ``-`` as ``_``: ``val/sdr/vocals``, ``val/si_sdr/vocals``). Under DDP
     every rank separates its share of the tracks and the scores are gathered before logging.
@@ -53,7 +53,7 @@ class SeparationMetrics(pl.Callback):
         batch_size: chunks per forward pass.
         perceptual: a fitted perceptual objective's folder (written by ``gansep listen
             fit-objective``; None: not scored).
-        backend: BSSEval's backend (see :class:`gansep.eval.metrics.BSSEval`); ``torch``
+        backend: BSSEval's backend (see [`gansep.eval.metrics.BSSEval`][]); ``torch``
             scores on ``device``.
         device: where the torch backend scores (None: the module's device, so a GPU run
             scores on its GPU).

@@ -65,8 +65,8 @@ class GANSeparator(Separator):
             GradScaler, gradient norm) is not finite are skipped; more than this many in a row
             stop the run with a DivergenceError naming the term and step.
         init_from, init_from_ema: start the generator (and so its EMA copy) from a trained
-            checkpoint or export; see :class:`~gansep.training.Separator`.
-        metrics: metrics beside BSSEval v4 and SI-SDR; see :class:`~gansep.training.Separator`.
+            checkpoint or export; see [`Separator`][].
+        metrics: metrics beside BSSEval v4 and SI-SDR; see [`Separator`][].
     """
 
     adversarial_training = True

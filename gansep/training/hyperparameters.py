@@ -6,7 +6,7 @@ LightningCLI rebuilds the module of ``--ckpt_path CKPT`` from the checkpoint's
 imports and calls whatever a ``class_path``, a ``_class_path`` or a dotted name given for a
 callable option says. A run configuration given with ``--config`` may do that (a config is a
 program, written by the person who runs it); a checkpoint is a file that people share, so
-:func:`check_hyperparameters` allows only the classes listed in :func:`allowed_classes`.
+`check_hyperparameters` allows only the classes listed in `allowed_classes`.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def unsafe_entries(value, key: str = "") -> list[str]:
 
 
 def check_hyperparameters(checkpoint: dict, path) -> None:
-    """Refuses (:class:`UnsafeCheckpoint`, naming the file and the keys) a checkpoint whose
+    """Refuses (`UnsafeCheckpoint`, naming the file and the keys) a checkpoint whose
     ``hyper_parameters`` or ``datamodule_hyper_parameters`` name code gansep does not allow."""
     found = []
     for part in ("hyper_parameters", "datamodule_hyper_parameters"):

@@ -48,7 +48,7 @@ def _is_gansep_checkpoint(path: Path) -> bool:
 
 def initialise_from(generator: Generator, source: str | Path, ema: bool = True) -> None:
     """Loads into ``generator`` the weights of a gansep checkpoint or export folder, or, for
-    an adapter (:class:`~gansep.models.generator.SegmentGenerator`), a state dict of the
+    an adapter ([`SegmentGenerator`][]), a state dict of the
     wrapped model as its own package saves it; a ConfigError names every architecture setting
     or tensor that differs."""
     source = Path(source)
@@ -97,8 +97,8 @@ class Separator(pl.LightningModule):
             step start fresh (unlike ``--ckpt_path``, which resumes a run).
         init_from_ema: take the source's EMA weights when it has them.
         metrics: metrics scored beside BSSEval v4 and SI-SDR (see
-            :mod:`gansep.eval.metrics`) in ``gansep test``, by the
-            :class:`~gansep.training.callbacks.SeparationMetrics` callback and by
+            [`gansep.eval.metrics`][]) in ``gansep test``, by the
+            [`SeparationMetrics`][] callback and by
             ``gansep evaluate --config`` of this run.
     """
 
@@ -134,7 +134,7 @@ class Separator(pl.LightningModule):
 
     adversarial_training = False
     #: Stand-ins with the same parameters that replay the networks from CUDA graphs, set by
-    #: the :class:`~gansep.training.speedups.SpeedUps` callback for the length of a fit.
+    #: the `SpeedUps` callback for the length of a fit.
     graphed_generator = None
     graphed_discriminator = None
 

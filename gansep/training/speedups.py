@@ -1,6 +1,6 @@
 """GPU speed-ups as one Lightning callback, for any gansep training module (``Separator``,
-``GANSeparator``): ``torch.compile`` (:mod:`gansep.training.compiled`), CUDA-graph replay
-(:mod:`gansep.training.graphs`) and channels-last convolutions (:mod:`gansep.training.layout`).
+``GANSeparator``): ``torch.compile`` (`gansep.training.compiled`), CUDA-graph replay
+(`gansep.training.graphs`) and channels-last convolutions (`gansep.training.layout`).
 The values computed are those of eager training; where a speed-up is unavailable (no GPU, no
 compiler) or fails, training goes on eagerly with a warning saying why.
 

@@ -42,7 +42,7 @@ def fill(text: str, corpus: Path, workspace: Path) -> str:
 
 def _command(args: list[str], workspace: str, stdout: str, stderr: str) -> None:
     """The ``gansep`` command in a process forked from the preloaded server (see
-    :func:`runner`): as the console script runs it, with its own working folder, environment,
+    `runner`): as the console script runs it, with its own working folder, environment,
     standard streams and exit status; an uncaught exception prints its traceback and exits 1,
     as Python does."""
     import sys

@@ -1,5 +1,5 @@
 """The rating page (HTML, JS, CSS; no external resources, so it works offline): one generic
-page that renders any test served by :mod:`gansep.listen.server`."""
+page that renders any test served by `gansep.listen.server`."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ A family (multi-scale, multi-period, spectral, ...) is a set of sub-discriminato
 ``(batch, in_channels, time)`` to a list of feature maps whose last item is the logits. The base
 class adapts a family to separation: it judges each separated source alone (unconditional) or
 together with the mixture (conditional), with one set of weights shared by all sources or one
-per source, and returns one :class:`Judgement` per sub-discriminator (and source).
+per source, and returns one [`Judgement`][] per sub-discriminator (and source).
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ class MultiResolutionSpectral(Discriminator):
             [1024, 120, 600], [2048, 240, 1200], [512, 50, 240]).
         channels: convolution width (UnivNet: 32).
         norm: ``weight``, ``spectral`` or ``none``.
-        conditional, per_source: see :class:`Discriminator`.
+        conditional, per_source: see [`Discriminator`][].
     """
 
     name = "mrsd"
@@ -100,7 +100,7 @@ class ComplexSTFT(Discriminator):
         channels: convolution width (EnCodec: 32).
         dilations: time dilations of the strided convolutions (EnCodec: 1, 2, 4).
         norm: ``weight``, ``spectral`` or ``none``.
-        conditional, per_source: see :class:`Discriminator`.
+        conditional, per_source: see [`Discriminator`][].
     """
 
     name = "cstft"

@@ -62,7 +62,7 @@ class MultiScale(Discriminator):
         norm: ``weight``, ``spectral`` or ``none``; HiFi-GAN uses spectral norm on the
             full-rate scale, which ``spectral_first`` keeps.
         spectral_first: spectral norm on the first scale whatever ``norm`` says.
-        conditional, per_source: see :class:`Discriminator`.
+        conditional, per_source: see [`Discriminator`][].
     """
 
     name = "msd"
@@ -123,7 +123,7 @@ class MultiPeriod(Discriminator):
         periods: one sub-discriminator per period (HiFi-GAN: 2, 3, 5, 7, 11).
         channels: widths of the convolutions (HiFi-GAN: 32, 128, 512, 1024, 1024).
         norm: ``weight``, ``spectral`` or ``none``.
-        conditional, per_source: see :class:`Discriminator`.
+        conditional, per_source: see [`Discriminator`][].
     """
 
     name = "mpd"

@@ -72,8 +72,8 @@ class WaveUNetDiscriminator(Discriminator):
     shared, like every family.
 
     Args:
-        levels, channels, kernel, norm: see :class:`WaveUNetCritic` (the paper's: 6 levels).
-        conditional, per_source: see :class:`~gansep.models.discriminators.Discriminator`.
+        levels, channels, kernel, norm: see `WaveUNetCritic` (the paper's: 6 levels).
+        conditional, per_source: see [`Discriminator`][].
     """
 
     name = "wud"
