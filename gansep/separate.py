@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from gansep.atomic import atomic_target
+from gansep.names import check_plain_name
 from gansep.data.audio import (FFMPEG_EXTENSIONS, READABLE, DataError, fit_channels, read_audio,
                                read_checked, resample, wav_truncation)
 
@@ -205,7 +206,8 @@ def separate_file(separator, path: str | Path, folder: str | Path, format: str =
         raise DataError(f"{folder}: output path exists and is a file")
     log.info("%s: %.1f s at %d Hz, %d channel(s)", path, frames / rate, rate, channels)
     created = not folder.exists()
-    outputs = [folder / f"{source}.{format}" for source in generator.sources]
+    outputs = [folder / f"{check_plain_name(source, 'source name')}.{format}"
+               for source in generator.sources]
     try:
         with ExitStack() as stack:
             writers = []
@@ -231,6 +233,14 @@ def separate_file(separator, path: str | Path, folder: str | Path, format: str =
             folder.rmdir()  # leave no empty folder behind a failed input
         raise
     return outputs
+
+
+def audio_files_in(folder: Path) -> list[Path]:
+    """The audio files (any `READABLE` format) directly in ``folder``: in an output folder of
+    [`separate_file`][], the stems of an earlier run, whichever model wrote them."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in READABLE)
 
 
 def audio_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 import yaml
@@ -22,6 +23,9 @@ def generator_spec(config: Path) -> dict:
         data = yaml.safe_load(config.read_text())
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(f"cannot read {config}: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{config}: not a text (UTF-8) configuration file; expected YAML"
+                          ) from None
     spec, base = data, config.parent
     if isinstance(data, dict) and "model" in data:
         spec = (data["model"] or {}).get("init_args", {}).get("generator")
@@ -73,5 +77,5 @@ def main(argv: list[str]) -> int:
                         help="a generator preset (configs/models/*.yaml) or a run config")
     args = parser.parse_args(argv)
     generator = generator_from_config(args.config)
-    log.info("%s", describe(generator))
+    sys.stdout.write(describe(generator) + "\n")  # the report, on stdout: it can be piped
     return 0

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lightning_fabric.plugins import CheckpointIO
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 
 from gansep.cli.commands import DESCRIPTION
 from gansep.data.datamodule import SeparationData
+from gansep.devices import check_trainer_devices
+from gansep.models import check_parameter_memory, on_meta
 from gansep.errors import ConfigError
 from gansep.checkpoints import check_finite_weights, load_checkpoint_file
-from gansep.training.hyperparameters import check_hyperparameters
+from gansep.training.hyperparameters import check_hyperparameters, check_resolved_model
 from gansep.training.robust import (AtomicCheckpointIO, SaveOnPreemption,
                                     check_training_memory)
 from gansep.training.separator import Separator
@@ -61,6 +65,18 @@ class OneLineParser(LightningArgumentParser):
         sys.exit(2)
 
 
+class CheckedCheckpointIO(AtomicCheckpointIO):
+    """The trainer's checkpoint reader for ``--ckpt_path last``/``best`` and every other path
+    it resolves itself: the checks of `GansepCLI._parse_ckpt_path` (no code named in the
+    hyper-parameters, no non-finite weights) on top of the safe loader."""
+
+    def load_checkpoint(self, path, map_location=None, weights_only=None) -> dict:
+        checkpoint = super().load_checkpoint(path, map_location, weights_only)
+        check_hyperparameters(checkpoint, path)
+        check_finite_weights(checkpoint.get("state_dict") or {}, path)
+        return checkpoint
+
+
 class GansepCLI(LightningCLI):
     """LightningCLI over any [`Separator`][] subclass and [`SeparationData`][], whose
     trainers write checkpoints atomically and save ``last.ckpt`` on SIGTERM."""
@@ -81,17 +97,45 @@ class GansepCLI(LightningCLI):
             raise ConfigError(f"--optimizer/--lr_scheduler: {error}") from None
 
     def _parse_ckpt_path(self) -> None:
-        # Lightning reads the checkpoint's hyperparameters here, before the trainer exists:
-        # check the file first with gansep's safe loader, so a bad one is a one-line error.
+        # Lightning reads the hyper-parameters of any ckpt_path that is a file here, before the
+        # trainer exists (a file named 'last' too, keyword or not): check the file first with
+        # gansep's safe loader, so a bad one is a one-line error. Its hyper-parameters become
+        # configuration: checked before jsonargparse resolves them and again after.
         subcommand = self.config.get("subcommand")
         ckpt_path = self.config[subcommand].get("ckpt_path") if subcommand else None
-        if ckpt_path and ckpt_path not in ("last", "best", "hpc", "registry") and \
-                "://" not in str(ckpt_path):
-            # Its hyper-parameters become configuration: they may name allowed classes only.
-            checkpoint = load_checkpoint_file(ckpt_path)
-            check_hyperparameters(checkpoint, ckpt_path)
-            check_finite_weights(checkpoint.get("state_dict") or {}, ckpt_path)
+        if not ckpt_path or "://" in str(ckpt_path) or not Path(ckpt_path).is_file():
+            if ckpt_path and ckpt_path not in ("last", "best", "hpc", "registry") and \
+                    "://" not in str(ckpt_path):
+                load_checkpoint_file(ckpt_path)  # says what is wrong with the path
+            return super()._parse_ckpt_path()
+        checkpoint = load_checkpoint_file(ckpt_path)
+        check_hyperparameters(checkpoint, ckpt_path)
+        check_finite_weights(checkpoint.get("state_dict") or {}, ckpt_path)
         super()._parse_ckpt_path()
+        model = self.config[subcommand].get("model")
+        check_resolved_model(model.as_dict() if hasattr(model, "as_dict") else model or {},
+                             ckpt_path)
+
+    def before_instantiate_classes(self) -> None:
+        # Sizes checked before anything is built, allocated or started: the device count
+        # against this machine, the generator's parameters on the meta device.
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        trainer = config.get("trainer") or {}
+        check_trainer_devices(trainer.get("accelerator"), trainer.get("devices"))
+        generator = ((config.get("model") or {}).get("init_args") or {}).get("generator")
+        class_path = generator.get("class_path") if generator is not None else None
+        if isinstance(class_path, str) and "." in class_path:
+            import importlib
+
+            module, _, name = class_path.rpartition(".")
+            init_args = generator.get("init_args")
+            init_args = init_args.as_dict() if hasattr(init_args, "as_dict") else dict(
+                init_args or {})
+            cls = getattr(importlib.import_module(module), name)
+            copies = 4 if subcommand == "fit" else 1  # weights, gradients, Adam's 2 moments
+            check_parameter_memory(on_meta(cls, init_args), "model.init_args.generator "
+                                   f"({class_path})", copies)
 
     def instantiate_classes(self) -> None:
         super().instantiate_classes()
@@ -103,7 +147,7 @@ class GansepCLI(LightningCLI):
         plugins = self._get(self.config_init, "trainer", default={}).get("plugins") or []
         plugins = list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(plugin, CheckpointIO) for plugin in plugins):
-            plugins.append(AtomicCheckpointIO())
+            plugins.append(CheckedCheckpointIO())
         kwargs.setdefault("plugins", plugins)
         return super().instantiate_trainer(**kwargs)
 

@@ -48,7 +48,30 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def check_config_files(args: list[str]) -> None:
+    """ConfigError naming a ``--config`` file that is not UTF-8 text (a binary file given by
+    mistake), before a parser fails on it with a decoding traceback."""
+    for index, arg in enumerate(args):
+        value = args[index + 1] if arg == "--config" and index + 1 < len(args) else \
+            arg.partition("=")[2] if arg.startswith("--config=") else None
+        if value is None or not os.path.isfile(value):
+            continue
+        try:
+            with open(value, "rb") as handle:
+                text = handle.read(1 << 20).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ConfigError(f"--config {value}: not a text (UTF-8) configuration file (byte "
+                              f"{error.start} is {error.object[error.start]:#04x}); expected "
+                              "YAML") from None
+        except OSError:
+            continue  # the parser says what is wrong with the path
+        if "\0" in text:
+            raise ConfigError(f"--config {value}: not a text configuration file (it holds NUL "
+                              "bytes); expected YAML")
+
+
 def _run(command: str, args: list[str], from_sys_argv: bool) -> int:
+    check_config_files(args)
     if command in TOOLS:
         import importlib
         import signal

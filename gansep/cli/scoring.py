@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gansep.cli.options import positive_float
-from gansep.eval.metrics import read_metrics, standard_metrics
+from gansep.cli.options import in_range
+from gansep.eval.metrics import FRAME_SECONDS, read_metrics, standard_metrics
+
+_frame = in_range(float, *FRAME_SECONDS, what=f"seconds from {FRAME_SECONDS[0]:g} to "
+                  f"{FRAME_SECONDS[1]:g}")
 
 
 def add_scoring_options(parser: argparse.ArgumentParser) -> None:
@@ -17,9 +20,11 @@ def add_scoring_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", choices=["fast", "torch", "museval"], default="fast",
                         help="BSSEval v4 implementation (default: fast, numpy; torch: the "
                              "same in torch on --device; museval: the reference)")
-    parser.add_argument("--window", type=positive_float, default=1.0,
-                        help="frame length, seconds")
-    parser.add_argument("--hop", type=positive_float, default=1.0, help="frame hop, seconds")
+    parser.add_argument("--window", type=_frame, default=1.0,
+                        help=f"frame length, seconds ({FRAME_SECONDS[0]:g} to "
+                             f"{FRAME_SECONDS[1]:g})")
+    parser.add_argument("--hop", type=_frame, default=1.0,
+                        help=f"frame hop, seconds ({FRAME_SECONDS[0]:g} to {FRAME_SECONDS[1]:g})")
     parser.add_argument("--overwrite", action="store_true",
                         help="score again the tracks whose stored results came from another "
                              "checkpoint, data or options (by default such a rerun is refused)")

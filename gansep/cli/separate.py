@@ -14,7 +14,7 @@ from gansep.cli.options import (device, distinct_paths, in_range, positive_int,
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 from gansep.export import load_separator
-from gansep.separate import CHUNK_SECONDS, audio_inputs, separate_file
+from gansep.separate import CHUNK_SECONDS, audio_files_in, audio_inputs, separate_file
 
 log = logging.getLogger(__name__)
 # Shorter chunks or segments only multiply the passes (each pays the network's context);
@@ -85,21 +85,32 @@ def main(argv: list[str]) -> int:
     distinct_paths([("audio", p) for p in [*args.inputs, *files]] + [("--model", args.model)],
                    files=[("output", f) for group in outputs.values() for f in group],
                    folders=[("output folder", args.out / p.stem) for p in files])
-    earlier = [f for group in outputs.values() for f in group if f.exists()]
-    if earlier and not args.overwrite:
-        raise ConfigError(f"--out {args.out}: {len(earlier)} output file(s) of an earlier run "
-                          f"are there (e.g. {earlier[0]}); nothing written: pass --overwrite "
+    # An earlier run's stems are every audio file in a track's output folder, whichever model
+    # (other sources) or --format wrote them: replaced as a whole, never mixed with new ones.
+    earlier = {path: audio_files_in(args.out / path.stem) for path in files}
+    found = [f for group in earlier.values() for f in group]
+    if found and not args.overwrite:
+        raise ConfigError(f"--out {args.out}: {len(found)} output file(s) of an earlier run "
+                          f"are there (e.g. {found[0]}); nothing written: pass --overwrite "
                           "to replace them, or choose another --out")
     for problem in failures:
         log.error("%s", problem)
     for path in files:
         try:
-            separate_file(separator, path, args.out / path.stem, args.format, args.subtype,
-                          args.batch_size, args.chunk_seconds, args.segment_seconds,
-                          args.precision, progress=True, overlap=args.overlap)
+            written = separate_file(separator, path, args.out / path.stem, args.format,
+                                    args.subtype, args.batch_size, args.chunk_seconds,
+                                    args.segment_seconds, args.precision, progress=True,
+                                    overlap=args.overlap)
         except (DataError, ValueError, RuntimeError) as error:
             failures.append(str(error) if str(path) in str(error) else f"{path}: {error}")
             log.error("%s", failures[-1])
+            continue
+        stale = [f for f in earlier[path] if f not in written]
+        for file in stale:  # the earlier run's stems this model does not write
+            file.unlink()
+        if stale:
+            log.info("%s: replaced the earlier run's output (removed %s)", args.out / path.stem,
+                     ", ".join(f.name for f in stale))
     if failures:
         log.error("%d input(s) failed:\n  %s", len(failures), "\n  ".join(failures))
         return 1

@@ -270,6 +270,15 @@ def finish(out: Path, failures: dict[str, str]) -> int:
                 Path(tmp).write_text(text)
     log.info("%s", markdown)
     log.info("wrote %s", out / "results.md")
+    if failures and not rows:
+        # Not one track could be scored: the input as a whole is bad (references given as
+        # estimates, a window longer than every track, a misspelt source), exit 2.
+        by_problem: dict[str, list[str]] = {}
+        for name, problem in failures.items():
+            by_problem.setdefault(problem, []).append(name)
+        raise ConfigError(f"no track scored ({len(failures)} of {len(failures)}): " + "; ".join(
+            f"{problem} ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})"
+            for problem, names in by_problem.items()))
     if failures:
         log.error("%d track(s) not scored:\n  %s", len(failures),
                   "\n  ".join(f"{name}: {problem}" for name, problem in failures.items()))
@@ -377,8 +386,8 @@ def score_folders(references: Path, estimates: Path, out: Path,
     return score_all(jobs, out, metrics, overwrite, batch_tracks=batch_tracks_of(metrics))
 
 
-def _track_files(estimate_dir: Path, reference_dir: Path, sources: list[str] | None = None
-                 ) -> tuple[dict, dict]:
+def _track_files(estimate_dir: Path, reference_dir: Path, sources: list[str] | None = None,
+                 say: bool = False) -> tuple[dict, dict]:
     """``({source: estimate file}, {stem: reference file})`` of one track. The sources are
     ``sources`` (``--sources``) or, when unambiguous, the estimates' file names: each a
     reference stem, except at most one "rest" source (the sum of the stems not estimated,
@@ -407,6 +416,13 @@ def _track_files(estimate_dir: Path, reference_dir: Path, sources: list[str] | N
                          f"not reference stem(s) of {reference_dir} ({stems}); one source may be "
                          "the sum of the stems not estimated only beside at least one stem: "
                          "rename the files or name the sources with --sources")
+    if say and rest and len(estimate_files) > 2:
+        # An extra stem beside the estimates changes what the rest source is: say so.
+        summed = sorted(set(reference_files) - set(estimate_files))
+        log.warning("%s: %s is scored against the sum of %s only, since %s are estimated too "
+                    "(--sources names the sources to score)", estimate_dir, rest[0],
+                    " + ".join(summed) or "no stem",
+                    ", ".join(sorted(set(estimate_files) - {rest[0]})))
     return estimate_files, reference_files
 
 
@@ -424,7 +440,8 @@ def read_stems(files: dict[str, Path]) -> tuple[dict[str, np.ndarray], int]:
 
 def _load_folder(estimate_dir: Path, reference_dir: Path,
                  sources: list[str] | None = None) -> Loaded:
-    estimate_files, reference_files = _track_files(estimate_dir, reference_dir, sources)
+    estimate_files, reference_files = _track_files(estimate_dir, reference_dir, sources,
+                                                   say=True)
     stems, rate = read_stems(reference_files)
     channels = {a.shape[0] for a in stems.values()}
     if len(channels) > 1:

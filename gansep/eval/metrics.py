@@ -25,6 +25,7 @@ Every table, ``gansep compare`` and the validation log show whatever names the r
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -86,6 +87,11 @@ class Metric:
         return {f"metric {type(self).__module__}.{type(self).__qualname__}": settings}
 
 
+#: BSSEval frame lengths and hops, seconds: a frame of a few samples has no meaningful
+#: projection (and a hop of 0 samples never advances); an hour bounds the memory of one frame.
+FRAME_SECONDS = (0.01, 3600.0)
+
+
 class BSSEval(Metric):
     """BSSEval v4 (SDR, ISR, SIR, SAR) per frame, as museval computes it (see
     [`gansep.eval.bsseval.bss_eval`][]): ``window`` and ``hop`` in seconds, ``backend``
@@ -106,6 +112,11 @@ class BSSEval(Metric):
             check_device(device, "BSSEval device")
         if batch_tracks < 1:
             raise ConfigError(f"BSSEval batch_tracks: {batch_tracks}; expected at least 1")
+        for name, value in (("window", window), ("hop", hop)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value)
+                    and FRAME_SECONDS[0] <= value <= FRAME_SECONDS[1]):
+                raise ConfigError(f"BSSEval {name}: {value!r}; expected seconds from "
+                                  f"{FRAME_SECONDS[0]:g} to {FRAME_SECONDS[1]:g}")
         self.window, self.hop, self.backend, self.device = window, hop, backend, device
         self.batch_tracks = batch_tracks
 

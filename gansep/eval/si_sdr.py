@@ -8,7 +8,12 @@ import numpy as np
 def si_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-8) -> float:
     """SI-SDR in dB of one source over the whole signal, channels concatenated, means removed.
     NaN when the reference or the estimate is silent (undefined, as BSSEval leaves silent
-    frames: a silent estimate would otherwise score 0 dB, better than most bad estimates)."""
+    frames: a silent estimate would otherwise score 0 dB, better than most bad estimates).
+
+    ``eps`` is relative to the estimate's energy, added to both energies of the ratio: the
+    value is exactly invariant to scaling the estimate, or both signals, by any factor (an
+    absolute epsilon, as torchmetrics' ``eps``, pulls quiet signals toward 0 dB), and a
+    perfect estimate scores ``10 log10(1 + 1/eps)`` (80 dB) rather than infinity."""
     reference = np.asarray(reference, dtype=np.float64)
     estimate = np.asarray(estimate, dtype=np.float64)
     reference = (reference - reference.mean(-1, keepdims=True)).ravel()
@@ -18,4 +23,5 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray, eps: float = 1e-8) -> fl
         return float("nan")
     target = np.dot(estimate, reference) / energy * reference
     residual = estimate - target
-    return float(10 * np.log10((target @ target + eps) / (residual @ residual + eps)))
+    floor = eps * np.dot(estimate, estimate)
+    return float(10 * np.log10((target @ target + floor) / (residual @ residual + floor)))

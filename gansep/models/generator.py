@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gansep.errors import ConfigError
+from gansep.names import plain_name_problem
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +114,16 @@ class Generator(nn.Module):
         return []
 
 
+def source_problems(sources) -> list[str]:
+    """What is wrong with a generator's ``sources``: they must be distinct plain names, since
+    each becomes a file name (``<source>.wav``) wherever estimates are written."""
+    if isinstance(sources, str) or len(sources) < 1 or len(set(sources)) != len(sources):
+        return [f"sources must be distinct names, got {sources!r}"]
+    return [f"sources: {problem}" for problem in map(plain_name_problem, sources) if problem]
+
+
 def _checked_common(sources, channels, sample_rate, segment_length) -> list[str]:
-    problems = []
-    if len(sources) < 1 or len(set(sources)) != len(sources):
-        problems.append(f"sources must be distinct names, got {list(sources)}")
+    problems = source_problems(sources)
     for key, value in [("channels", channels), ("sample_rate", sample_rate),
                        ("segment_length", segment_length)]:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

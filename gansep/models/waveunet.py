@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gansep.errors import ConfigError
-from gansep.models.generator import Chunking, Generator, Geometry
+from gansep.models.generator import Chunking, Generator, Geometry, source_problems
 
 # Slope of the LeakyReLU used after every convolution but the output one (the paper's code uses
 # TensorFlow's default of 0.2).
@@ -157,9 +157,7 @@ class WaveUNet(Generator):
     @staticmethod
     def _check_arguments(sources, channels, sample_rate, levels, extra_filters, down_kernel,
                          up_kernel, output_kernel, upsampling, difference_output, output_length):
-        problems = []
-        if len(sources) < 1 or len(set(sources)) != len(sources):
-            problems.append(f"sources must be distinct names, got {list(sources)}")
+        problems = source_problems(sources)
         if difference_output and len(sources) < 2:
             problems.append("difference_output needs at least 2 sources")
         for name, value in [("channels", channels), ("sample_rate", sample_rate),

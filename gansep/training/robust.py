@@ -15,6 +15,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from gansep.atomic import atomic_target
 from gansep.checkpoints import load_checkpoint_file
+from gansep.devices import physical_memory
 from gansep.errors import ConfigError, GansepError
 
 log = logging.getLogger(__name__)
@@ -127,16 +128,6 @@ def gradient_norm(parameters) -> torch.Tensor:
     if not grads:
         return torch.zeros(())
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # few kernels
-
-
-def physical_memory() -> int | None:
-    """This machine's physical memory in bytes, or None where it cannot be read."""
-    import os
-
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def check_training_memory(generator, batch_size: int, memory: int | None = None) -> None:

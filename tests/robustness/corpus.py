@@ -47,9 +47,21 @@ HYPERPARAMETERS = {
     "_instantiator": "pytorch_lightning.cli.instantiate_module"}
 
 
-def hyperparameter_payloads(touch: dict) -> dict[str, dict]:
-    """Changes to :data:`HYPERPARAMETERS` that would run ``touch`` (``{"command": ...}``)."""
+def hyperparameter_payloads(touch: dict, root: Path) -> dict[str, dict]:
+    """Changes to :data:`HYPERPARAMETERS` that would run ``touch`` (``{"command": ...}``);
+    ``root`` holds ``subconfig/payload.yaml`` and ``subconfig/payload`` (the same sub-config
+    without an ending), which jsonargparse would read when a value is their path."""
+    text = "{class_path: os.system, init_args: {command: '%s'}}" % touch["command"]
     return {
+        "subconfig-absolute": {"lr_scheduler": str(root / "subconfig" / "payload.yaml")},
+        # Relative to the working folder (the case copies subconfig/ there as sub/).
+        "subconfig-relative": {"lr_scheduler": "sub/payload"},
+        "subconfig-beside": {"optimizer": "../subconfig/payload"},  # beside the checkpoint
+        "subconfig-text": {"optimizer": text},
+        "subconfig-gan": {"_class_path": "gansep.training.GANSeparator",
+                          "discriminator_lr_scheduler": str(root / "subconfig" / "payload")},
+        "subconfig-nested": {"objective": {"class_path": "gansep.losses.Objective", "init_args": {
+            "reconstruction": [str(root / "subconfig" / "payload")]}}},
         "optimizer": {"optimizer": {"class_path": "os.system", "init_args": touch}},
         "scheduler": {"lr_scheduler": {"class_path": "subprocess.call",
                                        "init_args": {"args": touch["command"].split()}}},
@@ -74,6 +86,19 @@ class Payload:
 def _wav(path: Path, audio: np.ndarray, rate: int = RATE, subtype: str = "FLOAT") -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(path, audio, rate, subtype=subtype)
+
+
+def _reexport(folder: Path, target: Path, edit) -> None:
+    """A copy of the export ``folder`` whose description ``edit(config)`` changed, with its
+    digest recomputed: a tampered file that passes the integrity checks."""
+    from gansep.checkpoints import DIGEST, description_digest
+
+    shutil.copytree(folder, target)
+    config = json.loads((target / "separator.json").read_text())
+    edit(config)
+    config.pop(DIGEST)
+    config[DIGEST] = description_digest(config)
+    (target / "separator.json").write_text(json.dumps(config))
 
 
 def build(root: Path) -> Path:
@@ -120,10 +145,17 @@ def build(root: Path) -> Path:
     torch.save({"state_dict": {}}, root / "ckpt" / "foreign.ckpt")
     # Hyper-parameters that name code: LightningCLI would import and call them.
     touch = {"command": f"touch {root / 'PAYLOAD-RAN'}"}
-    for name, change in hyperparameter_payloads(touch).items():
+    (root / "subconfig").mkdir()
+    for name in ("payload.yaml", "payload"):
+        (root / "subconfig" / name).write_text(
+            f"class_path: os.system\ninit_args: {{command: '{touch['command']}'}}\n")
+    for name, change in hyperparameter_payloads(touch, root).items():
         checkpoint = torch.load(root / "a.ckpt", weights_only=True)
         checkpoint["hyper_parameters"] = {**HYPERPARAMETERS, **change}
         torch.save(checkpoint, root / "ckpt" / f"hparams-{name}.ckpt")
+    # A file named 'last' in the working folder: Lightning loads it, keyword or not.
+    (root / "last-file").mkdir()
+    shutil.copy(root / "ckpt" / "hparams-subconfig-relative.ckpt", root / "last-file" / "last")
 
     # NaN weights: a checkpoint, and an export whose hashes and digest agree with them.
     checkpoint = torch.load(root / "a.ckpt", weights_only=True)
@@ -145,6 +177,19 @@ def build(root: Path) -> Path:
     config.pop(DIGEST)
     config[DIGEST] = description_digest(config)
     (root / "exports" / "nan" / "separator.json").write_text(json.dumps(config))
+
+    # Source names that are paths, in a checkpoint and in an export whose digests agree.
+    for name, source in (("dotdot", "../../../escaped"), ("absolute", str(root / "escaped")),
+                         ("nul", "voc\0als"), ("dot", "..")):
+        checkpoint = torch.load(root / "a.ckpt", weights_only=True)
+        checkpoint["gansep"]["generator"]["sources"] = [source, "accompaniment"]
+        torch.save(checkpoint, root / "ckpt" / f"source-{name}.ckpt")
+        _reexport(root / "separator", root / "exports" / f"source-{name}",
+                  lambda config: [c.update(sources=[source, "accompaniment"])
+                                  for c in (config, config["generator"]["init_args"])])
+    # A model of four sources, for a rerun over the output of the two-source one.
+    write_separator(tiny_generator(sources=["vocals", "drums", "bass", "other"],
+                                   output_length=512), root / "exports" / "four-sources")
 
     # Tampered exports.
     for name in ("rate", "json-cut", "ts", "weights", "consistent"):
@@ -191,6 +236,9 @@ def build(root: Path) -> Path:
     _wav(root / "stem-named" / "vocals" / "vocals.wav", noise)
     for source in ("vocals", "accompaniment"):  # an earlier `separate good.wav`
         _wav(root / "separated" / "good" / f"{source}.wav", noise)
+    for source in ("drums", "bass"):  # an earlier `separate good.wav` by another model
+        _wav(root / "separated-other" / "good" / f"{source}.flac", noise, subtype="PCM_16")
+    (root / "separated-other" / "good" / "notes.txt").write_text("the user's own file\n")
     sf.write(audio / "same" / "song.flac", noise, RATE)
 
     # Lyrics and word timings, for align, score-alignment and evaluate-alignment.
@@ -218,7 +266,7 @@ def build(root: Path) -> Path:
     for name, change in (("nan", "nan"), ("rate", "rate"), ("channels", "channels"),
                          ("text", "text"), ("missing", "missing"), ("half", "half"),
                          ("cut", "cut"), ("silent", "silent"), ("misspelt", "misspelt"),
-                         ("only-misspelt", "only-misspelt")):
+                         ("only-misspelt", "only-misspelt"), ("extra-stem", "extra-stem")):
         folder = root / "estimates" / name
         shutil.copytree(estimates, folder)
         vocals = folder / "toy-test-000" / "vocals.wav"
@@ -236,6 +284,10 @@ def build(root: Path) -> Path:
             sf.write(vocals, sound[: len(sound) // 2], rate, subtype="FLOAT")
         elif change == "cut":
             vocals.write_bytes(vocals.read_bytes()[: vocals.stat().st_size * 2 // 3])
+        elif change == "extra-stem":  # an estimate of drums too, beside the two sources
+            for track in folder.iterdir():
+                drums, rate = sf.read(test / track.name / "drums.wav", dtype="float32")
+                sf.write(track / "drums.wav", 0.5 * drums, rate, subtype="FLOAT")
         elif change == "silent":
             sf.write(vocals, np.zeros_like(sound), rate, subtype="FLOAT")
         elif change in ("misspelt", "only-misspelt"):
@@ -305,6 +357,12 @@ def build(root: Path) -> Path:
         f"data: {{collection: {{init_args: {{root: {sets / 'empty-stem'}}}}}}}\n")
     (root / "levels0.yaml").write_text(
         "class_path: gansep.models.WaveUNet\ninit_args: {levels: 0}\n")
+    # Sizes that cannot fit any machine here: refused before anything is allocated.
+    (root / "huge-waveunet.yaml").write_text(
+        "class_path: gansep.models.WaveUNet\ninit_args: {extra_filters: 200000}\n")
+    (root / "huge-roformer.yaml").write_text(
+        "class_path: gansep.models.BSRoformer\ninit_args: {sources: [vocals, accompaniment], "
+        "segment_length: 353280, arguments: {dim: 65536, depth: 64}}\n")
 
     # A listening test of the estimates, and ratings files for listen analyse.
     from gansep.listen.build import build_test

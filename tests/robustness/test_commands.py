@@ -88,7 +88,10 @@ def runner():
 def execute(case: Case, corpus: Path, workspace: Path) -> dict:
     workspace.mkdir(parents=True)
     for source, target in case.copy:
-        shutil.copytree(corpus / source, workspace / target)
+        if (corpus / source).is_file():
+            shutil.copy(corpus / source, workspace / target)
+        else:
+            shutil.copytree(corpus / source, workspace / target)
     before = snapshot(workspace)
     args = [fill(a, corpus, workspace) for a in case.args]
     streams = workspace.parent / f"{workspace.name}.out", workspace.parent / f"{workspace.name}.err"

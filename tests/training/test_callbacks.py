@@ -20,6 +20,19 @@ def test_si_sdr_hand_value():
     assert np.isnan(si_sdr(np.zeros((2, 8)), np.ones((2, 8))))
 
 
+@pytest.mark.parametrize("scale", [1e-8, 1e-7, 1e-6, 1e-4, 1e-2, 1.0, 1e2, 1e4])
+def test_si_sdr_is_scale_invariant_at_any_level(scale):
+    rng = np.random.default_rng(1)
+    reference = rng.standard_normal((2, 4000))
+    estimate = 0.7 * reference + 0.4 * rng.standard_normal((2, 4000))
+    value = si_sdr(reference, estimate)
+    assert si_sdr(reference, scale * estimate) == pytest.approx(value, abs=1e-6)
+    assert si_sdr(scale * reference, scale * estimate) == pytest.approx(value, abs=1e-6)
+    assert si_sdr(scale * reference, estimate) == pytest.approx(value, abs=1e-6)
+    # A perfect estimate at any level: the same finite ceiling, 10 log10(1 + 1e8).
+    assert si_sdr(scale * reference, scale * reference) == pytest.approx(80.0, abs=1e-6)
+
+
 def test_spectrogram_image_range():
     image = log_spectrogram(np.random.default_rng(0).standard_normal((2, 8000)))
     assert image.shape[0] == 513 and image.min() >= 0 and image.max() == 1
