@@ -86,3 +86,65 @@ def write_json_atomic(path: str | Path, data) -> None:
     with atomic_target(path) as tmp:
         with open(tmp, "w") as file:
             json.dump(data, file, indent=1, allow_nan=False)
+
+
+#: The file by which a command's output folder says which command wrote it and what it holds.
+MANIFEST = "gansep-output.json"
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_dir())
+
+
+@contextmanager
+def replaced_folder(out: str | Path, command: str):
+    """Yields a new, empty folder beside ``out`` into which ``command`` (e.g. ``gansep
+    compare``) writes its whole output; once the block completes, that folder replaces
+    ``out``, with a `MANIFEST` listing its files, so that no file of an earlier run is left
+    beside the new ones. ``out`` must be absent, empty, or the output of an earlier run of the
+    same command holding only the files it listed; anything else (another command's output,
+    a person's files) is refused with a ConfigError before anything is written. If the block
+    fails, ``out`` is left as it was."""
+    from gansep.errors import ConfigError
+
+    out = Path(out)
+    if out.is_dir() and any(out.iterdir()):
+        found = _listing(out)
+        try:
+            manifest = json.loads((out / MANIFEST).read_text())
+            owner, listed = manifest["command"], set(manifest["files"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ConfigError(f"--out {out}: holds files that {command} did not write (e.g. "
+                              f"{found[0]}); nothing written: choose an empty or new folder"
+                              ) from None
+        if owner != command:
+            raise ConfigError(f"--out {out}: holds the output of {owner}, not of {command}; "
+                              "nothing written: choose an empty or new folder")
+        foreign = [name for name in found if name != MANIFEST and name not in listed]
+        if foreign:
+            raise ConfigError(f"--out {out}: holds files that {command} did not write "
+                              f"({', '.join(foreign[:3])}); nothing written: move them, or "
+                              "choose an empty or new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.{_owner_tag()}.", dir=out.parent))
+    old = None
+    try:
+        yield new
+        write_json_atomic(new / MANIFEST, {"command": command, "files": _listing(new)})
+        os.chmod(new, 0o777 & ~_umask())
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+            os.rename(out, old / out.name)
+        os.rename(new, out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(new, ignore_errors=True)
+        if old is not None and not out.exists():
+            os.rename(old / out.name, out)  # put the earlier output back
+        raise
+    finally:
+        if old is not None:
+            import shutil
+
+            shutil.rmtree(old, ignore_errors=True)

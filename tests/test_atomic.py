@@ -69,3 +69,35 @@ def test_the_next_write_removes_what_sigkill_left(tmp_path):
     finally:
         live.kill()
         live.wait(30)
+
+
+def test_replaced_folder_replaces_its_own_output_whole_and_refuses_any_other(tmp_path):
+    import pytest
+
+    from gansep.atomic import MANIFEST, replaced_folder
+    from gansep.errors import ConfigError
+
+    out = tmp_path / "out"
+    with replaced_folder(out, "gansep x") as folder:
+        (folder / "a.md").write_text("first")
+        (folder / "sub").mkdir()
+        (folder / "sub" / "b.png").write_text("first")
+    with replaced_folder(out, "gansep x") as folder:  # its own earlier output: replaced whole
+        (folder / "a.md").write_text("second")
+    assert sorted(p.name for p in out.rglob("*")) == ["a.md", MANIFEST]
+    assert (out / "a.md").read_text() == "second"
+    with pytest.raises(RuntimeError):  # a failed run leaves the earlier output as it was
+        with replaced_folder(out, "gansep x") as folder:
+            (folder / "a.md").write_text("third")
+            raise RuntimeError("failed")
+    assert (out / "a.md").read_text() == "second"
+    with pytest.raises(ConfigError, match="holds the output of gansep x, not of gansep y"):
+        with replaced_folder(out, "gansep y"):
+            pass
+    (out / "notes.txt").write_text("a person's file")
+    with pytest.raises(ConfigError, match="did not write \\(notes.txt\\)"):
+        with replaced_folder(out, "gansep x"):
+            pass
+    assert (out / "notes.txt").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # nothing left over
+

@@ -37,10 +37,13 @@ _lufs = in_range(float, -70.0, -1.0, "a loudness from -70 to -1 LUFS")
 _port = in_range(int, 0, 65535, "a TCP port 0-65535")
 
 
-def _file_out(path: Path, option: str) -> None:
+def _file_out(path: Path, option: str, overwrite: bool = False) -> None:
     writable_folder(Path(path).parent if str(Path(path).parent) else Path("."), option)
     if Path(path).is_dir():
         raise ConfigError(f"{option} {path}: is a folder, expected a file name")
+    if Path(path).exists() and not overwrite:
+        raise ConfigError(f"{option} {path}: exists; nothing written: pass --overwrite to "
+                          "replace it, or choose another file name")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,10 +85,12 @@ def parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write the stored ratings as CSV")
     export.add_argument("--db", type=Path, required=True)
     export.add_argument("--out", type=Path, required=True, help="CSV file")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     metrics = commands.add_parser("metrics", help="objective metrics of every stimulus")
     metrics.add_argument("test", type=Path, help="test folder")
     metrics.add_argument("--out", type=Path, required=True, help="CSV file")
+    metrics.add_argument("--overwrite", action="store_true", help="replace an existing --out")
 
     analyse = commands.add_parser("analyse", help="screening, statistics and correlations")
     given = analyse.add_mutually_exclusive_group(required=True)
@@ -137,13 +142,13 @@ def main(argv: list[str]) -> int:
         serve(args.test, args.db or args.test / "ratings.sqlite", args.host, args.port,
               args.token)
     elif args.command == "export":
-        _file_out(args.out, "--out")
         distinct_paths([("--db", args.db)], files=[("--out", args.out)])
+        _file_out(args.out, "--out", args.overwrite)
         rows = export_csv(args.db, args.out)
         log.info("wrote %s: %d ratings", args.out, rows)
     elif args.command == "metrics":
-        _file_out(args.out, "--out")
         distinct_paths([("test", args.test)], files=[("--out", args.out)])
+        _file_out(args.out, "--out", args.overwrite)
         write_metrics(args.test, args.out)
     elif args.command == "fit-objective":
         writable_folder(args.out)

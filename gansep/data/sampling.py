@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from math import ceil, gcd
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from gansep.atomic import sha256_file
 from gansep.data.audio import DataError, fit_channels, resample
 from gansep.data.lyrics import vocabulary
 from gansep.data.tracks import Track
@@ -323,9 +325,10 @@ class ValidationExcerpts(Dataset):
 
 class FullTracks(Dataset):
     """Whole tracks at their native rate, for evaluation: item is a dict with ``name``,
-    ``sample_rate``, ``folder`` ([`Track.folder`][]), ``mixture`` ``(channels, time)`` and
-    ``references``
-    ``(sources, channels, time)``, optionally cut to the first ``duration`` seconds."""
+    ``sample_rate``, ``folder`` ([`Track.folder`][]), ``mixture`` ``(channels, time)``,
+    ``references`` ``(sources, channels, time)``, optionally cut to the first ``duration``
+    seconds, and ``data_sha256`` (``{file name: SHA-256}`` of the files the track is read
+    from: results record what they were scored against)."""
 
     def __init__(self, tracks: Sequence[Track], sources: Sequence[str],
                  duration: float | None = None):
@@ -343,7 +346,8 @@ class FullTracks(Dataset):
             stop = min(stop, int(self.duration * track.sample_rate))
         return {"name": track.name, "sample_rate": track.sample_rate, "folder": track.folder(),
                 "mixture": torch.from_numpy(track.read_mixture(0, stop)),
-                "references": torch.from_numpy(track.read_sources(self.sources, 0, stop))}
+                "references": torch.from_numpy(track.read_sources(self.sources, 0, stop)),
+                "data_sha256": {Path(p).name: sha256_file(p) for p in track.source_files()}}
 
 
 class ExcerptSampler(DistributedSampler):

@@ -103,11 +103,17 @@ def track_rows(track: str, data: dict) -> list[dict]:
         for metric in framewise:
             values = [frame["metrics"].get(metric) for frame in target["frames"]]
             values = np.array([np.nan if v is None else v for v in values], dtype=float)
+            if np.isinf(values).any():
+                raise ValueError(f"{metric} of {row['source']} is infinite in "
+                                 f"{int(np.isinf(values).sum())} frame(s): a score that would "
+                                 "be wrong (an estimate equal to its reference?) is refused")
             row[metric] = float(median_over_frames(values[None])[0]) if len(values) else np.nan
         row["SI-SDR"] = np.nan
         for name, value in target.items():  # whole-track values
             if name not in _NOT_METRICS and (value is None or isinstance(value, (int, float))):
                 row[name] = np.nan if value is None else float(value)
+                if np.isinf(row[name]):
+                    raise ValueError(f"{name} of {row['source']} is infinite: refused")
         rows.append(row)
     return rows
 

@@ -14,17 +14,18 @@ p-value and the median difference. A box plot shows per-track SDR per objective.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
 
 import numpy as np
 
-from gansep.atomic import atomic_target
+from gansep.atomic import atomic_target, replaced_folder
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 from gansep.eval.ambiguity import DECIDED, PhraseScore, summary
-from gansep.eval.evaluate import LYRICS
+from gansep.eval.evaluate import LYRICS, PROVENANCE
 from gansep.eval.metrics import Ambiguity
 from gansep.eval.results import PERCEPTUAL, STANDARD, metric_names, read_track_scores
 from gansep.eval.transcribe import add_counts, rates
@@ -198,6 +199,74 @@ def _ambiguity_histograms(pooled: dict, source: str, path: Path) -> None:
     plt.close(figure)
 
 
+#: The provenance keys that record the digests of the audio a track was scored against:
+#: ``score`` records the reference stems, ``evaluate`` and ``test`` the track's files.
+REFERENCE_KEYS = ("references_sha256", "data_sha256")
+
+
+def reference_digests(run: Path) -> dict[str, dict[str, str]]:
+    """``{track: {file name: SHA-256}}`` of the audio each of ``run``'s results was scored
+    against, as its provenance records them (tracks whose results record none are left out)."""
+    digests = {}
+    for path in _result_files(run):
+        try:
+            provenance = _read_json(path).get(PROVENANCE) or {}
+        except DataError:
+            continue  # load_runs says what is wrong with the file
+        if not isinstance(provenance, dict):
+            continue
+        files = {}
+        for key in REFERENCE_KEYS:
+            if isinstance(provenance.get(key), dict):
+                files.update(provenance[key])
+        if files:
+            digests[path.stem] = files
+    return digests
+
+
+def check_same_references(runs: list[Path]) -> None:
+    """ConfigError naming two runs and a track when they scored that track against different
+    audio (a file of the same name whose digest differs): their scores are of different
+    tasks, and a paired test over them would be wrong."""
+    seen: dict[str, dict[str, tuple[str, Path]]] = {}
+    for run in runs:
+        for track, files in reference_digests(run).items():
+            known = seen.setdefault(track, {})
+            for name, digest in files.items():
+                if name in known and known[name][0] != digest:
+                    raise ConfigError(
+                        f"{known[name][1]} and {run} were scored against different references "
+                        f"for track {track} ({name} differs): refused, their scores cannot be "
+                        "compared track by track")
+                known.setdefault(name, (digest, run))
+
+
+def content_digest(run: Path) -> str:
+    """The SHA-256 of a run's result files (names and bytes): two folders holding the same
+    results (a copied run) have the same digest, whatever their names."""
+    digest = hashlib.sha256()
+    for path in _result_files(run):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def distinct_runs(runs: list[Path]) -> list[Path]:
+    """``runs`` with each run counted once: by its folder (named twice, or through a link) and
+    by its content (a copied run folder is no second seed: it would double n)."""
+    by_folder: dict[Path, Path] = {}
+    for run in runs:
+        by_folder.setdefault(run.resolve(), run)
+    by_content: dict[str, Path] = {}
+    for run in by_folder.values():
+        key = content_digest(run)
+        if key in by_content:
+            log.warning("%s holds the same results as %s (a copy?): counted once", run,
+                        by_content[key])
+            continue
+        by_content[key] = run
+    return list(by_content.values())
+
+
 def load_runs(runs: list[Path], labels: dict[Path, str]) -> list[dict]:
     """Rows ``{objective, run, track, source, SDR, SIR, SAR, ISR, SI-SDR}``."""
     rows = []
@@ -300,30 +369,10 @@ def box_plot(rows: list[dict], path: Path, metric: str = "SDR") -> None:
     plt.close(figure)
 
 
-def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> str:
-    """Writes the comparison of the runs in ``paths`` (run folders, or a sweep's runs folder
-    standing for its finished runs) to ``out``: ``compare-<metric>.md|csv`` and
-    ``sdr-boxplot.png``, and on ambiguous data ``compare-ambiguity.md`` and
-    ``ambiguity-histograms.png`` (see `ambiguity_table`). Returns the SDR table (Markdown)."""
-    runs = []
-    for path in paths:
-        children = sorted(p.parent for p in Path(path).glob("*/status.json")
-                          if _read_json(p).get("status") == "finished")
-        runs += children if children else [Path(path)]
-    # Each run folder once, however it was named (twice, through a link, or by its sweep).
-    unique: dict[Path, Path] = {}
-    for run in runs:
-        unique.setdefault(run.resolve(), run)
-    runs = list(unique.values())
-    labels = run_labels(runs)
-    rows = load_runs(runs, labels)
-    if not rows:
-        raise ConfigError(f"no per-track results in {', '.join(map(str, runs))}")
-    objectives = {r["objective"] for r in rows}
-    if baseline and baseline not in objectives:
-        raise ConfigError(f"--baseline {baseline!r} is none of the objectives "
-                          f"{sorted(objectives)}")
-    out.mkdir(parents=True, exist_ok=True)
+def _write_comparison(runs: list[Path], rows: list[dict], labels: dict[Path, str],
+                      baseline: str | None, out: Path) -> list[str]:
+    """Writes the tables and figures of `compare_runs` into ``out``; returns the Markdown
+    tables, the SDR table first."""
     outputs = []
     for metric in metric_names(rows):
         table = summarise(rows, baseline, metric)
@@ -349,5 +398,36 @@ def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> s
     ambiguity = ambiguity_table(runs, labels, out)
     if ambiguity is not None:
         outputs[0] += "\nAmbiguity (did each objective average or choose?):\n\n" + ambiguity
+    return outputs
+
+
+def compare_runs(paths: list[Path], out: Path, baseline: str | None = None) -> str:
+    """Writes the comparison of the runs in ``paths`` (run folders, or a sweep's runs folder
+    standing for its finished runs) to ``out``: ``compare-<metric>.md|csv`` and
+    ``sdr-boxplot.png``, and on ambiguous data ``compare-ambiguity.md`` and
+    ``ambiguity-histograms.png`` (see `ambiguity_table`). Returns the SDR table (Markdown).
+
+    Each run counts once, by folder and by content (`distinct_runs`); runs scored against
+    different references for one track are refused (`check_same_references`); ``out`` is
+    replaced as a whole (see `gansep.atomic.replaced_folder`): it must be new, empty or an
+    earlier comparison."""
+    runs = []
+    for path in paths:
+        children = sorted(p.parent for p in Path(path).glob("*/status.json")
+                          if _read_json(p).get("status") == "finished")
+        runs += children if children else [Path(path)]
+    runs = distinct_runs(runs)
+    check_same_references(runs)
+    labels = run_labels(runs)
+    rows = load_runs(runs, labels)
+    if not rows:
+        raise ConfigError(f"no per-track results in {', '.join(map(str, runs))}")
+    objectives = {r["objective"] for r in rows}
+    if baseline and baseline not in objectives:
+        raise ConfigError(f"--baseline {baseline!r} is none of the objectives "
+                          f"{sorted(objectives)}")
+    # The whole output replaced at once: no table of an earlier comparison stays beside it.
+    with replaced_folder(out, "gansep compare") as folder:
+        outputs = _write_comparison(runs, rows, labels, baseline, folder)
     log.info("Per-track SDR over %d runs (%d objectives):", len(runs), len(objectives))
     return outputs[0]

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gansep.atomic import atomic_target
+from gansep.atomic import atomic_target, replaced_folder
 from gansep.errors import ConfigError
 from gansep.listen.ratings import read_ratings
 
@@ -345,7 +345,8 @@ def analyse(ratings: Path | None, db: Path | None, metrics: Path | None, out: Pa
             mid_anchor: str | None = "anchor-7kHz", screen: bool = True,
             seed: int = 0) -> str:
     """Runs the whole analysis, writes its files into ``out`` and returns the Markdown
-    report (also ``out/analysis.md``)."""
+    report (also ``out/analysis.md``). ``out`` is replaced as a whole (see
+    `gansep.atomic.replaced_folder`): it must be new, empty or an earlier analysis."""
     out = Path(out)
     table = read_ratings(ratings, db)
     metric_table = read_metrics(metrics) if metrics is not None else None
@@ -378,15 +379,17 @@ def analyse(ratings: Path | None, db: Path | None, metrics: Path | None, out: Pa
         tables["correlations"], tables["items"] = agreement, merged
         sections.append(f"## Metrics against ratings ({aggregate} over raters; hidden "
                         "reference and anchors left out)\n\n" + _markdown(agreement))
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        _write_csv(frame, out / f"{name}.csv")
-    _conditions_plot(conditions, out / "conditions.png")
-    if metric_table is not None:
-        names = [c for c in metric_table.columns if c not in ("trial", "condition")]
-        _scatter_plot(tables["items"], names, out / "scatter.png")
     report = "\n\n".join(sections) + "\n"
-    with atomic_target(out / "analysis.md") as tmp:
-        Path(tmp).write_text(report)
+    # The whole output replaced at once: no table or figure of an earlier analysis (its
+    # correlations, items, scatter plot) stays beside this one's.
+    with replaced_folder(out, "gansep listen analyse") as folder:
+        for name, frame in tables.items():
+            _write_csv(frame, folder / f"{name}.csv")
+        _conditions_plot(conditions, folder / "conditions.png")
+        if metric_table is not None:
+            names = [c for c in metric_table.columns if c not in ("trial", "condition")]
+            _scatter_plot(tables["items"], names, folder / "scatter.png")
+        with atomic_target(folder / "analysis.md") as tmp:
+            Path(tmp).write_text(report)
     log.info("wrote %s", out)
     return report

@@ -274,7 +274,9 @@ class Separator(pl.LightningModule):
         metrics = standard_metrics(backend="torch", device=str(self.device), extra=self.metrics)
         provenance = {"command": "test", "global_step": self.global_step,
                       "weights": "ema" if self.inference_generator is not self.generator
-                      else "raw", **metrics_provenance(metrics)}
+                      else "raw", **metrics_provenance(metrics),
+                      **({"data_sha256": track["data_sha256"]} if track.get("data_sha256")
+                         else {})}
         folder = self.test_folder()
         methods = {"gansep": estimates, "mixture": mixture[None].repeat(len(references), 0)}
         # Both scored in one batch: one length, so the torch backend runs them together.

@@ -174,3 +174,14 @@ def test_analyse_writes_every_table_and_plot(tmp_path):
     assert correlations_table.iloc[0]["n"] == 12  # 4 trials x 3 conditions, no anchors
     assert correlations_table.iloc[0]["pearson"] > 0.9
     assert "| gan | l1 |" in report or "| gan | noisy |" in report
+    # A second analysis into the same folder (without metrics) leaves only its own files.
+    analyse(tmp_path / "ratings.csv", None, None, tmp_path / "out")
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert left == ["analysis.md", "conditions.csv", "conditions.png", "gansep-output.json",
+                    "pairs.csv", "screening.csv"]
+    # A folder holding a file the analysis did not write is refused, and left as it was.
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="notes.txt"):
+        analyse(tmp_path / "ratings.csv", None, None, tmp_path / "out")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "out" / "analysis.md").is_file()

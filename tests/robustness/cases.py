@@ -5,7 +5,8 @@ Each case runs ``gansep ARGS`` in a fresh workspace ``{w}`` (after copying the c
 for every case: the exit status ``code``; no traceback; each of ``says`` in the output (the
 culprit: a file, key or value, and what was wrong); none of ``never``; no temporary or hidden
 file left; every file of the workspace and the corpus unchanged except those in
-``may_change``; ``absent`` paths not created; ``exists`` paths present.
+``may_change``; ``absent`` paths not created; ``exists`` paths present (a ``may_change`` path ending in
+``/`` allows any file below it).
 """
 
 from __future__ import annotations
@@ -409,6 +410,24 @@ COMPARE = _cases("compare", (), [
          says=["is also the input run"]),
     dict(name="out-is-a-file", args=["{c}/runs/good", "--out", "{c}/a-file"], code=2,
          says=["{c}/a-file", "is a file"]),
+    dict(name="a-run-and-its-copy", args=["{c}/runs/good", "{c}/runs/copy", "--out", "{w}/out"],
+         code=0, says=["{c}/runs/copy holds the same results as {c}/runs/good", "counted once",
+                       "over 1 runs"]),
+    dict(name="other-references", args=["{c}/runs/good", "{c}/runs/other-references", "--out",
+                                        "{w}/out"], code=2,
+         says=["{c}/runs/good and {c}/runs/other-references were scored against different "
+               "references for track toy-test-000 (vocals.wav differs)"], absent=["{w}/out"]),
+    dict(name="infinite-sdr", args=["{c}/runs/infinite", "--out", "{w}/out"], code=2,
+         says=["{c}/runs/infinite/results/test/toy-test-001.json", "is infinite"],
+         absent=["{w}/out"]),
+    dict(name="earlier-comparison-replaced", args=["{c}/runs/good", "--out", "{w}/out"],
+         copy=[("comparison", "out")], code=0, absent=["{w}/out/compare-stale.md"],
+         exists=["{w}/out/compare-sdr.md", "{w}/out/gansep-output.json"],
+         may_change=["{w}/out/"]),
+    dict(name="out-holds-other-files", args=["{c}/runs/good", "--out", "{w}/out"],
+         copy=[("lyrics", "out")], code=2,
+         says=["--out {w}/out: holds files that gansep compare did not write", "nothing written"],
+         absent=["{w}/out/compare-sdr.md"]),
 ])
 
 DESCRIBE = _cases("describe", (), [
@@ -540,6 +559,12 @@ LISTEN = [Case(name=f"listen-{row.pop('name')}", **row) for row in [
     dict(name="export-out-is-a-folder", args=("listen", "export", "--db", "{c}/a-file",
                                               "--out", "{c}/listen"), code=2,
          says=("{c}/listen", "is a folder")),
+    dict(name="export-out-exists", args=("listen", "export", "--db", "{c}/a-file", "--out",
+                                         "{w}/l/ratings.csv"), copy=(("listen", "l"),), code=2,
+         says=("--out {w}/l/ratings.csv: exists", "--overwrite")),
+    dict(name="metrics-out-exists", args=("listen", "metrics", "{c}/listen-test", "--out",
+                                          "{w}/l/metrics.csv"), copy=(("listen", "l"),), code=2,
+         says=("--out {w}/l/metrics.csv: exists", "--overwrite")),
     dict(name="metrics-not-a-test", args=("listen", "metrics", "{c}/toy", "--out", "{w}/m.csv"),
          code=2, says=("{c}/toy", "not a gansep listening test"), absent=("{w}/m.csv",)),
     dict(name="fit-objective-one-trial", args=("listen", "fit-objective", "--ratings",

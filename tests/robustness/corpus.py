@@ -332,6 +332,27 @@ def build(root: Path) -> Path:
     shutil.copytree(root / "results", root / "runs" / "good" / "results")
     shutil.copytree(root / "results-cut", root / "runs" / "cut" / "results")
     (root / "a-file").write_text("a file where a folder is expected\n")
+    # For compare: a copy of a run (no second seed), a run scored against other references
+    # (same track names, other audio), a result with an infinite SDR, and an earlier
+    # comparison whose manifest lists a table this comparison will not write.
+    shutil.copytree(root / "runs" / "good", root / "runs" / "copy")
+    shutil.copytree(root / "runs" / "good", root / "runs" / "other-references")
+    result = root / "runs" / "other-references" / "results" / "test" / "toy-test-000.json"
+    data = json.loads(result.read_text())
+    data["gansep_provenance"]["data_sha256"]["vocals.wav"] = "0" * 64
+    result.write_text(json.dumps(data))
+    shutil.copytree(root / "runs" / "good", root / "runs" / "infinite")
+    result = root / "runs" / "infinite" / "results" / "test" / "toy-test-001.json"
+    data = json.loads(result.read_text())
+    data["targets"][0]["frames"][0]["metrics"]["SDR"] = float("inf")
+    result.write_text(json.dumps(data))
+    from gansep.experiments.compare import compare_runs
+
+    compare_runs([root / "runs" / "good"], root / "comparison")
+    (root / "comparison" / "compare-stale.md").write_text("a table of an earlier comparison\n")
+    manifest = json.loads((root / "comparison" / "gansep-output.json").read_text())
+    manifest["files"].append("compare-stale.md")
+    (root / "comparison" / "gansep-output.json").write_text(json.dumps(manifest))
     # A sweep run that finished with another base config (fit.yaml edited since).
     import yaml
 

@@ -30,7 +30,7 @@ def models(value):
 @pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(ROOT)) for p in CONFIGS])
 def test_every_shipped_model_config_is_allowed(path):
     for model in models(yaml.safe_load(path.read_text())):
-        assert unsafe_entries(model) == [], path
+        assert unsafe_entries(model, strings=False) == [], path  # a config names sub-configs
 
 
 def test_the_allow_list_holds_gansep_and_torch_classes_only():
@@ -68,3 +68,61 @@ def test_plain_strings_that_look_dotted_are_data():
     # A file name, a run name, a version: not modules here, so nothing would import them.
     assert unsafe_entries({"init_from": "runs/l1.v2/last.ckpt", "name": "demo.l1",
                            "version": "1.2.3", "upsampling": "linear"}) == []
+
+
+def test_strings_jsonargparse_would_read_as_configuration_are_found(tmp_path):
+    # A sub-config as a path (absolute, relative to a folder looked in, without an ending),
+    # and a configuration written as text: jsonargparse would read each and import its class.
+    payload = "class_path: os.system\ninit_args: {command: 'true'}\n"
+    (tmp_path / "payload").write_text(payload)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "payload.yaml").write_text(payload)
+    values = {"lr_scheduler": str(tmp_path / "payload"),
+              "discriminator_lr_scheduler": "sub/payload.yaml",
+              "optimizer": "{class_path: os.system}",
+              "objective": {"init_args": {"reconstruction": ["payload"]}}}
+    found = unsafe_entries(values, folders=(tmp_path,))
+    assert len(found) == 4
+    assert any("lr_scheduler" in f and "path of a configuration file" in f for f in found)
+    assert any("optimizer" in f and "configuration written as text" in f for f in found)
+    assert any("reconstruction[0]: 'payload'" in f for f in found)
+    with pytest.raises(UnsafeCheckpoint, match="a configuration to read"):
+        check_hyperparameters({"hyper_parameters": {"lr_scheduler": "../payload"}},
+                              tmp_path / "sub" / "x.ckpt")
+
+
+def test_plain_data_strings_and_binary_files_are_no_configuration(tmp_path):
+    (tmp_path / "last.ckpt").write_bytes(bytes(range(256)) * 16)  # binary: no config
+    (tmp_path / "song.txt").write_text("la la la\n")  # text, but a plain string in YAML
+    assert unsafe_entries({"init_from": str(tmp_path / "last.ckpt"), "vocabulary": "english",
+                           "name": str(tmp_path / "song.txt"), "upsampling": "linear"},
+                          folders=(tmp_path,)) == []
+
+
+def test_the_resolved_model_is_checked_again_without_reading_strings():
+    from gansep.training.hyperparameters import check_resolved_model
+
+    check_resolved_model({"class_path": "gansep.training.Separator", "init_args": {
+        "generator": {"class_path": "gansep.models.WaveUNet", "init_args": {}},
+        "init_from": "runs/x.yaml"}}, "x.ckpt")  # a string is data once resolved
+    with pytest.raises(UnsafeCheckpoint, match=r"\(resolved\)\.init_args\.optimizer"):
+        check_resolved_model({"class_path": "gansep.training.Separator", "init_args": {
+            "optimizer": {"class_path": "os.system", "init_args": {}}}}, "x.ckpt")
+
+
+def test_the_trainers_checkpoint_reader_checks_what_it_resolves(tmp_path):
+    # --ckpt_path last/best: Lightning finds the file and loads it through the plugin.
+    import torch
+
+    from gansep.cli.lightning import CheckedCheckpointIO
+
+    torch.save({"state_dict": {"w": torch.ones(2)},
+                "hyper_parameters": {"optimizer": "{class_path: os.system}"}},
+               tmp_path / "last.ckpt")
+    with pytest.raises(UnsafeCheckpoint, match="last.ckpt: refused"):
+        CheckedCheckpointIO().load_checkpoint(tmp_path / "last.ckpt")
+    torch.save({"state_dict": {"w": torch.tensor([float("nan")])}}, tmp_path / "nan.ckpt")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        CheckedCheckpointIO().load_checkpoint(tmp_path / "nan.ckpt")
+    torch.save({"state_dict": {"w": torch.ones(2)}}, tmp_path / "good.ckpt")
+    assert CheckedCheckpointIO().load_checkpoint(tmp_path / "good.ckpt")["state_dict"]["w"].sum() == 2
