@@ -57,10 +57,13 @@ system-packages:
 $(DATA)/test: | $(STAMP)
 	$(BIN)/gansep make-data toy $(DATA)
 
+# The run is runs/demo/l1/ (trained once: a finished run is never trained over); each test
+# logs to a folder of its own below it (runs/demo/l1/test/, test-2/, ...).
 demo: install $(DATA)/test
-	$(BIN)/gansep fit --config configs/demo.yaml --trainer.enable_progress_bar false
+	test -f runs/demo/l1/checkpoints/last.ckpt || \
+	  $(BIN)/gansep fit --config configs/demo.yaml --trainer.enable_progress_bar false
 	$(BIN)/gansep test --config configs/demo.yaml --trainer.enable_progress_bar false \
-	  --trainer.logger.init_args.version test --ckpt_path runs/demo/l1/checkpoints/last.ckpt
+	  --ckpt_path runs/demo/l1/checkpoints/last.ckpt
 
 # The demo sweep (objectives x seeds on the toy data), then the comparison of its runs.
 compare-demo: install $(DATA)/test
@@ -112,7 +115,8 @@ $(SUNG)/test: | $(STAMP)
 	$(BIN)/gansep make-data sung-lyrics $(SUNG) --sample-rate 11025
 
 lyrics-demo: install $(SUNG)/test
-	$(BIN)/gansep fit --config configs/demo-lyrics.yaml --trainer.enable_progress_bar false
+	test -f runs/demo-lyrics/multitask/checkpoints/last.ckpt || \
+	  $(BIN)/gansep fit --config configs/demo-lyrics.yaml --trainer.enable_progress_bar false
 	$(BIN)/gansep evaluate --ckpt runs/demo-lyrics/multitask/checkpoints/last.ckpt \
 	  --data $(SUNG) --out runs/demo-lyrics/multitask/eval --overwrite
 	$(BIN)/gansep export runs/demo-lyrics/multitask/checkpoints/last.ckpt \

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from lightning_fabric.plugins import CheckpointIO
@@ -18,6 +19,8 @@ from gansep.training.robust import (AtomicCheckpointIO, SaveOnPreemption,
                                     check_training_memory)
 from gansep.training.separator import Separator
 
+
+log = logging.getLogger(__name__)
 
 _NOISE = ("Does not validate against any of the Union subtypes", "Subtypes:", "Errors:",
           "Expected a <class 'NoneType'>", "Given value type:", "Problem with given class_path")
@@ -63,6 +66,25 @@ class OneLineParser(LightningArgumentParser):
         prog = parser.prog.replace(" [options]", "")
         sys.stderr.write(f"{prog}: {one_line(message)} ({prog} --help lists the options)\n")
         sys.exit(2)
+
+
+def logger_arguments(config) -> list:
+    """The ``init_args`` of every logger a Trainer configuration names (none for ``logger:
+    false``, ``true`` or Lightning's default)."""
+    loggers = (config.get("trainer") or {}).get("logger")
+    loggers = loggers if isinstance(loggers, list) else [loggers]
+    return [logger["init_args"] for logger in loggers
+            if hasattr(logger, "get") and logger.get("init_args") is not None]
+
+
+def run_folder(init_args) -> Path | None:
+    """A logger's run folder, ``save_dir/name/version``; None where the version is not fixed
+    (Lightning then picks the next free ``version_<n>``) or the logger has no local folder."""
+    save_dir, version = init_args.get("save_dir"), init_args.get("version")
+    if save_dir is None or version is None or "://" in str(save_dir):
+        return None
+    name = init_args.get("name", "lightning_logs")
+    return Path(str(save_dir)) / (str(name) if name else "") / str(version)
 
 
 class CheckedCheckpointIO(AtomicCheckpointIO):
@@ -117,10 +139,41 @@ class GansepCLI(LightningCLI):
                              ckpt_path)
 
     def before_instantiate_classes(self) -> None:
-        # Sizes checked before anything is built, allocated or started: the device count
-        # against this machine, the generator's parameters on the meta device.
         subcommand = self.config.get("subcommand")
         config = self.config[subcommand] if subcommand else self.config
+        self._keep_runs_apart(subcommand, config)
+        self._check_sizes(subcommand, config)
+
+    @staticmethod
+    def _keep_runs_apart(subcommand: str | None, config) -> None:
+        # A run is one folder, the logger's save_dir/name/version: a new fit never writes into
+        # another's (it resumes it with --ckpt_path, or is refused), and test/validate log into
+        # a folder of their own below the run, never into the fit's metrics.
+        for init_args in logger_arguments(config):
+            folder = run_folder(init_args)
+            if folder is None:
+                continue
+            if subcommand == "fit" and not config.get("ckpt_path") and folder.is_dir() and \
+                    any(folder.iterdir()):
+                held = sorted(p.name for p in folder.iterdir())
+                raise ConfigError(
+                    f"{folder} holds an earlier run ({', '.join(held[:4])}"
+                    f"{', ...' if len(held) > 4 else ''}): nothing written; resume it with "
+                    "--ckpt_path last, or give this run its own "
+                    "--trainer.logger.init_args.version")
+            if subcommand in ("test", "validate"):
+                where = {key: init_args.get(key) for key in ("save_dir", "name")}
+                version, number = f"{init_args['version']}/{subcommand}", 1
+                while run_folder({**where, "version": version}).exists():
+                    number += 1
+                    version = f"{init_args['version']}/{subcommand}-{number}"
+                init_args["version"] = version
+                log.info("%s logs to %s", subcommand, run_folder({**where, "version": version}))
+
+    @staticmethod
+    def _check_sizes(subcommand: str | None, config) -> None:
+        # Sizes checked before anything is built, allocated or started: the device count
+        # against this machine, the generator's parameters on the meta device.
         trainer = config.get("trainer") or {}
         check_trainer_devices(trainer.get("accelerator"), trainer.get("devices"))
         generator = ((config.get("model") or {}).get("init_args") or {}).get("generator")

@@ -242,9 +242,10 @@ def check_same_references(runs: list[Path]) -> None:
 
 
 def content_digest(run: Path) -> str:
-    """The SHA-256 of a run's result files (names and bytes): two folders holding the same
-    results (a copied run) have the same digest, whatever their names."""
-    digest = hashlib.sha256()
+    """The SHA-256 of a run's parameters and result files (names and bytes; the results record
+    the checkpoint's digest and the scoring options): two folders holding the same run (a
+    copy) have the same digest, whatever their names."""
+    digest = hashlib.sha256(json.dumps(_params(run), sort_keys=True).encode() + b"\0")
     for path in _result_files(run):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()

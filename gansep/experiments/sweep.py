@@ -137,13 +137,29 @@ def run_identity(sweep: dict, params: dict) -> dict:
     return {"command": command, "files": files}
 
 
-def command_for(sweep: dict, params: dict, run_dir: Path) -> list[str]:
-    """The sweep's command with ``${args}`` expanded, plus this run's output folders."""
+def log_version(run_dir: Path) -> str:
+    """The logger version (``logs/run/<version>``) of a run's fit: the folder of the attempt
+    that wrote ``checkpoints/last.ckpt`` when resuming it; otherwise the next free of
+    ``train``, ``train-2``, ... (an attempt that failed before its first checkpoint keeps its
+    logs: nothing of a run is lost)."""
+    logs = run_dir / "logs" / "run"
+    attempts = sorted((int(p.name.partition("-")[2] or 1), p.name) for p in logs.glob("train*")
+                      if p.is_dir() and (p.name == "train" or p.name[6:].isdigit()))
+    if (run_dir / "checkpoints" / "last.ckpt").exists() and attempts:
+        return attempts[-1][1]
+    return "train" if not attempts else f"train-{attempts[-1][0] + 1}"
+
+
+def command_for(sweep: dict, params: dict, run_dir: Path, version: str | None = None
+                ) -> list[str]:
+    """The sweep's command with ``${args}`` expanded, plus this run's output folders (the
+    logger ``version``, default `log_version`)."""
     out = _expanded(sweep, params)
     if out and out[0] == "gansep":  # the same installation as this process
         out = [sys.executable, "-m", "gansep.cli.main"] + out[1:]
     return out + [f"--trainer.logger.init_args.save_dir={run_dir / 'logs'}",
-                  "--trainer.logger.init_args.name=run", "--trainer.logger.init_args.version=train",
+                  "--trainer.logger.init_args.name=run",
+                  f"--trainer.logger.init_args.version={version or log_version(run_dir)}",
                   f"--trainer.callbacks.init_args.dirpath={run_dir / 'checkpoints'}"]
 
 
@@ -167,7 +183,8 @@ def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True,
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "params.json", params)
     write_json_atomic(run_dir / IDENTITY, run_identity(sweep, params))
-    command = command_for(sweep, params, run_dir)
+    version = log_version(run_dir)
+    command = command_for(sweep, params, run_dir, version)
     checkpoint = run_dir / "checkpoints" / "last.ckpt"
     if checkpoint.exists():  # an interrupted run continues where it stopped
         command.append("--ckpt_path=last")
@@ -177,7 +194,7 @@ def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True,
         code = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT,
                               env={**os.environ, "WANDB_MODE": os.environ.get(
                                   "WANDB_MODE", "offline")}).returncode
-        config = run_dir / "logs" / "run" / "train" / "config.yaml"
+        config = run_dir / "logs" / "run" / version / "config.yaml"
         root = _data_root(config)
         if code == 0 and evaluate and root is not None:
             code = subprocess.run(

@@ -42,14 +42,17 @@ class SeparationMetrics(pl.Callback):
     source, the median over tracks of each track's score as ``val/<metric>/<source>`` (the
     name lower-cased, ``-`` as ``_``: ``val/sdr/vocals``, ``val/si_sdr/vocals``). Under DDP
     every rank separates its share of the tracks and the scores are gathered before logging.
-    Loggers that take media (TensorBoard, wandb) also get ``audio_tracks`` tracks' estimates as
-    audio and log spectrograms of mixture, estimate and reference.
+    Loggers that take media (TensorBoard, wandb) also get, for the first ``audio_tracks``
+    tracks, the mixture and each source's reference and estimate over the first
+    ``audio_seconds`` of the scored span (the same excerpt every epoch), as audio and as log
+    spectrograms.
 
     Args:
         every_n_epochs: run on validation epochs divisible by this.
         duration: seconds from the start of each track (None: whole tracks).
         max_tracks: at most this many validation tracks (None: all).
         audio_tracks: tracks whose audio and spectrograms are logged.
+        audio_seconds: the length of those excerpts.
         batch_size: chunks per forward pass.
         perceptual: a fitted perceptual objective's folder (written by ``gansep listen
             fit-objective``; None: not scored).
@@ -63,7 +66,8 @@ class SeparationMetrics(pl.Callback):
     """
 
     def __init__(self, every_n_epochs: int = 1, duration: float | None = 30.0,
-                 max_tracks: int | None = None, audio_tracks: int = 1, batch_size: int = 4,
+                 max_tracks: int | None = None, audio_tracks: int = 1,
+                 audio_seconds: float = 10.0, batch_size: int = 4,
                  perceptual: str | None = None,
                  backend: Literal["fast", "torch", "museval"] = "torch",
                  device: str | None = None, batch_tracks: int = 1):
@@ -78,6 +82,7 @@ class SeparationMetrics(pl.Callback):
         self.duration = duration
         self.max_tracks = max_tracks
         self.audio_tracks = audio_tracks
+        self.audio_seconds = audio_seconds
         self.batch_size = batch_size
         self.perceptual = Perceptual(perceptual) if perceptual is not None else None
 
@@ -147,23 +152,27 @@ class SeparationMetrics(pl.Callback):
                                sync_dist=False, rank_zero_only=False)
 
     def _log_media(self, trainer, track, mixture, references, estimates, sources) -> None:
+        """The mixture, and each source's reference and estimate, as audio and spectrograms,
+        over the first ``audio_seconds`` of the scored span: the same excerpt every epoch.
+        TensorBoard takes mono audio (the channels' mean); wandb keeps the channels."""
         step, rate = trainer.global_step, track.sample_rate
+        stop = int(self.audio_seconds * rate)
+        clips = {"mixture": mixture[..., :stop]}
+        for k, source in enumerate(sources):
+            clips[f"{source}/reference"] = references[k][..., :stop]
+            clips[f"{source}/estimate"] = estimates[k][..., :stop]
         for logger in trainer.loggers:
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_audio"):  # TensorBoard
-                for k, source in enumerate(sources):
-                    tag = f"separation/{track.name}/{source}"
-                    experiment.add_audio(tag, torch.from_numpy(estimates[k].mean(0)), step, rate)
-                    for kind, audio in (("estimate", estimates[k]), ("reference", references[k])):
-                        experiment.add_image(f"{tag}/{kind}", log_spectrogram(audio)[None], step)
-                experiment.add_image(f"separation/{track.name}/mixture",
-                                     log_spectrogram(mixture)[None], step)
+                for name, audio in clips.items():
+                    tag = f"separation/{track.name}/{name}"
+                    mono = torch.from_numpy(np.clip(audio.mean(0), -1, 1).astype(np.float32))
+                    experiment.add_audio(tag, mono[None], step, rate)
+                    experiment.add_image(tag, log_spectrogram(audio)[None], step)
             elif hasattr(logger, "log_audio"):  # wandb
                 logger.log_audio(key=f"separation/{track.name}",
-                                 audios=[estimates[k].mean(0) for k in range(len(sources))],
-                                 sample_rate=[rate] * len(sources), caption=list(sources),
-                                 step=step)
+                                 audios=[audio.T for audio in clips.values()],
+                                 sample_rate=[rate] * len(clips), caption=list(clips), step=step)
                 logger.log_image(key=f"spectrogram/{track.name}",
-                                 images=[log_spectrogram(mixture)] + [
-                                     log_spectrogram(estimates[k]) for k in range(len(sources))],
-                                 caption=["mixture"] + list(sources), step=step)
+                                 images=[log_spectrogram(audio) for audio in clips.values()],
+                                 caption=list(clips), step=step)

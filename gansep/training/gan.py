@@ -170,6 +170,8 @@ class GANSeparator(Separator):
     def adversarial_active(self) -> bool:
         return self.adversarial is not None and self.global_step >= self.warmup_steps
 
+    optimizer_names = ("generator", "discriminator")
+
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         mixture, reference, lyrics = batch.mixture, batch.sources, batch.lyrics
         optimizers = self._optimizers()

@@ -164,6 +164,9 @@ class Separator(pl.LightningModule):
         return self.guard.check(values, where, self.global_step, agree)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # test/validate restore the weights but not the loops: the step the weights were
+        # trained to is the checkpoint's, not the trainer's (0 there).
+        self.checkpoint_step = checkpoint.get("global_step")
         if "guard" in checkpoint.get("gansep", {}):
             self.guard.load_state_dict(checkpoint["gansep"]["guard"])
         state = checkpoint.get("rng_state")
@@ -186,6 +189,20 @@ class Separator(pl.LightningModule):
         for name, value in terms.items():
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step,
                      sync_dist=not on_step, batch_size=batch_size)
+        if stage == "train":
+            self.log_learning_rates()
+
+    #: What each optimiser of `configure_optimizers` trains, in its order: its learning rate
+    #: is logged as ``lr/<name>`` (not Lightning's ``lr-AdamW``, ``lr-AdamW-1``).
+    optimizer_names: tuple[str, ...] = ("generator",)
+
+    def log_learning_rates(self) -> None:
+        """Logs each optimiser's current learning rate as ``lr/<its name>`` (first group)."""
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        for name, optimizer in zip(self.optimizer_names, optimizers):
+            self.log(f"lr/{name}", float(optimizer.param_groups[0]["lr"]), on_step=True,
+                     on_epoch=False)
 
     def separate(self, generator, mixture: torch.Tensor,
                  lyrics) -> tuple[torch.Tensor, tuple | None]:
@@ -272,7 +289,9 @@ class Separator(pl.LightningModule):
                                         self.eval_batch_size)
         # BSSEval in torch on the module's device (a GPU run scores on its GPU).
         metrics = standard_metrics(backend="torch", device=str(self.device), extra=self.metrics)
-        provenance = {"command": "test", "global_step": self.global_step,
+        step = getattr(self, "checkpoint_step", None)
+        provenance = {"command": "test",
+                      "global_step": self.global_step if step is None else step,
                       "weights": "ema" if self.inference_generator is not self.generator
                       else "raw", **metrics_provenance(metrics),
                       **({"data_sha256": track["data_sha256"]} if track.get("data_sha256")

@@ -70,12 +70,12 @@ def test_make_data_fit_test(cli, tmp_path):
     ckpt = tmp_path / "ckpt" / "last.ckpt"
     assert ckpt.is_file()
     assert torch.load(ckpt, weights_only=True)["global_step"] == 6
-    out = run(["test", *common, "--ckpt_path", str(ckpt),
-               "--trainer.logger.init_args.version", "test"], tmp_path)
+    out = run(["test", *common, "--ckpt_path", str(ckpt)], tmp_path)
     text = out.stdout + out.stderr
     assert "| source | gansep SDR (dB) | mixture SDR (dB) |" in text
-    # Results as gansep evaluate writes them: museval's format, one file per track, a table.
-    log_dir = tmp_path / "runs" / "demo" / "test"
+    # Results as gansep evaluate writes them: museval's format, one file per track, a table,
+    # in a folder of the test's own below the run's.
+    log_dir = tmp_path / "runs" / "demo" / "l1" / "test"
     for folder in (log_dir, log_dir / "mixture"):
         result = json.loads((folder / "test" / "toy-test-000.json").read_text())
         assert [t["name"] for t in result["targets"]] == ["vocals", "accompaniment"]
@@ -84,9 +84,11 @@ def test_make_data_fit_test(cli, tmp_path):
     # The mixture baseline of a two-source split is symmetric in SDR.
     mix = {r["source"]: r["SDR"] for r in read_track_scores(log_dir / "mixture")}
     assert mix["vocals"] == pytest.approx(-mix["accompaniment"], abs=1e-6)
-    again = run(["test", *common, "--ckpt_path", str(ckpt),
-                 "--trainer.logger.init_args.version", "test"], tmp_path, check=False)
-    assert again.returncode == 2 and "already holds test results" in again.stderr
+    assert result["gansep_provenance"]["global_step"] == 6  # the checkpoint's, not 0
+    first = (log_dir / "test" / "toy-test-000.json").read_text()
+    run(["test", *common, "--ckpt_path", str(ckpt)], tmp_path)  # a second test: its own folder
+    assert (log_dir.parent / "test-2" / "test" / "toy-test-000.json").is_file()
+    assert (log_dir / "test" / "toy-test-000.json").read_text() == first
 
 
 def test_an_impossible_option_is_one_line(tmp_path):
@@ -145,3 +147,63 @@ def test_help_lists_every_command(cli):
     listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("  ")}
     assert listed == set(TOOLS) | set(LIGHTNING)
     assert cli([], ROOT, check=False).returncode == 2
+
+
+def tour_lines() -> list[list[str]]:
+    """The README tour's commands, as written (``.venv/bin/gansep`` and comments dropped)."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## A tour of the commands", 1)[1].split("```sh", 1)[1].split("```")[0]
+    return [shlex.split(line.split("#", 1)[0])[1:] for line in block.splitlines()
+            if line.startswith(".venv/bin/gansep")]
+
+
+def test_the_readme_tour_keeps_every_runs_logs(cli, tmp_path):
+    """The tour's fit, test, evaluate, score, export and separate lines, as written (the fit
+    made small), in a fresh folder after the demo's data: the fit's metrics stay whole, the
+    test logs beside them, a second fit into the run is refused and changes nothing."""
+    import csv
+    import shutil
+
+    from gansep.data.toy import make_toy_dataset
+
+    shutil.copytree(ROOT / "configs", tmp_path / "configs")
+    make_toy_dataset(tmp_path / "data" / "toy", seed=0, duration=4.0,
+                     tracks={"train": 2, "valid": 1, "test": 1})
+    lines = {line[0]: line for line in tour_lines() if line[0] in (
+        "fit", "test", "evaluate", "score", "export", "separate")}
+    assert lines["fit"][:3] == ["fit", "--config", "configs/demo-gan.yaml"]
+    small = ["--trainer.max_epochs", "2", "--data.excerpts_per_epoch", "4",
+             "--data.batch_size", "2", "--trainer.log_every_n_steps", "1",
+             "--trainer.enable_progress_bar", "false"]
+    cli(lines["fit"] + small, tmp_path)
+    run = tmp_path / "runs" / "demo" / "gan"
+
+    def rows(path):
+        with open(path, newline="") as file:
+            return list(csv.DictReader(file))
+
+    fitted = (run / "metrics.csv").read_text()
+    steps = [int(row["step"]) for row in rows(run / "metrics.csv")]
+    assert steps == sorted(set(steps)) and len(steps) >= 4
+    assert any(row.get("val/sdr/vocals") for row in rows(run / "metrics.csv"))
+    assert list(run.glob("events.out.tfevents*"))
+    checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    best = list((run / "checkpoints").glob("best-*.ckpt"))
+    assert len(best) == 1  # chosen by validation vocals SDR
+    for name in ("test", "evaluate", "score", "export", "separate"):
+        cli(lines[name] + (["--trainer.enable_progress_bar", "false"] if name == "test"
+                           else []), tmp_path)
+    assert (run / "metrics.csv").read_text() == fitted  # the test never wrote into the fit
+    result = json.loads(next((run / "test" / "test").glob("*.json")).read_text())
+    assert result["gansep_provenance"]["global_step"] == checkpoint["global_step"]
+    assert (run / "test" / "results.md").is_file()
+    assert list((tmp_path / "separated" / "mixture").glob("*.wav"))
+    # Training again into the finished run is refused, naming it; nothing changes.
+    again = cli(lines["fit"] + small, tmp_path, check=False)
+    assert again.returncode == 2 and "holds an earlier run" in again.stderr
+    assert (run / "metrics.csv").read_text() == fitted
+    # A second test logs beside the first.
+    cli(lines["test"] + ["--trainer.enable_progress_bar", "false"], tmp_path)
+    assert (run / "test-2" / "results.md").is_file() and (run / "test" / "results.md").is_file()

@@ -39,20 +39,36 @@ def test_spectrogram_image_range():
 
 
 def test_callback_logs_sdr_and_media(toy_root, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from gansep.training import RunLogger
+
     module = Separator(tiny_generator())
     data = SeparationData(StemsFolder(toy_root), batch_size=2, excerpts_per_epoch=4)
-    logger = TensorBoardLogger(tmp_path, name="tb")
-    trainer = pl.Trainer(max_epochs=1, logger=logger, enable_progress_bar=False,
+    logger = RunLogger(tmp_path, name="demo", version="l1")
+    trainer = pl.Trainer(max_epochs=2, logger=logger, enable_progress_bar=False,
                          enable_checkpointing=False, enable_model_summary=False,
-                         num_sanity_val_steps=0,
-                         callbacks=[SeparationMetrics(duration=2.0, audio_tracks=1)])
+                         num_sanity_val_steps=0, log_every_n_steps=1,
+                         callbacks=[SeparationMetrics(duration=2.0, audio_tracks=1,
+                                                      audio_seconds=1.0)])
     trainer.fit(module, data)
     metrics = trainer.callback_metrics
     for source in ("vocals", "accompaniment"):
         assert np.isfinite(float(metrics[f"val/sdr/{source}"]))
         assert np.isfinite(float(metrics[f"val/si_sdr/{source}"]))
-    events = list((tmp_path / "tb").glob("**/events.out.tfevents*"))
-    assert events and events[0].stat().st_size > 100_000  # audio and images were written
+    run = tmp_path / "demo" / "l1"
+    events = EventAccumulator(str(run), size_guidance={"audio": 0, "images": 0}).Reload()
+    track = StemsFolder(toy_root).tracks("valid")[0].name
+    expected = {f"separation/{track}/{name}" for name in (
+        "mixture", "vocals/reference", "vocals/estimate", "accompaniment/reference",
+        "accompaniment/estimate")}
+    assert expected <= set(events.Tags()["audio"]) and expected <= set(events.Tags()["images"])
+    # The same excerpt each epoch: one clip per validation epoch, of audio_seconds.
+    clips = events.Audio(f"separation/{track}/mixture")
+    assert len(clips) == 2 and clips[0].length_frames == clips[1].length_frames == 22050
+    assert {"lr/generator", "val/sdr/vocals", "train/loss"} <= set(events.Tags()["scalars"])
+    header = (run / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"step", "lr/generator", "val/sdr/vocals", "train/loss"} <= set(header)
 
 
 def test_callback_scores_bsseval_on_the_modules_device_by_default():

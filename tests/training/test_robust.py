@@ -115,6 +115,7 @@ def fit_args(root, out, steps=8):
             "--model.init_args.warmup_steps", "3", "--trainer.max_steps", str(steps),
             "--data.collection.init_args.root", str(root), "--data.batch_size", "2",
             "--data.excerpts_per_epoch", "10", "--trainer.enable_progress_bar", "false",
+            "--trainer.log_every_n_steps", "1",
             "--trainer.logger.init_args.save_dir", str(out / "runs"),
             "--trainer.callbacks.init_args.dirpath", str(out / "ckpt"),
             "--trainer.callbacks.init_args.every_n_train_steps", "1",
@@ -178,6 +179,24 @@ def test_sigkill_then_resume_equals_uninterrupted(toy_root, tmp_path):
         for state_a, state_b in zip(a["state"].values(), b["state"].values()):
             torch.testing.assert_close(state_b["exp_avg_sq"], state_a["exp_avg_sq"], rtol=0,
                                        atol=1e-9)
+    # The resumed run continued its own metrics.csv: every step logged before the kill is
+    # still there, the steps trained twice are there once, and the values equal the
+    # uninterrupted run's.
+    import csv
+
+    def logged(folder):
+        with open(folder / "runs" / "demo" / "gan" / "metrics.csv", newline="") as file:
+            rows = list(csv.DictReader(file))
+        steps = [int(row["step"]) for row in rows]
+        assert len(steps) == len(set(steps)), steps
+        return {(int(row["step"]), key): float(value) for row in rows
+                for key, value in row.items() if key != "step" and value != ""}
+
+    straight_logs, killed_logs = logged(straight), logged(killed)
+    assert set(killed_logs) == set(straight_logs)
+    assert {step for step, _ in killed_logs} >= set(range(8))  # logged at every step
+    for key, value in straight_logs.items():
+        assert killed_logs[key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
 
 
 def cli_in_process(args, capsys, caplog) -> tuple[int, str]:
