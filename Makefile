@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
+	@# Every command's --help, built once so that later calls print it at once.
+	$(BIN)/gansep --build-help
 	touch $(STAMP)
 
 # musdb and museval import stempeg, which needs ffmpeg on PATH.

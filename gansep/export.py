@@ -17,7 +17,8 @@ from gansep.errors import ConfigError
 from gansep.eval.transcribe import beam_search_decode, collapse, greedy_path, word_times
 from gansep.models import generator_class_path
 from gansep.models.generator import Generator
-from gansep.separate import CHUNK_SECONDS, separate, separate_file_audio, to_model_input
+from gansep.separate import (CHUNK_SECONDS, channels_first, separate, separate_file_audio,
+                             to_model_input)
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +135,10 @@ class ExportedSeparator:
     def separate(self, waveform, sample_rate: int, batch_size: int = 1,
                  progress: bool = False, chunk_seconds: float = CHUNK_SECONDS,
                  precision: str = "fp32") -> dict:
-        """Separates ``waveform`` (``(channels, time)`` or ``(time,)``, numpy or torch, any
-        rate and channel count) into ``{source: waveform}`` with the input's shape, rate and
-        type. The track is processed in chunks of ``chunk_seconds`` of output (borders are
+        """Separates ``waveform`` (``(channels, time)``, ``(time, channels)`` as soundfile
+        reads it, or ``(time,)``; numpy or torch, any rate and channel count) into ``{source:
+        waveform}`` with the input's shape, layout, rate and type (the layout is decided by
+        [`gansep.separate.channels_first`][], which says when it took ``(time, channels)``). The track is processed in chunks of ``chunk_seconds`` of output (borders are
         seamless: see [`gansep.separate.separate`][]), ``batch_size`` at a time.
         ``precision="bf16"`` runs the network under bfloat16 autocast (about 3x faster on CPUs
         with AVX512-BF16, outputs within ~2e-3 of float32)."""
@@ -148,9 +150,12 @@ class ExportedSeparator:
         audio = waveform.detach().cpu().numpy() if is_torch else np.asarray(waveform)
         flat = audio.ndim == 1
         audio = audio[None] if flat else audio
-        if audio.ndim != 2 or audio.shape[-1] == 0:
-            raise ValueError(f"separate expects (channels, time) or (time,) audio, got shape "
-                             f"{tuple(np.shape(waveform))}")
+        if audio.ndim != 2 or 0 in audio.shape:
+            raise ValueError(f"separate expects (channels, time), (time, channels) or (time,) "
+                             f"audio, got shape {tuple(np.shape(waveform))}")
+        transposed = False
+        if not flat:
+            audio, transposed = channels_first(audio)
         device = next(self.generator.parameters()).device.type
         with torch.inference_mode(), torch.autocast(device, torch.bfloat16,
                                                     enabled=precision == "bf16"):
@@ -159,8 +164,9 @@ class ExportedSeparator:
                                             int(chunk_seconds * self.sample_rate))
         out = {}
         for source, estimate in zip(self.sources, estimates):
-            estimate = estimate[0] if flat else estimate
-            out[source] = torch.from_numpy(estimate) if is_torch else estimate
+            estimate = estimate[0] if flat else estimate.T if transposed else estimate
+            out[source] = torch.from_numpy(np.ascontiguousarray(estimate)) if is_torch \
+                else estimate
         return out
 
 

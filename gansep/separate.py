@@ -10,6 +10,8 @@ transcribe) goes through these functions.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from contextlib import ExitStack
 from math import ceil, gcd
 from pathlib import Path
@@ -22,7 +24,8 @@ from tqdm.auto import tqdm
 
 from gansep.atomic import atomic_target
 from gansep.names import check_plain_name
-from gansep.data.audio import (FFMPEG_EXTENSIONS, READABLE, DataError, fit_channels, read_audio,
+from gansep.data.audio import (ENCODED, FFMPEG_EXTENSIONS, READABLE, WRITABLE, DataError, encode,
+                               fit_channels, read_audio,
                                read_checked, resample, wav_truncation)
 
 log = logging.getLogger(__name__)
@@ -34,7 +37,7 @@ CHUNK_SECONDS = 10.0
 @torch.no_grad()
 def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
              chunk_length: int | None = None, progress: bool = False,
-             transcribe: bool = False, overlap: float = 0.25):
+             transcribe: bool = False, overlap: float = 0.25, report=None):
     """Separates a whole track in chunks planned by the generator's
     [`chunking`][gansep.models.generator.Generator.chunking]: stitched exactly for Wave-U-Net,
     cross-faded (overlap-add with linear ramps summing to one) for context-free generators.
@@ -49,6 +52,8 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
         transcribe: also return the lyrics head's frames (a generator with one:
             `LyricsWaveUNet`), from the same passes: each chunk gives
             the frames inside its output span, so every frame of the track comes once.
+        report: called after each forward pass with the share of the track it completed
+            (a caller's progress bar).
 
     Returns:
         ``(sources, channels, time)`` estimates, same length as ``mixture``; with
@@ -88,12 +93,34 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
             out[..., start : start + plan.keep_length] += (
                 estimate[i] * weights[first + i].to(estimate.dtype))
         bar.update(len(batch))
+        if report is not None:
+            report(len(batch) / chunks)
     bar.close()
     if not transcribe:
         return out[..., :time]
     times = torch.cat(times)
     inside = times < time / rate
     return out[..., :time], torch.cat(frames)[inside.to(frames[0].device)], times[inside]
+
+
+#: More channels than this is taken for time: no layout of audio gansep reads has more.
+MAX_CHANNELS = 16
+
+
+def channels_first(audio: np.ndarray) -> tuple[np.ndarray, bool]:
+    """A 2-D array as ``(channels, time)``, and whether it was given as ``(time, channels)``
+    (soundfile's layout): decided by which axis is short enough to be channels (at most
+    `MAX_CHANNELS`) while the other is not; ValueError with a hint when both or neither are."""
+    rows, columns = audio.shape
+    if rows <= MAX_CHANNELS < columns:
+        return audio, False
+    if columns <= MAX_CHANNELS < rows:
+        log.info("audio of shape %s taken as (time, channels): %d channel(s); the estimates "
+                 "keep that layout", audio.shape, columns)
+        return audio.T, True
+    raise ValueError(f"audio of shape {audio.shape} is ambiguous: expected (channels, time) "
+                     f"with at most {MAX_CHANNELS} channels, or (time, channels) as soundfile "
+                     "reads it (pass waveform.T if it is (time, channels))")
 
 
 def to_model_input(generator, audio, rate: int):
@@ -104,7 +131,7 @@ def to_model_input(generator, audio, rate: int):
 
 def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
                         progress: bool = False, chunk_length: int | None = None,
-                        transcribe: bool = False, overlap: float = 0.25):
+                        transcribe: bool = False, overlap: float = 0.25, report=None):
     """Separates ``(channels, time)`` numpy audio at any ``rate``: resampled to the model's rate
     and channel count, separated, and mapped back. Returns ``(sources, channels, time)`` float32
     numpy at ``rate`` with the input's channels and length. With ``transcribe``, also the
@@ -113,7 +140,7 @@ def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
     model_input = to_model_input(generator, mixture, rate)
     device = next(generator.parameters()).device
     separated = separate(generator, torch.from_numpy(model_input).to(device), batch_size,
-                         chunk_length, progress, transcribe, overlap)
+                         chunk_length, progress, transcribe, overlap, report)
     estimate = (separated[0] if transcribe else separated).float().cpu().numpy()
     estimate = fit_channels(resample(estimate, generator.sample_rate, rate), mixture.shape[0])
     time = mixture.shape[-1]
@@ -155,13 +182,20 @@ def separate_stream(generator, read, num_frames: int, rate: int, write,
     ``write(estimates)`` receives consecutive ``(sources, channels, time)`` pieces."""
     plan = list(stream_segments(generator, num_frames, rate, segment_seconds, chunk_length,
                                 overlap))
-    bar = tqdm(total=num_frames, desc="separating", unit="sample", unit_scale=True,
-               disable=not progress, leave=False)
+    # Seconds of audio, moved after every forward pass (not once per segment).
+    bar = tqdm(total=round(num_frames / rate, 1), desc=progress if isinstance(progress, str)
+               else "separating", unit="s", disable=not progress, leave=False,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of audio "
+                          "[{elapsed}<{remaining}]")
     for read_start, read_stop, keep_start, keep_stop in plan:
+        kept_seconds = (keep_stop - keep_start) / rate
+
+        def advance(share: float) -> None:  # this segment's passes, in seconds it keeps
+            bar.update(share * kept_seconds)
         estimates = separate_file_audio(generator, read(read_start, read_stop), rate,
-                                        batch_size, chunk_length=chunk_length, overlap=overlap)
+                                        batch_size, chunk_length=chunk_length, overlap=overlap,
+                                        report=advance)
         write(estimates[..., keep_start - read_start : keep_stop - read_start])
-        bar.update(keep_stop - keep_start)
     bar.close()
 
 
@@ -183,17 +217,22 @@ def open_input(path: Path):
 def separate_file(separator, path: str | Path, folder: str | Path, format: str = "wav",
                   subtype: str = "PCM_16", batch_size: int = 1,
                   chunk_seconds: float = CHUNK_SECONDS, segment_seconds: float = 60.0,
-                  precision: str = "fp32", progress: bool = False,
-                  overlap: float = 0.25) -> list[Path]:
+                  precision: str = "fp32", progress: bool | str = False,
+                  overlap: float = 0.25, bitrate: str | None = None) -> list[Path]:
     """Separates the audio file ``path`` (any `READABLE` format) with
     ``separator`` (an [`ExportedSeparator`][gansep.export.ExportedSeparator], or a generator) into
     ``folder/<source>.<format>`` at the file's rate and channel count, ``segment_seconds`` at a
     time so that memory does not grow with the file; each output appears (atomically) once
-    complete. ``precision="bf16"`` runs the network under bfloat16 autocast; ``overlap`` is
-    the cross-fade of generators without input context (see [`separate`][]). Returns the
-    files written."""
+    complete. ``format`` is one of `WRITABLE`: ``wav`` and ``flac`` are written by soundfile
+    in ``subtype``; ``mp3`` and ``ogg`` (Vorbis) are encoded from a float WAV by ffmpeg at
+    ``bitrate`` (e.g. ``192k``; default 320k and 256k). ``precision="bf16"`` runs the network
+    under bfloat16 autocast; ``overlap`` is the cross-fade of generators without input context
+    (see [`separate`][]); ``progress`` shows a bar over seconds of audio (a string: its
+    label). Returns the files written."""
     if precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+    if format not in WRITABLE:
+        raise ValueError(f"format must be one of {', '.join(WRITABLE)}, got {format!r}")
     path, folder = Path(path), Path(folder)
     generator = getattr(separator, "generator", separator)
     read, frames, rate, channels = open_input(path)
@@ -208,14 +247,22 @@ def separate_file(separator, path: str | Path, folder: str | Path, format: str =
     created = not folder.exists()
     outputs = [folder / f"{check_plain_name(source, 'source name')}.{format}"
                for source in generator.sources]
+    encoded = format in ENCODED
     try:
         with ExitStack() as stack:
-            writers = []
+            writers, finals = [], []
             for output in outputs:
                 tmp = stack.enter_context(atomic_target(output))
+                finals.append(tmp)
+                if encoded:  # a float WAV beside it (hidden, removed), encoded once complete
+                    handle, tmp = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=".wav",
+                                                   dir=output.parent)
+                    os.close(handle)
+                    stack.callback(Path(tmp).unlink, missing_ok=True)
                 writers.append(stack.enter_context(sf.SoundFile(
-                    tmp, "w", samplerate=rate, channels=channels, subtype=subtype,
-                    format=format.upper())))
+                    tmp, "w", samplerate=rate, channels=channels,
+                    subtype="FLOAT" if encoded else subtype,
+                    format="WAV" if encoded else format.upper())))
 
             def write(estimates: np.ndarray) -> None:
                 for writer, estimate in zip(writers, estimates):
@@ -228,6 +275,9 @@ def separate_file(separator, path: str | Path, folder: str | Path, format: str =
                                 progress=progress, overlap=overlap)
             for writer in writers:
                 writer.close()  # before the rename
+            if encoded:
+                for writer, final in zip(writers, finals):
+                    encode(writer.name, final, format, bitrate)
     except BaseException:
         if created and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # leave no empty folder behind a failed input
@@ -243,18 +293,35 @@ def audio_files_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in READABLE)
 
 
-def audio_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
-    """Audio files named or found (recursively) in named folders, and the problems found."""
+def _dataset_tracks(folder: Path) -> list[tuple[Path, str]]:
+    """The tracks of a dataset below ``folder``: each ``<track>/mixture.<ext>`` (a stems
+    folder, MUSDB18-HQ) named by its folder, and each ``<track>.stem.mp4`` (MUSDB18, whose
+    first stream is the mixture) named by its file; none where ``folder`` holds neither."""
+    mixtures = sorted(p for p in folder.rglob("mixture.*") if p.is_file()
+                      and p.suffix.lower() in READABLE and not p.name.startswith("."))
+    stems = sorted(p for p in folder.rglob("*.stem.mp4") if p.is_file())
+    return [(p, p.parent.name) for p in mixtures] + [(p, p.name[: -len(".stem.mp4")])
+                                                     for p in stems]
+
+
+def audio_inputs(inputs: list[Path]) -> tuple[list[tuple[Path, str]], list[str]]:
+    """``(file, track name)`` of each input to separate, and the problems found. A file is
+    named by its stem; a folder that holds a dataset (`_dataset_tracks`: a stems folder,
+    a MUSDB18 or MUSDB18-HQ root or split) gives each track's mixture, named by the track, and
+    never a stem; any other folder gives its audio files (recursively)."""
     files, problems = [], []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.is_file()
-                           and p.suffix.lower() in READABLE and not p.name.startswith("."))
-            if not found:
+            tracks = _dataset_tracks(item)
+            if not tracks:
+                tracks = [(p, p.stem) for p in sorted(item.rglob("*")) if p.is_file()
+                          and p.suffix.lower() in READABLE and not p.name.startswith(".")]
+            if not tracks:
                 problems.append(f"{item}: folder holds no audio files ({', '.join(READABLE)})")
-            files.extend(found)
+            files.extend(tracks)
         elif item.is_file():
-            files.append(item)
+            files.append((item, item.name[: -len(".stem.mp4")] if item.name.endswith(".stem.mp4")
+                          else item.stem))
         else:
             problems.append(f"{item}: no such file or folder")
     return files, problems

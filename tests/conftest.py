@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("WANDB_MODE", "offline")
+# Help texts the tests build are kept apart from the user's cache (see gansep.cli.helptext).
+os.environ.setdefault("GANSEP_CACHE", __import__("tempfile").mkdtemp(prefix="gansep-cache-"))
 
 from gansep.data.toy import make_toy_dataset  # noqa: E402
 from gansep.models.waveunet import WaveUNet  # noqa: E402

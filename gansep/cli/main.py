@@ -12,7 +12,7 @@ import os
 import re
 import sys
 
-from gansep.cli.commands import TOOLS, usage
+from gansep.cli.commands import LIGHTNING, TOOLS, usage
 from gansep.errors import ConfigError, user_message
 
 log = logging.getLogger("gansep")
@@ -93,6 +93,33 @@ def _run(command: str, args: list[str], from_sys_argv: bool) -> int:
     return 0
 
 
+#: The sub-commands of ``gansep listen``, whose help `--build-help` builds too.
+LISTEN = ("build", "serve", "export", "metrics", "analyse", "fit-objective")
+
+
+def _in_process(args: list[str]) -> int:
+    command = args[0]
+    return _run(command, args[1:] if command in TOOLS else args, False)
+
+
+def _help(args: list[str]) -> int:
+    """``gansep COMMAND --help`` from the help cache (see `gansep.cli.helptext`), built on a
+    miss; ``gansep --build-help`` builds every command's."""
+    from gansep.cli import helptext
+
+    if args == ["--build-help"]:
+        commands = [[name] for name in (*LIGHTNING, *TOOLS)] + [["listen", name]
+                                                               for name in LISTEN]
+        return helptext.build_all(_in_process, commands)
+    text = helptext.cached(args)
+    if text is None:
+        text, code = helptext.build(args, _in_process)
+        if code:
+            return code
+    sys.stdout.write(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     debug = os.environ.get("GANSEP_DEBUG", "") not in ("", "0")
@@ -103,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     if command in ("", "-h", "--help"):
         sys.stdout.write(usage())
         return 0 if command else 2
+    from gansep.cli.helptext import is_help
+
+    if args == ["--build-help"] or (is_help(args) and command in (*TOOLS, *LIGHTNING)):
+        return _help(args)
     try:
         return _run(command, args[1:] if command in TOOLS else args,
                     argv is None and not debug)

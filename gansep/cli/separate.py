@@ -14,6 +14,7 @@ from gansep.cli.options import (device, distinct_paths, in_range, positive_int,
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 from gansep.export import load_separator
+from gansep.data.audio import ENCODED, WRITABLE
 from gansep.separate import CHUNK_SECONDS, audio_files_in, audio_inputs, separate_file
 
 log = logging.getLogger(__name__)
@@ -23,14 +24,26 @@ CHUNK_RANGE = (0.1, 600.0)
 SEGMENT_RANGE = (0.1, 3600.0)
 
 
-def distinct_outputs(files: list[Path], out: Path) -> list[Path]:
-    """Each input's outputs go to ``OUT/<file name without extension>/``: inputs that share
-    that name (``a/song.wav`` and ``b/song.wav``, or ``song.wav`` and ``song.mp3``) would
-    overwrite each other, so they are refused before anything is written. Returns ``files``
-    with repeats of the same path dropped."""
+def _bitrate(text: str) -> str:
+    """An ffmpeg bitrate: kilobits per second with a ``k`` (``192k``), 8k to 512k."""
+    import re
+
+    match = re.fullmatch(r"(\d+)k", text.strip().lower())
+    if not match or not 8 <= int(match.group(1)) <= 512:
+        raise argparse.ArgumentTypeError(f"expected a bitrate such as 192k (8k to 512k), got "
+                                         f"{text!r}")
+    return f"{match.group(1)}k"
+
+
+def distinct_outputs(files: list[tuple[Path, str]], out: Path) -> list[tuple[Path, str]]:
+    """Each input's outputs go to ``OUT/<name>/`` (a file's name without extension, a dataset
+    track's name): inputs that share that name (``a/song.wav`` and ``b/song.wav``, or
+    ``song.wav`` and ``song.mp3``) would overwrite each other, so they are refused before
+    anything is written. Returns ``files`` with repeats of the same path dropped."""
     by_name: dict[str, list[Path]] = {}
-    for path in dict.fromkeys(files):  # the same file named twice is separated once
-        by_name.setdefault(path.stem, []).append(path)
+    unique = list(dict.fromkeys(files))  # the same file named twice is separated once
+    for path, name in unique:
+        by_name.setdefault(name, []).append(path)
     clashes = {name: paths for name, paths in by_name.items() if len(paths) > 1}
     if clashes:
         listing = "; ".join(f"{out / name}/ from {', '.join(map(str, paths))}"
@@ -38,18 +51,25 @@ def distinct_outputs(files: list[Path], out: Path) -> list[Path]:
         raise ConfigError(f"inputs share an output folder (OUT/<file name without extension>/), "
                           f"nothing written: {listing}. Rename them or separate them into "
                           "different --out folders")
-    return list(dict.fromkeys(files))
+    return unique
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gansep separate", description=(
-        "Separate audio files with an exported separator: OUT/<track>/<source>.<format>."))
-    parser.add_argument("inputs", nargs="+", type=Path, help="audio files or folders")
+        "Separate audio files, or every track of a dataset (a stems folder or a MUSDB18 root: "
+        "each track's mixture, never its stems), with an exported separator: "
+        "OUT/<track>/<source>.<format>."))
+    parser.add_argument("inputs", nargs="+", type=Path,
+                        help="audio files, folders of them, or dataset folders")
     parser.add_argument("--model", type=Path, required=True, help="folder from gansep export")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--format", choices=["wav", "flac"], default="wav")
+    parser.add_argument("--format", choices=WRITABLE, default="wav",
+                        help="wav and flac (soundfile, --subtype), mp3 and ogg (ffmpeg, "
+                             "--bitrate)")
     parser.add_argument("--subtype", default="PCM_16",
-                        help="soundfile subtype: PCM_16, PCM_24, FLOAT, ...")
+                        help="wav/flac: soundfile subtype: PCM_16, PCM_24, FLOAT, ...")
+    parser.add_argument("--bitrate", type=_bitrate, default=None,
+                        help="mp3/ogg: bitrate, e.g. 192k (default: mp3 320k, ogg 256k)")
     parser.add_argument("--device", type=device, default="cpu", help="cpu, cuda, cuda:1, ...")
     parser.add_argument("--batch-size", type=positive_int, default=1,
                         help="chunks per forward pass")
@@ -73,21 +93,25 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the outputs of an earlier run in --out")
     args = parser.parse_args(argv)
-    if not sf.check_format(args.format.upper(), args.subtype):
+    if args.bitrate is not None and args.format not in ENCODED:
+        raise ConfigError(f"--bitrate applies to {' and '.join(ENCODED)}, not --format "
+                          f"{args.format} (its --subtype sets the sample format)")
+    if args.format not in ENCODED and not sf.check_format(args.format.upper(), args.subtype):
         raise ConfigError(f"--subtype {args.subtype!r} cannot be written as {args.format} "
                           f"(soundfile offers {', '.join(sf.available_subtypes(args.format.upper()))})")
     writable_folder(args.out)
     files, failures = audio_inputs(args.inputs)
     files = distinct_outputs(files, args.out)
     separator = load_separator(args.model, args.device)
-    outputs = {path: [args.out / path.stem / f"{source}.{args.format}"
-                      for source in separator.sources] for path in files}
-    distinct_paths([("audio", p) for p in [*args.inputs, *files]] + [("--model", args.model)],
+    outputs = {path: [args.out / name / f"{source}.{args.format}"
+                      for source in separator.sources] for path, name in files}
+    distinct_paths([("audio", p) for p in [*args.inputs, *(path for path, _ in files)]]
+                   + [("--model", args.model)],
                    files=[("output", f) for group in outputs.values() for f in group],
-                   folders=[("output folder", args.out / p.stem) for p in files])
+                   folders=[("output folder", args.out / name) for _, name in files])
     # An earlier run's stems are every audio file in a track's output folder, whichever model
     # (other sources) or --format wrote them: replaced as a whole, never mixed with new ones.
-    earlier = {path: audio_files_in(args.out / path.stem) for path in files}
+    earlier = {path: audio_files_in(args.out / name) for path, name in files}
     found = [f for group in earlier.values() for f in group]
     if found and not args.overwrite:
         raise ConfigError(f"--out {args.out}: {len(found)} output file(s) of an earlier run "
@@ -95,22 +119,28 @@ def main(argv: list[str]) -> int:
                           "to replace them, or choose another --out")
     for problem in failures:
         log.error("%s", problem)
-    for path in files:
+    done, unreadable = 0, len(failures)  # inputs that named no audio count as failed
+    for index, (path, name) in enumerate(files, 1):
         try:
-            written = separate_file(separator, path, args.out / path.stem, args.format,
+            written = separate_file(separator, path, args.out / name, args.format,
                                     args.subtype, args.batch_size, args.chunk_seconds,
-                                    args.segment_seconds, args.precision, progress=True,
-                                    overlap=args.overlap)
+                                    args.segment_seconds, args.precision,
+                                    progress=f"{index}/{len(files)} {name}",
+                                    overlap=args.overlap, bitrate=args.bitrate)
         except (DataError, ValueError, RuntimeError) as error:
             failures.append(str(error) if str(path) in str(error) else f"{path}: {error}")
             log.error("%s", failures[-1])
             continue
+        done += 1
         stale = [f for f in earlier[path] if f not in written]
         for file in stale:  # the earlier run's stems this model does not write
             file.unlink()
         if stale:
-            log.info("%s: replaced the earlier run's output (removed %s)", args.out / path.stem,
+            log.info("%s: replaced the earlier run's output (removed %s)", args.out / name,
                      ", ".join(f.name for f in stale))
+    # The report, on stdout: where the files went.
+    print(f"separated {done} of {len(files) + unreadable} input(s) into "
+          f"{args.out}/<track>/<source>.{args.format}")
     if failures:
         log.error("%d input(s) failed:\n  %s", len(failures), "\n  ".join(failures))
         return 1

@@ -145,6 +145,28 @@ def write_audio(path: str | Path, audio: np.ndarray, rate: int, subtype: str | N
         sf.write(tmp, np.asarray(audio).T, rate, subtype=subtype)
 
 
+#: Formats written by encoding a float WAV with ffmpeg: ``{format: (encoder, default bitrate)}``.
+ENCODED = {"mp3": ("libmp3lame", "320k"), "ogg": ("libvorbis", "256k")}
+#: Every format gansep writes separated audio in.
+WRITABLE = ("wav", "flac", *ENCODED)
+
+
+def encode(wav: str | Path, target: str | Path, format: str, bitrate: str | None = None) -> None:
+    """Encodes the WAV file ``wav`` into ``target`` (``format`` one of `ENCODED`, at
+    ``bitrate``, e.g. ``192k``; default the format's) with ffmpeg; DataError when ffmpeg is
+    missing or refuses."""
+    encoder, default = ENCODED[format]
+    command = ["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-c:a", encoder, "-b:a",
+               bitrate or default, "-f", format, str(target)]
+    try:
+        subprocess.run(command, check=True, capture_output=True)
+    except FileNotFoundError:
+        raise DataError(f"{target}: writing {format} needs ffmpeg on PATH") from None
+    except subprocess.CalledProcessError as error:
+        raise DataError(f"{target}: ffmpeg could not encode {format} "
+                        f"({error.stderr.decode(errors='replace').strip()[:200]})") from None
+
+
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Band-limited polyphase resampling along the last axis (scipy's Kaiser-windowed FIR)."""
     if from_rate == to_rate:

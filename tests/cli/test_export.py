@@ -112,6 +112,40 @@ def test_python_api_any_rate_and_channels(exported):
     assert all(isinstance(v, torch.Tensor) and v.shape == (44100,) for v in out.values())
     with pytest.raises(ValueError, match=r"\(channels, time\)"):
         separator.separate(np.zeros((1, 2, 3)), 22050)
+    # soundfile's (time, channels): taken as such, answered in the same layout, equal to
+    # the (channels, time) separation.
+    out_t = separator.separate(stereo.T, 22050)
+    assert all(v.shape == (30000, 2) for v in out_t.values())
+    for source in out_t:
+        np.testing.assert_allclose(out_t[source].T, separator.separate(stereo, 22050)[source],
+                                   atol=1e-6)
+    with pytest.raises(ValueError, match="ambiguous.*waveform.T"):
+        separator.separate(np.zeros((4, 5), dtype=np.float32), 22050)
+
+
+def test_separate_a_dataset_into_track_folders_as_mp3(cli, exported, toy_root, tmp_path):
+    """A stems folder (every split): each track's mixture into OUT/<track>/, never a stem;
+    encoded by ffmpeg at the bitrate asked for; the last line says where."""
+    out = cli(["separate", "--model", str(exported), str(toy_root), "--out",
+               str(tmp_path / "out"), "--format", "mp3", "--bitrate", "128k"], tmp_path)
+    tracks = sorted(p.name for split in ("train", "valid", "test")
+                    for p in (toy_root / split).iterdir())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == tracks
+    for track in tracks:
+        assert sorted(p.name for p in (tmp_path / "out" / track).iterdir()) == [
+            "accompaniment.mp3", "vocals.mp3"]
+    info = sf.info(tmp_path / "out" / tracks[0] / "vocals.mp3")
+    mixture = sf.info(next(toy_root.glob(f"*/{tracks[0]}/mixture.wav")))
+    assert info.samplerate == mixture.samplerate and info.channels == mixture.channels
+    assert abs(info.duration - mixture.duration) < 0.1  # mp3 pads a frame at most
+    assert out.stdout.strip().splitlines()[-1] == (
+        f"separated {len(tracks)} of {len(tracks)} input(s) into {tmp_path / 'out'}/<track>/"
+        "<source>.mp3")
+    assert not [p for p in (tmp_path / "out").rglob(".*")]  # no temporary WAV left
+    # On an existing output: refused as before, or replaced with --overwrite.
+    again = cli(["separate", "--model", str(exported), str(toy_root / "test"), "--out",
+                 str(tmp_path / "out"), "--format", "mp3"], tmp_path, check=False)
+    assert again.returncode == 2 and "--overwrite" in again.stderr
 
 
 def test_separate_command(cli, exported, toy_root, tmp_path):
