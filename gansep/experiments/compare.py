@@ -28,6 +28,7 @@ from gansep.eval.ambiguity import DECIDED, PhraseScore, summary
 from gansep.eval.evaluate import LYRICS, PROVENANCE
 from gansep.eval.metrics import Ambiguity
 from gansep.eval.results import PERCEPTUAL, STANDARD, metric_names, read_track_scores
+from gansep.eval.statistics import bootstrap_ci, holm, rank_biserial
 from gansep.eval.transcribe import add_counts, rates
 
 log = logging.getLogger(__name__)
@@ -281,8 +282,9 @@ def load_runs(runs: list[Path], labels: dict[Path, str]) -> list[dict]:
 
 
 def summarise(rows: list[dict], baseline: str | None, metric: str = "SDR") -> dict:
-    """Per (objective, source): median, IQR and count of the pooled per-track scores; and,
-    against the baseline, the paired Wilcoxon test over tracks."""
+    """Per (objective, source): median, quartiles and count of the pooled per-track scores;
+    and, against the baseline, the paired test over tracks (`paired_test`), its p-values
+    Holm-corrected per source over the objectives tested against the baseline."""
     from scipy.stats import wilcoxon
 
     table = {}
@@ -301,6 +303,10 @@ def summarise(rows: list[dict], baseline: str | None, metric: str = "SDR") -> di
             if baseline is not None and objective != baseline:
                 entry.update(paired_test(rows, objective, baseline, source, metric, wilcoxon))
             table[(objective, source)] = entry
+    for source in sources:  # one family per source: the objectives against the baseline
+        tested = [key for key in table if key[1] == source and "p_value" in table[key]]
+        for key, corrected in zip(tested, holm([table[key]["p_value"] for key in tested])):
+            table[key]["p_holm"] = float(corrected)
     return table
 
 
@@ -314,39 +320,74 @@ def per_track_means(rows, objective, source, metric) -> dict[str, float]:
 
 
 def paired_test(rows, objective, baseline, source, metric, wilcoxon) -> dict:
+    """Over the tracks both have (each track's score averaged over seeds): the median
+    difference with its 95 % bootstrap interval (resampling tracks), the Wilcoxon
+    signed-rank p-value and the matched-pairs rank-biserial correlation (its effect size)."""
     a = per_track_means(rows, objective, source, metric)
     b = per_track_means(rows, baseline, source, metric)
     common = sorted(set(a) & set(b))
     differences = np.array([a[t] - b[t] for t in common])
     out = {"paired_tracks": len(common),
            "median_difference": float(np.median(differences)) if len(common) else np.nan,
-           "p_value": np.nan}
+           "difference_low": np.nan, "difference_high": np.nan, "p_value": np.nan,
+           "effect_size": rank_biserial(differences) if len(common) else np.nan}
+    if len(common):
+        out["difference_low"], out["difference_high"] = bootstrap_ci(
+            differences, np.median, n_resamples=1999, method="percentile")
     if len(common) >= 2 and np.any(differences != 0):
         out["p_value"] = float(wilcoxon(differences).pvalue)
     return out
 
 
+#: The CSV's columns: every one but objective and source a number (empty: none).
+CSV_COLUMNS = ("objective", "source", "median", "q1", "q3", "n", "median_difference",
+               "difference_low", "difference_high", "p_value", "p_holm", "effect_size",
+               "paired_tracks")
+
+
 def render(table: dict, baseline: str | None, metric: str) -> tuple[str, str]:
+    """The table as Markdown (for reading) and CSV (for papers: numeric columns, see
+    `CSV_COLUMNS`; the baseline's comparison columns empty)."""
     header = ["objective", "source", f"median {metric}", "IQR", "n"]
     if baseline:
-        header += [f"median diff vs {baseline}", "Wilcoxon p", "tracks"]
+        header += [f"median diff vs {baseline} [95 % CI]", "Wilcoxon p", "p (Holm)",
+                   "r (rank-biserial)", "tracks"]
     md = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
-    csv = [",".join(h.replace(",", "") for h in header)]
+    csv = [",".join(CSV_COLUMNS if baseline else CSV_COLUMNS[:6])]
     for (objective, source), e in table.items():
-        cells = [objective, source, f"{e['median']:.3f}", f"{e['q1']:.3f}..{e['q3']:.3f}",
+        cells = [objective, source, f"{e['median']:.3f}", f"{e['q1']:.3f} to {e['q3']:.3f}",
                  str(e["n"])]
         if baseline:
             if objective == baseline:
-                cells += ["(baseline)", "", ""]
+                cells += ["(baseline)", "", "", "", ""]
             else:
-                cells += [f"{e['median_difference']:+.3f}", f"{e['p_value']:.3g}",
-                          str(e["paired_tracks"])]
+                cells += [f"{e['median_difference']:+.3f} [{e['difference_low']:+.3f}, "
+                          f"{e['difference_high']:+.3f}]", _shown(e["p_value"], ".3g"),
+                          _shown(e.get("p_holm", np.nan), ".3g"),
+                          _shown(e["effect_size"], "+.2f"), str(e["paired_tracks"])]
         md.append("| " + " | ".join(cells) + " |")
-        csv.append(",".join(cells))
+        numbers = [e.get(column, np.nan) for column in CSV_COLUMNS[2:]] if baseline else \
+            [e[column] for column in CSV_COLUMNS[2:6]]
+        csv.append(",".join([_csv_text(objective), _csv_text(source)]
+                            + ["" if v is None or v != v else f"{v:.6g}" for v in numbers]))
     return "\n".join(md) + "\n", "\n".join(csv) + "\n"
 
 
-def box_plot(rows: list[dict], path: Path, metric: str = "SDR") -> None:
+def _shown(value: float, spec: str) -> str:
+    """A number for the Markdown table; ``n/a`` where there is none (no test: the paired
+    differences are all zero, or fewer than two tracks)."""
+    return "n/a" if value != value else format(value, spec)
+
+
+def _csv_text(text: str) -> str:
+    return f'"{text}"' if any(c in text for c in ',"\n') else text
+
+
+def box_plot(rows: list[dict], path: Path, metric: str = "SDR", table: dict | None = None,
+             baseline: str | None = None) -> None:
+    """Per source, a box of each objective's per-track ``metric``, labelled with n; with a
+    ``table`` of `summarise` against ``baseline``, the baseline's box is marked and each
+    other's label gives its Holm-corrected p."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -354,14 +395,30 @@ def box_plot(rows: list[dict], path: Path, metric: str = "SDR") -> None:
 
     objectives = list(dict.fromkeys(r["objective"] for r in rows))
     sources = list(dict.fromkeys(r["source"] for r in rows))
-    figure, axes = plt.subplots(1, len(sources), figsize=(4 + 2 * len(objectives), 4),
+    figure, axes = plt.subplots(1, len(sources), figsize=(4 + 2 * len(objectives), 4.4),
                                 squeeze=False)
     for axis, source in zip(axes[0], sources):
         data = [[r[metric] for r in rows if r["objective"] == o and r["source"] == source
                  and not np.isnan(r.get(metric, np.nan))] for o in objectives]
-        axis.boxplot(data)
-        axis.set_xticks(range(1, len(objectives) + 1), objectives, rotation=30, ha="right")
-        axis.set_title(source)
+        boxes = axis.boxplot(data, patch_artist=True)
+        labels = []
+        for objective, values, box in zip(objectives, data, boxes["boxes"]):
+            entry = (table or {}).get((objective, source), {})
+            if objective == baseline:
+                box.set_facecolor("#f4d35e")
+                labels.append(f"{objective}\n(baseline) n={len(values)}")
+            elif "p_holm" in entry:
+                box.set_facecolor("#dfe7f2")
+                p = entry["p_holm"]
+                labels.append(f"{objective}\nn={len(values)} "
+                              + ("p: no test (equal)" if p != p else f"p={p:.2g}"))
+            else:
+                box.set_facecolor("#dfe7f2")
+                labels.append(f"{objective}\nn={len(values)}")
+        axis.set_xticks(range(1, len(objectives) + 1), labels, rotation=30, ha="right",
+                        fontsize=8)
+        axis.set_title(source + (" (p: Wilcoxon vs baseline, Holm-corrected)"
+                                 if baseline else ""), fontsize=9)
         axis.set_ylabel(f"{metric} per track (dB)")
         axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
@@ -395,7 +452,7 @@ def _write_comparison(runs: list[Path], rows: list[dict], labels: dict[Path, str
         with atomic_target(out / "compare-lyrics.md") as tmp:
             Path(tmp).write_text(lyrics)
         outputs[0] += "\nLyrics head (greedy CTC decoding of the test lines):\n\n" + lyrics
-    box_plot(rows, out / "sdr-boxplot.png")
+    box_plot(rows, out / "sdr-boxplot.png", "SDR", summarise(rows, baseline, "SDR"), baseline)
     ambiguity = ambiguity_table(runs, labels, out)
     if ambiguity is not None:
         outputs[0] += "\nAmbiguity (did each objective average or choose?):\n\n" + ambiguity

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from gansep.atomic import atomic_target, replaced_folder
+from gansep.eval.statistics import bootstrap_ci, holm
 from gansep.errors import ConfigError
 from gansep.listen.ratings import read_ratings
 
@@ -92,27 +93,6 @@ def screening(items: pd.DataFrame, reference: str, mid_anchor: str | None,
 
 
 # ----------------------------------------------------------------------------- statistics
-def bootstrap_ci(values, statistic=np.mean, seed: int = 0, n_resamples: int = 9999,
-                 confidence: float = 0.95, method: str = "BCa") -> tuple[float, float]:
-    """``confidence`` bootstrap interval of ``statistic`` (scipy.stats.bootstrap); a degenerate
-    sample (one value, or all equal) gives the statistic itself at both ends."""
-    from scipy.stats import bootstrap
-
-    values = np.asarray(values, dtype=float)
-    point = float(statistic(values))
-    if len(values) < 2 or np.all(values == values[0]):
-        return point, point
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = bootstrap((values,), statistic, n_resamples=n_resamples,
-                           confidence_level=confidence, method=method,
-                           random_state=np.random.default_rng(seed))
-    low, high = result.confidence_interval
-    if not (np.isfinite(low) and np.isfinite(high)) and method != "percentile":
-        return bootstrap_ci(values, statistic, seed, n_resamples, confidence, "percentile")
-    return float(low), float(high)
-
-
 def condition_table(items: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
     """Per condition: n, mean, its 95 % bootstrap CI, median, quartiles and IQR."""
     rows = []
@@ -124,18 +104,6 @@ def condition_table(items: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
                      "ci_low": low, "ci_high": high, "median": median, "q1": q1, "q3": q3,
                      "iqr": q3 - q1})
     return pd.DataFrame(rows).sort_values("mean", ascending=False, ignore_index=True)
-
-
-def holm(p_values) -> np.ndarray:
-    """Holm's step-down adjusted p-values (family-wise error), in the given order."""
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(p)
-    adjusted = np.empty_like(p)
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[index]))
-        adjusted[index] = running
-    return adjusted
 
 
 def paired_comparisons(items: pd.DataFrame, conditions: list[str]) -> pd.DataFrame:
