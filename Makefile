@@ -126,12 +126,16 @@ lyrics-demo: install $(SUNG)/test
 	$(BIN)/gansep evaluate-alignment --model runs/demo-lyrics/multitask/export \
 	  --data $(SUNG)/test --out runs/demo-lyrics/multitask/alignment --overwrite
 
+# The suite on every core (pytest-xdist; tests of one xdist_group share a worker: the
+# robustness corpus runs its cases together). PYTEST_WORKERS=0 runs it in this process.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
-# The fast tier, for iteration: everything but the tests marked slow (see tests/conftest.py).
+# The fast tier, for iteration: everything but the tests marked slow (@pytest.mark.slow).
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow" $(PYTEST_ARGS)
 
 # The documentation site: docs/ and the docstrings (API reference) into site/, every internal
 # link and reference resolved (--strict); no font or script is fetched at build or view time.

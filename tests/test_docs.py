@@ -21,6 +21,7 @@ def slug(heading: str) -> str:
     return re.sub(r"[\s]+", "-", text)
 
 
+@pytest.mark.slow
 def test_the_site_builds_strictly_and_fetches_nothing(tmp_path):
     pytest.importorskip("mkdocs", reason="the docs extra is not installed (make install does)")
     site = tmp_path / "site"
@@ -82,6 +83,7 @@ def test_the_extension_recipes_and_api_pages_have_tested_snippets():
     assert len(TESTED.findall((DOCS / "extending.md").read_text())) >= 6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", TESTED_PAGES)
 def test_the_tested_snippets_of_a_page_run(page, tmp_path, monkeypatch):
     """Every ``<!-- tested -->`` Python block of the page, in order, in one namespace, in a

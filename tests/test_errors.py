@@ -41,6 +41,7 @@ def test_truncated_wav_is_named_with_what_is_missing(tmp_path):
     assert wav_truncation(tmp_path / "x.flac") is None
 
 
+@pytest.mark.slow
 def test_activation_estimate_refuses_what_cannot_fit():
     small, large = tiny_generator(levels=3), tiny_generator(levels=6)
     assert 0 < small.activation_bytes() < large.activation_bytes()

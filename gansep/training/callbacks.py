@@ -165,10 +165,12 @@ class SeparationMetrics(pl.Callback):
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_audio"):  # TensorBoard
                 for name, audio in clips.items():
-                    tag = f"separation/{track.name}/{name}"
+                    # A tag belongs to one TensorBoard plugin: audio and images apart.
                     mono = torch.from_numpy(np.clip(audio.mean(0), -1, 1).astype(np.float32))
-                    experiment.add_audio(tag, mono[None], step, rate)
-                    experiment.add_image(tag, log_spectrogram(audio)[None], step)
+                    experiment.add_audio(f"separation/{track.name}/{name}", mono[None], step,
+                                         rate)
+                    experiment.add_image(f"spectrogram/{track.name}/{name}",
+                                         log_spectrogram(audio)[None], step)
             elif hasattr(logger, "log_audio"):  # wandb
                 logger.log_audio(key=f"separation/{track.name}",
                                  audios=[audio.T for audio in clips.values()],

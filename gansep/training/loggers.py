@@ -102,12 +102,14 @@ class RunLogger(TensorBoardLogger):
         name: the experiment (``demo``).
         version: the run (``l1``); None: ``version_<n>``, the next free number.
         csv: also write ``metrics.csv``.
+        default_hp_metric: TensorBoard's placeholder ``hp_metric`` (off: it is no metric).
     """
 
     def __init__(self, save_dir: str = "runs", name: str = "lightning_logs",
-                 version: int | str | None = None, csv: bool = True, **kwargs):
-        kwargs.setdefault("default_hp_metric", False)
-        super().__init__(save_dir, name=name, version=version, **kwargs)
+                 version: int | str | None = None, csv: bool = True,
+                 default_hp_metric: bool = False, **kwargs):
+        super().__init__(save_dir, name=name, version=version,
+                         default_hp_metric=default_hp_metric, **kwargs)
         self.csv = csv
         self._metrics: MetricsCSV | None = None
 

@@ -13,6 +13,8 @@ import torch
 from gansep.eval.results import read_track_scores
 from tests.conftest import GANSEP
 
+pytestmark = pytest.mark.slow  # end-to-end: commands on real files, trained models, processes
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY_MODEL = [
     "--model.init_args.generator.init_args.levels", "3",

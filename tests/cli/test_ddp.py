@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from tests.cli.test_cli import ROOT, run
+
+pytestmark = pytest.mark.slow  # end-to-end: commands on real files, trained models, processes
 
 TINY = ["--model.init_args.generator.init_args.levels", "3",
         "--model.init_args.generator.init_args.output_length", "512",

@@ -18,6 +18,8 @@ from tests.cli.test_cli import ROOT
 from tests.conftest import tiny_generator
 
 
+pytestmark = pytest.mark.slow  # end-to-end: commands on real files, trained models, processes
+
 @pytest.fixture(scope="module")
 def checkpoint(toy_root, tmp_path_factory):
     pl.seed_everything(0)

@@ -20,6 +20,8 @@ from gansep.training import GANSeparator
 from tests.conftest import SHARED_DATA, tiny_generator
 
 
+pytestmark = pytest.mark.slow  # end-to-end: commands on real files, trained models, processes
+
 @pytest.fixture(scope="module")
 def gan_checkpoint(toy_root, tmp_path_factory):
     pl.seed_everything(0)

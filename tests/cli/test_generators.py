@@ -20,6 +20,8 @@ from gansep.models.discriminators import MultiPeriod
 from gansep.training import GANSeparator
 from tests.conftest import SHARED_DATA
 
+pytestmark = pytest.mark.slow  # end-to-end: commands on real files, trained models, processes
+
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ["demo-htdemucs", "demo-roformer", "demo-mel-roformer"]
 # A shorter segment than the presets' keeps two steps at a second or two.

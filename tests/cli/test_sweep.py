@@ -16,6 +16,8 @@ from gansep.eval.results import museval_json
 from tests.cli.test_cli import ROOT, run
 
 
+pytestmark = pytest.mark.slow  # end-to-end: commands on real files, trained models, processes
+
 def test_grid_expansion():
     sweep = {"method": "grid", "parameters": {
         "model.init_args.objective": {"values": ["a.yaml", "b.yaml", "c.yaml"]},

@@ -35,6 +35,7 @@ def test_the_backing_voice_sits_in_the_level_range():
     assert level == pytest.approx(-6.0, abs=0.5)
 
 
+@pytest.mark.slow
 def test_assignments_follow_the_seed_and_the_probability():
     def assigned(seed, **options):
         return [p.assigned for p in make_ambiguous_track(seed, RATE, 10.0, **options).phrases]

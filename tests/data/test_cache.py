@@ -93,6 +93,7 @@ def _prepare(args):
     return CachedCollection(StemsFolder(root), cache, 22050, 2).prepare(["train", "valid"])
 
 
+@pytest.mark.slow
 def test_concurrent_builders_agree(dataset, tmp_path):
     with multiprocessing.get_context("spawn").Pool(3) as pool:
         results = pool.map(_prepare, [(dataset, tmp_path / "cache")] * 3)

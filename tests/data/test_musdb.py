@@ -43,6 +43,7 @@ def test_musdb_errors(musdb_root, tmp_path):
         MUSDB(musdb_root, is_wav=False).tracks("test")
 
 
+@pytest.mark.slow
 def test_musdb_stem_mp4_through_the_cache(toy_root, tmp_path):
     """A MUSDB18-layout stand-in (stem .mp4, AAC, as MUSDB18 ships) decoded once into the
     cache: same stems and length, and the audio musdb's own chunked reads give."""

@@ -42,6 +42,7 @@ def random_case(rng, sources, channels, seconds, rate=4000):
     return references, estimates
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sources", [1, 2, 4])
 @pytest.mark.parametrize("channels", [1, 2])
 def test_random_signals(rng, sources, channels):
@@ -49,6 +50,7 @@ def test_random_signals(rng, sources, channels):
     assert_agrees(references, estimates, 4000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sources", [2, 4])
 def test_silent_frames_are_nan_like_museval(rng, sources):
     references, estimates = random_case(rng, sources, 2, 4.0)
@@ -71,6 +73,7 @@ def test_estimate_length_is_padded_or_cut(rng):
     assert_agrees(references, estimates[..., :9000], 4000)
 
 
+@pytest.mark.slow
 def test_toy_tracks(toy_root):
     from gansep.data.folder import StemsFolder
 
@@ -86,6 +89,7 @@ def test_toy_tracks(toy_root):
                   filter_metrics=ROUNDING_BOUND)
 
 
+@pytest.mark.slow
 def test_real_music_clip(mallory):
     references, estimates = mallory
     # 10 s keep the museval side of the test short; the README's figures cover all 30 s.
@@ -129,6 +133,7 @@ def test_backend_errors(rng):
         bss_eval(references, estimates[:1], 4000)
 
 
+@pytest.mark.slow
 def test_museval_differs_from_itself_where_the_gram_matrix_is_singular():
     """Why ISR/SIR/SAR can differ between correct implementations: references with no energy
     outside a frequency band (band-split noise) make the Gram matrix of delayed references

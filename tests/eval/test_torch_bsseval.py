@@ -91,6 +91,7 @@ def test_torch_tensors_in_and_the_backend_option(rng):
         bss_eval(references, estimates, 4000, backend="mir_eval")
 
 
+@pytest.mark.slow
 def test_real_music_clip(mallory):
     references, estimates = mallory
     ours = bss_eval(references, estimates, 44100, backend="torch")

@@ -21,6 +21,8 @@ if not (CHROMIUM and DRIVER) and os.environ.get("GANSEP_REQUIRE_BROWSER") != "1"
     pytest.skip("chromium and chromedriver are not installed (make install installs them as "
                 "root: apt-get install chromium chromium-driver)", allow_module_level=True)
 
+pytestmark = pytest.mark.slow  # a real browser, a real server
+
 
 @pytest.fixture
 def served(built_test, tmp_path):

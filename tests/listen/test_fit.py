@@ -124,6 +124,7 @@ def fitted(rated_test):
     return out
 
 
+@pytest.mark.slow
 def test_fit_end_to_end_recovers_the_raters_weighting(rated_test, fitted):
     out = fitted
     model = PerceptualModel.load(out)
@@ -151,6 +152,7 @@ def test_fit_end_to_end_recovers_the_raters_weighting(rated_test, fitted):
         model.weights["l1"] / model.stds["l1"] / 100)
 
 
+@pytest.mark.slow
 def test_too_little_data_is_refused(built_test, rated_test, tmp_path):
     ratings = pd.read_csv(rated_test["ratings"], dtype={"trial": str, "rater": str})
     three_trials = pd.DataFrame([{"rater": r, "trial": t["id"], "condition": s["condition"],
@@ -168,6 +170,7 @@ def test_too_little_data_is_refused(built_test, rated_test, tmp_path):
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.slow
 def test_the_fitted_objective_trains_a_demo_model(fitted, toy_root, tmp_path, monkeypatch):
     from gansep.cli.lightning import lightning_cli
 
@@ -192,6 +195,7 @@ def test_the_fitted_objective_trains_a_demo_model(fitted, toy_root, tmp_path, mo
     assert any(not torch.equal(a, b) for a, b in zip(before, cli.model.generator.parameters()))
 
 
+@pytest.mark.slow
 def test_perceptual_score_prefers_the_better_estimate_and_is_a_window_median(fitted):
     score = PerceptualScore(fitted)
     rng = np.random.default_rng(0)
@@ -214,6 +218,7 @@ def test_perceptual_score_prefers_the_better_estimate_and_is_a_window_median(fit
         PerceptualScore(fitted.parent)
 
 
+@pytest.mark.slow
 def test_score_and_compare_report_and_rank_by_the_perceptual_score(fitted, rated_test,
                                                                    tmp_path):
     from gansep.eval.evaluate import score_folders
@@ -242,6 +247,7 @@ def test_score_and_compare_report_and_rank_by_the_perceptual_score(fitted, rated
     assert ranking[2].startswith("| perceptual | vocals") and ranking[3].startswith("| noisy |")
 
 
+@pytest.mark.slow
 def test_the_validation_callback_logs_the_perceptual_score(fitted, toy_root):
     import pytorch_lightning as pl
 

@@ -14,6 +14,7 @@ from gansep.listen.build import load_test
 from gansep.listen.metrics import METRICS, compute_metrics
 
 
+@pytest.mark.slow
 def test_metrics_of_every_stimulus_match_direct_scoring(built_test, listen_data):
     rows = compute_metrics(built_test)
     description = load_test(built_test)

@@ -206,6 +206,7 @@ def _wait_until_up(url: str, process) -> None:
     raise RuntimeError("server did not start")
 
 
+@pytest.mark.slow
 def test_sigkill_while_raters_submit_loses_no_acknowledged_rating(built_test, tmp_path):
     """Eight raters submit at once through a real uvicorn; the server is killed with SIGKILL
     mid-way. Every submission answered 200 must be in the database afterwards."""

@@ -218,6 +218,7 @@ def lyrics_export(tmp_path_factory):
     return root / "export"
 
 
+@pytest.mark.slow
 @needs_sample
 def test_align_a_real_song_end_to_end(lyrics_export, tmp_path):
     from gansep.cli.main import main

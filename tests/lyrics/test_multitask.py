@@ -130,6 +130,7 @@ def test_a_lyrics_term_needs_a_lyrics_head():
                                                          output_length=256))
 
 
+@pytest.mark.slow
 def test_evaluate_export_and_transcribe_a_multitask_model(lyrics_data, tmp_path):
     """A multi-task checkpoint: evaluate reports CER/WER on the annotated lines, export
     carries the head and its vocabulary, transcribe prints the text and word times."""

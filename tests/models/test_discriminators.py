@@ -103,6 +103,7 @@ def vocal_batch(rng, tracks, size=8, length=2048):
     return torch.from_numpy(np.stack(real))[:, None], torch.from_numpy(np.stack(fake))[:, None]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("family", ["msd", "mpd", "mrsd", "cstft", "wud"])
 def test_discriminator_learns_real_from_mixture(family, toy_root):
     """Tens of steps on short toy excerpts (the Wave-U-Net discriminator, one logit per sample,
@@ -129,6 +130,7 @@ def test_discriminator_learns_real_from_mixture(family, toy_root):
     assert accuracy > 0.75, f"{family}: held-out accuracy {accuracy:.2f}"
 
 
+@pytest.mark.slow
 def test_wasserstein_critic_learns_real_from_mixture(toy_root):
     """WGAN-GP's critic passes the same held-out accuracy test as the LSGAN families: real
     vocals score higher than the mixture used as the vocal estimate."""

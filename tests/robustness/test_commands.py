@@ -21,6 +21,11 @@ import torch
 from tests.robustness import corpus as corpus_module
 from tests.robustness.cases import CASES, TOOLS, Case
 
+# Slow (every command as a process over the broken-input corpus), and one group under
+# pytest-xdist: the session fixture `outcomes` runs every selected case at once, so all of
+# them must land on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("robustness")]
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # multiprocessing's Process objects are not thread-safe: ``start()`` polls every other child,

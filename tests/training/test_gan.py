@@ -150,6 +150,7 @@ def _compiled_run(toy_root, tmp_path, caplog):
     return module
 
 
+@pytest.mark.slow
 def test_compiled_discriminators_train(toy_root, tmp_path, caplog):
     from gansep.training.compiled import unavailable
 

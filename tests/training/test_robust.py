@@ -142,6 +142,7 @@ def wait_for_step(progress, step, process, timeout=120):
     raise AssertionError("training did not reach the step in time")
 
 
+@pytest.mark.slow
 def test_sigterm_saves_and_exits_cleanly(toy_root, tmp_path):
     process = start(fit_args(toy_root, tmp_path, steps=50), tmp_path, tmp_path / "progress")
     wait_for_step(tmp_path / "progress", 3, process)
@@ -153,6 +154,7 @@ def test_sigterm_saves_and_exits_cleanly(toy_root, tmp_path):
     assert 3 <= checkpoint["global_step"] < 50
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted(toy_root, tmp_path):
     straight = tmp_path / "straight"
     run(fit_args(toy_root, straight), tmp_path)
@@ -224,6 +226,7 @@ def cli_in_process(args, capsys, caplog) -> tuple[int, str]:
     (["--model.init_args.warmup_stepz", "3"], "warmup_stepz"),
     ([], "no-such-data: dataset root does not exist"),  # the control: a good configuration
 ])
+@pytest.mark.slow
 def test_bad_configuration_fails_before_data(tmp_path, monkeypatch, capsys, caplog, override,
                                              message):
     monkeypatch.chdir(tmp_path)
