@@ -126,10 +126,10 @@ lyrics-demo: install $(SUNG)/test
 	$(BIN)/gansep evaluate-alignment --model runs/demo-lyrics/multitask/export \
 	  --data $(SUNG)/test --out runs/demo-lyrics/multitask/alignment --overwrite
 
-# The suite on every core (pytest-xdist; tests of one xdist_group share a worker: the
-# robustness corpus runs its cases together). PYTEST_WORKERS=0 runs it in this process.
+# The suite on every core (pytest-xdist, a test module's tests on one worker: the robustness
+# corpus runs all its cases together). PYTEST_WORKERS=0 runs it in this process.
 PYTEST_WORKERS ?= auto
-PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
 test: install
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 

@@ -15,8 +15,19 @@ os.environ.setdefault("WANDB_MODE", "offline")
 # Help texts the tests build are kept apart from the user's cache (see gansep.cli.helptext).
 os.environ.setdefault("GANSEP_CACHE", __import__("tempfile").mkdtemp(prefix="gansep-cache-"))
 
+# Under pytest-xdist each worker takes its share of the cores: otherwise every worker's torch
+# (and every process a test starts) runs a thread per core, 4 threads on 2 cores for 2 workers.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+
+import torch  # noqa: E402
+
 from gansep.data.toy import make_toy_dataset  # noqa: E402
 from gansep.models.waveunet import WaveUNet  # noqa: E402
+
+if _WORKERS > 1:
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 GANSEP = [sys.executable, "-m", "gansep.cli.main"]

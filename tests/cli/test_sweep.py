@@ -110,21 +110,30 @@ def test_compare_tables_statistics_and_plot(cli, tmp_path):
     fake_run(runs / "gan-1", "gan", {t: v + d for (t, v), d in zip(base.items(),
                                                                    [1.5, 1.0, 0.5, 1.5, 0.5])})
     cli(["compare", str(runs), "--baseline", "l1", "--out", str(tmp_path / "cmp")], tmp_path)
-    lines = (tmp_path / "cmp" / "compare-sdr.csv").read_text().splitlines()
-    rows = {line.split(",")[0]: line.split(",") for line in lines[1:]}
+    import pandas as pd
+
+    from gansep.eval.statistics import rank_biserial
+
+    table = pd.read_csv(tmp_path / "cmp" / "compare-sdr.csv")
+    rows = table[table.source == "vocals"].set_index("objective")
     # gan pools 10 values: per-track values of both seeds.
     pooled = [1.5, 3.0, 4.5, 6.5, 4.5, 2.5, 3.0, 3.5, 5.5, 5.5]
     q1, median, q3 = np.percentile(pooled, [25, 50, 75])
-    assert rows["gan"][2] == f"{median:.3f}" and rows["gan"][3] == f"{q1:.3f}..{q3:.3f}"
-    assert rows["gan"][4] == "10" and rows["l1"][2] == "3.000"
+    assert rows.loc["gan", ["median", "q1", "q3"]].tolist() == pytest.approx([median, q1, q3])
+    assert rows.loc["gan", "n"] == 10 and rows.loc["l1", "median"] == 3.0
     # Paired over tracks, each track averaged over seeds: differences 1, 1, 1, 2, 0.
     differences = [1.0, 1.0, 1.0, 2.0, 0.0]
-    assert rows["gan"][5] == f"{np.median(differences):+.3f}"
-    assert rows["gan"][6] == f"{wilcoxon(differences).pvalue:.3g}"
-    assert rows["l1"][5] == "(baseline)"
-    si = (tmp_path / "cmp" / "compare-si-sdr.csv").read_text().splitlines()
-    si = {line.split(",")[0]: line.split(",") for line in si[1:]}
-    assert si["gan"][2] == f"{median - 1:.3f}" and si["gan"][5] == rows["gan"][5]
+    assert rows.loc["gan", "median_difference"] == np.median(differences)
+    assert rows.loc["gan", "p_value"] == pytest.approx(wilcoxon(differences).pvalue, rel=1e-5)
+    # One objective against the baseline: Holm changes nothing.
+    assert rows.loc["gan", "p_holm"] == rows.loc["gan", "p_value"]
+    assert rows.loc["gan", "effect_size"] == pytest.approx(rank_biserial(differences))
+    assert rows.loc["gan", "difference_low"] <= 1.0 <= rows.loc["gan", "difference_high"]
+    assert np.isnan(rows.loc["l1", "median_difference"])  # the baseline
+    si = pd.read_csv(tmp_path / "cmp" / "compare-si-sdr.csv")
+    si = si[si.source == "vocals"].set_index("objective")
+    assert si.loc["gan", "median"] == pytest.approx(median - 1)
+    assert si.loc["gan", "median_difference"] == rows.loc["gan", "median_difference"]
     png = (tmp_path / "cmp" / "sdr-boxplot.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
     bad = cli(["compare", str(runs), "--baseline", "l3", "--out", str(tmp_path / "x")],

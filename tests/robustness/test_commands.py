@@ -21,10 +21,10 @@ import torch
 from tests.robustness import corpus as corpus_module
 from tests.robustness.cases import CASES, TOOLS, Case
 
-# Slow (every command as a process over the broken-input corpus), and one group under
-# pytest-xdist: the session fixture `outcomes` runs every selected case at once, so all of
-# them must land on one worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("robustness")]
+# Slow: every command as a process over the broken-input corpus. Under pytest-xdist, make
+# test's --dist loadfile keeps this module on one worker: the session fixture `outcomes` runs
+# every selected case at once, and would run them all again on a second worker.
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 
