@@ -41,8 +41,12 @@ log = logging.getLogger(__name__)
 AMBIGUITY_FILE = "ambiguity.csv"
 PARTS = "parts"
 ASSIGNED = ("vocals", "accompaniment")
-#: (harmonic tilt, formant scale) of the backing voice: bright (like the lead) and dark.
-TIMBRES = {"bright": (1.0, 1.0), "dark": (2.2, 0.8)}
+#: (harmonic tilt, formant scale) of the backing voice: bright (like the lead) and dark (its
+#: harmonics falling as 1/k**4, formants lowered: nearly a flute). The contrast is the
+#: learnable-rule control's cue (--cue timbre); with --cue none the same two timbres are drawn
+#: independently of the assignment. (1.0, 1.0) against (2.2, 0.8) was too weak a cue: an L1
+#: Wave-U-Net agreed with the assignment on 61.6 % of 99 test phrases after 2000 steps.
+TIMBRES = {"bright": (1.0, 1.0), "dark": (4.0, 0.6)}
 _GRID = 2.0 ** -20  # the sums of a few multiples of it below 4 are exact in float32
 
 

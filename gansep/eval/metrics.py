@@ -201,11 +201,13 @@ class Ambiguity(Metric):
     the track folder holds ``ambiguity.csv`` and ``parts/``), per source in ``sources``, over
     the track's backing phrases ([`gansep.eval.ambiguity`][]): ``decided``, the share of
     phrases with ``g < 0.25`` or ``g > 0.75``; ``g``, the mean share of the backing voice the
-    estimate kept; ``choice-SDR``, the median SDR against the nearer of the two valid targets.
+    estimate kept; ``agreement``, the share of phrases whose choice (``g > 0.5``: kept)
+    matches the assignment; ``choice-SDR``, the median SDR against the nearer of the two valid
+    targets.
     Other sources NaN; no values for a track without ``ambiguity.csv``. The per-phrase gains go
     to the result's ``gansep_ambiguity`` (what ``gansep compare`` pools)."""
 
-    names = ("decided", "g", "choice-SDR")
+    names = ("decided", "g", "agreement", "choice-SDR")
     needs_track = True
     details_key = "gansep_ambiguity"
 
@@ -233,6 +235,7 @@ class Ambiguity(Metric):
             if result:
                 values["decided"][k] = result["decided"]
                 values["g"][k] = result["mean_g"]
+                values["agreement"][k] = result["agreement"]
                 values["choice-SDR"][k] = result["choice_SDR"]
             details[source] = [{key: (None if isinstance(v, float) and not np.isfinite(v)
                                       else v) for key, v in score.row().items()

@@ -134,7 +134,7 @@ def test_score_and_compare_report_whether_an_objective_averaged_or_chose(data, t
     assert chooser["decided"] == 1.0
     assert chooser["choice-SDR"] > vocals["choice-SDR"] + 3
     header = (runs / "averager" / "results.md").read_text()
-    assert "| decided | g | choice-SDR |" in header
+    assert "| decided | g | agreement | choice-SDR |" in header
 
     cli(["compare", runs / "averager", runs / "chooser", "--out", tmp_path / "cmp"])
     table = (tmp_path / "cmp" / "compare-ambiguity.md").read_text().splitlines()
