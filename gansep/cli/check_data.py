@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
         if not args.root.is_dir():  # nothing to check: refused (2), not a dataset with problems
             raise ConfigError(f"{args.root}: dataset root does not exist or is not a folder")
         count, problems = check_dataset(args.root, args.tolerance, args.sample_rate)
-    for problem in problems:
-        log.error("%s", problem)
-    log.info("%d track(s) checked, %d problem(s)", count, len(problems))
+    for problem in problems:  # the report, on stdout
+        print(problem)
+    print(f"{count} track(s) checked, {len(problems)} problem(s)")
     return 1 if problems else 0

@@ -21,6 +21,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     writable_folder(args.out)
     distinct_paths([("run", run) for run in args.runs], folders=[("--out", args.out)])
-    log.info("%s", compare_runs(args.runs, args.out, args.baseline))
+    report = compare_runs(args.runs, args.out, args.baseline)
+    print(report, end="")  # the report on stdout, diagnostics on stderr
     log.info("wrote %s", args.out)
     return 0

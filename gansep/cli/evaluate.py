@@ -10,7 +10,7 @@ from pathlib import Path
 
 from gansep.cli.options import (device, distinct_paths, positive_float, positive_int,
                                  writable_folder)
-from gansep.cli.scoring import add_scoring_options, scoring_metrics
+from gansep.cli.scoring import add_scoring_options, print_report, scoring_metrics
 from gansep.cli.runconfig import add_config_option, read_run
 from gansep.data.folder import StemsFolder
 from gansep.data.musdb import MUSDB
@@ -50,6 +50,8 @@ def main(argv: list[str]) -> int:
     else:
         collection = MUSDB(args.data, args.is_wav) if args.musdb else StemsFolder(args.data)
         metrics = scoring_metrics(args)
-    return evaluate_checkpoint(args.ckpt, collection, args.out, args.split, not args.no_ema,
+    code = evaluate_checkpoint(args.ckpt, collection, args.out, args.split, not args.no_ema,
                                args.duration, metrics, args.device, args.batch_size,
                                args.write_estimates, args.overwrite)
+    print_report(args.out / "results.md")
+    return code

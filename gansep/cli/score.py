@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from gansep.cli.options import device, distinct_paths, writable_folder
-from gansep.cli.scoring import add_scoring_options, scoring_metrics
+from gansep.cli.scoring import add_scoring_options, print_report, scoring_metrics
 from gansep.eval.evaluate import score_folders
 
 
@@ -30,5 +30,7 @@ def main(argv: list[str]) -> int:
     distinct_paths([("references", args.references), ("estimates", args.estimates),
                     ("--perceptual", args.perceptual), ("--metrics", args.metrics)],
                    folders=[("--out", args.out)])
-    return score_folders(args.references, args.estimates, args.out, scoring_metrics(args),
+    code = score_folders(args.references, args.estimates, args.out, scoring_metrics(args),
                          args.overwrite, args.sources)
+    print_report(args.out / "results.md")
+    return code

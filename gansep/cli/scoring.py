@@ -4,6 +4,7 @@ module of its own: the metrics import torch, which the other tools need not load
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from gansep.cli.options import in_range
@@ -42,3 +43,10 @@ def scoring_metrics(args: argparse.Namespace, extra: list | tuple = ()) -> list:
     listed = read_metrics(args.metrics) if args.metrics is not None else []
     return standard_metrics(args.window, args.hop, args.backend, args.perceptual,
                             [*extra, *listed], device=str(getattr(args, "device", "cpu")))
+
+
+def print_report(path: Path) -> None:
+    """The command's report (a results table it wrote) on stdout; diagnostics stay on
+    stderr."""
+    if path.is_file():
+        sys.stdout.write(path.read_text())

@@ -234,5 +234,4 @@ def evaluate_ambiguity(data: Path, estimates: Path, out: Path, source: str = "vo
     with atomic_target(out / "ambiguity.md") as tmp:
         Path(tmp).write_text(markdown(values, source, len(tracks)))
     histogram(scores, out / "ambiguity.png", f"{source}: {len(scores)} backing phrases")
-    log.info("%s", markdown(values, source, len(tracks)))
     return values

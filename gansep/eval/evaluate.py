@@ -268,7 +268,7 @@ def finish(out: Path, failures: dict[str, str]) -> int:
         if text:
             with atomic_target(out / name) as tmp:
                 Path(tmp).write_text(text)
-    log.info("%s", markdown)
+    log.debug("%s", markdown)  # the commands print results.md, their report, on stdout
     log.info("wrote %s", out / "results.md")
     if failures and not rows:
         # Not one track could be scored: the input as a whole is bad (references given as

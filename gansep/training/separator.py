@@ -333,3 +333,6 @@ class Separator(pl.LightningModule):
         if self.trainer.is_global_zero:
             finish(folder, self._test_failures)
             finish(folder / "mixture", {})
+            for where, what in ((folder, "gansep"), (folder / "mixture", "the mixture")):
+                log.info("Results of %s (%s):\n%s", what, where / "results.md",
+                         (where / "results.md").read_text())

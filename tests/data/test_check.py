@@ -34,7 +34,7 @@ def broken_root(toy_root, tmp_path):
 def test_check_data_lists_every_problem(cli, broken_root, toy_root, tmp_path):
     out = cli(["check-data", str(broken_root)], tmp_path, check=False)
     assert out.returncode == 1
-    text = out.stderr
+    text = out.stdout  # the report, on stdout
     assert "toy-train-000/vocals.wav: cannot read audio header" in text
     assert "toy-train-001/bass.wav: NaN or infinite samples" in text
     assert "toy-train-001: mixture differs from the sum of the stems" not in text.split(
@@ -44,13 +44,13 @@ def test_check_data_lists_every_problem(cli, broken_root, toy_root, tmp_path):
     assert "toy-test-000: unequal lengths" in text
     assert "6 track(s) checked" in text
     clean = cli(["check-data", str(toy_root), "--sample-rate", "22050"], tmp_path)
-    assert "6 track(s) checked, 0 problem(s)" in clean.stderr
+    assert "6 track(s) checked, 0 problem(s)" in clean.stdout  # the report, on stdout
     wrong_rate = cli(["check-data", str(toy_root), "--sample-rate", "44100"], tmp_path,
                      check=False)
-    assert wrong_rate.returncode == 1 and "expected 44100 Hz" in wrong_rate.stderr
+    assert wrong_rate.returncode == 1 and "expected 44100 Hz" in wrong_rate.stdout
 
 
-def test_check_data_takes_a_run_config(broken_root, toy_root, caplog):
+def test_check_data_takes_a_run_config(broken_root, toy_root, caplog, capsys):
     """--config RUN.yaml [--key value]: the run's collection (any TrackCollection) is checked:
     the tracks it cannot open, and in the others every file and the stems' content."""
     from pathlib import Path
@@ -61,7 +61,7 @@ def test_check_data_takes_a_run_config(broken_root, toy_root, caplog):
     caplog.set_level(logging.INFO)
     assert check_data.main(["--config", config, "--data.collection.init_args.root",
                             str(broken_root)]) == 1
-    text = caplog.text
+    text = capsys.readouterr().out + caplog.text  # the report; the skipped tracks' lines
     assert "toy-train-000/vocals.wav: cannot read audio header" in text
     assert "toy-train-001/bass.wav: NaN or infinite samples" in text
     assert "toy-valid-000: silent stem drums" in text
@@ -70,7 +70,7 @@ def test_check_data_takes_a_run_config(broken_root, toy_root, caplog):
     caplog.clear()
     assert check_data.main(["--config", config, "--data.collection.init_args.root",
                             str(toy_root)]) == 0
-    assert "6 track(s) checked, 0 problem(s)" in caplog.text
+    assert "6 track(s) checked, 0 problem(s)" in capsys.readouterr().out
 
 
 def test_bad_training_files_are_skipped_then_listed(broken_root, caplog):
