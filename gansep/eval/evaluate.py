@@ -33,7 +33,7 @@ from gansep.eval.metrics import (BSSEval, Metric, TrackAudio, compute_many, fram
 from gansep.eval.metrics import provenance as provenance_of
 from gansep.eval.results import aggregate_table, museval_json, read_track_scores
 from gansep.eval.transcribe import add_counts, error_counts, line_transcripts, rates
-from gansep.separate import separate_file_audio
+from gansep.separate import audio_files_in, separate_file_audio
 
 log = logging.getLogger(__name__)
 
@@ -322,9 +322,14 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
                                             transcribe=transcribe)
         estimates = separated[0] if transcribe else separated
         if write_estimates:
+            folder = out / "estimates" / track.name
             for source, audio in zip(generator.sources, estimates):
-                write_audio(out / "estimates" / track.name / f"{source}.wav", audio,
-                            track.sample_rate)
+                write_audio(folder / f"{source}.wav", audio, track.sample_rate)
+            # A rescored track's estimates are this model's only: an earlier model's other
+            # sources are not left beside them.
+            for stale in audio_files_in(folder):
+                if stale.stem not in generator.sources or stale.suffix != ".wav":
+                    stale.unlink()
         extra = {}
         if transcribe:
             lines = [line for line in track.lines if line.end <= stop / track.sample_rate]

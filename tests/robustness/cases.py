@@ -181,6 +181,11 @@ EVALUATE = _cases("evaluate", (), [
            absent=["{w}/out", "{c}/escaped.wav", "{w}/escaped.wav"])
       for name, why in (("dotdot", "a name, not a path"), ("absolute", "a name, not a path"),
                         ("nul", "a name, not a path"), ("dot", "names a folder"))],
+    dict(name="overwrite-leaves-no-other-models-estimates",
+         args=["--ckpt", "{c}/b.ckpt", "--data", "{c}/toy", "--out", "{w}/r",
+               "--write-estimates", "--overwrite"], copy=[("results-other-sources", "r")],
+         code=0, absent=["{w}/r/estimates/toy-test-000/drums.wav"],
+         exists=["{w}/r/estimates/toy-test-000/vocals.wav"], may_change=["{w}/r/"]),
     dict(name="ckpt-foreign", args=["--ckpt", "{c}/ckpt/foreign.ckpt", "--data", "{c}/toy",
                                     "--out", "{w}/out"], code=2,
          says=["foreign.ckpt", "not a gansep checkpoint"], absent=["{w}/out"]),
@@ -334,6 +339,9 @@ CHECK_DATA = _cases("check-data", (), [
 ])
 
 EXPORT = _cases("export", ("--out", "{w}/out"), [
+    *[dict(name=f"source-name-{name}", args=[f"{{c}}/ckpt/source-{name}.ckpt"], code=2,
+           says=[f"{{c}}/ckpt/source-{name}.ckpt", "sources:"],
+           absent=["{w}/out", "{c}/escaped.wav"]) for name in ("dotdot", "absolute", "dot")],
     *[dict(name=f"ckpt-{name}", args=[path], code=2, says=[path, why], never=UNSAFE,
            absent=["{w}/out", "{c}/PAYLOAD-RAN"]) for name, path, why in CHECKPOINTS],
     dict(name="out-is-a-file", args=["{c}/a.ckpt", "--out", "{c}/a-file"], code=2,
