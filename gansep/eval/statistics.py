@@ -1,6 +1,7 @@
-"""The statistics gansep's comparisons report: bootstrap intervals, Holm's correction for
-testing many objectives (or conditions) against one another or one baseline, and the
-matched-pairs rank-biserial correlation, the effect size of the Wilcoxon signed-rank test."""
+"""The statistics gansep's comparisons report: bootstrap intervals (plain, and over nested
+groups: phrases in tracks in seeds), Holm's correction for testing many objectives (or
+conditions) against one another or one baseline, and the matched-pairs rank-biserial
+correlation, the effect size of the Wilcoxon signed-rank test."""
 
 from __future__ import annotations
 
@@ -56,3 +57,29 @@ def rank_biserial(differences) -> float:
         return float("nan")
     ranks = rankdata(np.abs(d))
     return float((ranks[d > 0].sum() - ranks[d < 0].sum()) / ranks.sum())
+
+
+def hierarchical_bootstrap(groups: dict, statistic, n_resamples: int = 2000, seed: int = 0,
+                           confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(point, low, high)``: ``statistic`` of all items pooled and its percentile interval
+    when the items are nested, ``groups = {run: {track: [items]}}`` (phrases in tracks in
+    seeds): each resample draws the runs with replacement and, within each drawn run, its
+    tracks with replacement, so that phrases of one track (and tracks of one seed) are not
+    taken for independent draws. One run: tracks alone are resampled."""
+    rng = np.random.default_rng(seed)
+    runs = [list(tracks.values()) for tracks in groups.values() if tracks]
+    pooled = [item for tracks in runs for items in tracks for item in items]
+    if not pooled:
+        return float("nan"), float("nan"), float("nan")
+    point = float(statistic(pooled))
+    values = []
+    for _ in range(n_resamples):
+        sample = []
+        for index in (rng.integers(0, len(runs), len(runs)) if len(runs) > 1 else [0]):
+            tracks = runs[index]
+            for track in rng.integers(0, len(tracks), len(tracks)):
+                sample.extend(tracks[track])
+        values.append(statistic(sample))
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(values, [alpha, 1 - alpha])
+    return point, float(low), float(high)

@@ -28,7 +28,7 @@ from gansep.eval.ambiguity import DECIDED, PhraseScore, summary
 from gansep.eval.evaluate import LYRICS, PROVENANCE
 from gansep.eval.metrics import Ambiguity
 from gansep.eval.results import PERCEPTUAL, STANDARD, metric_names, read_track_scores
-from gansep.eval.statistics import bootstrap_ci, holm, rank_biserial
+from gansep.eval.statistics import bootstrap_ci, hierarchical_bootstrap, holm, rank_biserial
 from gansep.eval.transcribe import add_counts, rates
 
 log = logging.getLogger(__name__)
@@ -128,10 +128,12 @@ def _result_files(run: Path) -> list[Path]:
     return sorted((folder / "test").glob("*.json"))
 
 
-def ambiguity_scores(runs: list[Path], labels: dict[Path, str]) -> dict[tuple[str, str], list[PhraseScore]]:
-    """``{(objective, source): phrase scores}`` pooled over the runs' tracks and seeds, from
-    the per-phrase gains the ambiguity metric stored in each result."""
-    pooled: dict[tuple[str, str], list[PhraseScore]] = {}
+def ambiguity_scores(runs: list[Path], labels: dict[Path, str]
+                     ) -> dict[tuple[str, str], dict[str, dict[str, list[PhraseScore]]]]:
+    """``{(objective, source): {run: {track: phrase scores}}}``: the per-phrase gains the
+    ambiguity metric stored in each result, kept by run (seed) and track, the nesting the
+    intervals resample."""
+    pooled: dict[tuple[str, str], dict[str, dict[str, list[PhraseScore]]]] = {}
     for run in runs:
         for path in _result_files(run):
             details = _read_json(path).get(Ambiguity.details_key) or {}
@@ -141,38 +143,94 @@ def ambiguity_scores(runs: list[Path], labels: dict[Path, str]) -> dict[tuple[st
                 except (KeyError, TypeError, ValueError) as error:
                     raise DataError(f"{path}: unreadable {Ambiguity.details_key} "
                                     f"({type(error).__name__}: {error})") from None
-                pooled.setdefault((labels[run], source), []).extend(scores)
+                by_run = pooled.setdefault((labels[run], source), {})
+                by_run.setdefault(str(run), {})[path.stem] = scores
     return pooled
 
 
-def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path) -> str | None:
+def _flat(groups: dict) -> list[PhraseScore]:
+    return [score for tracks in groups.values() for scores in tracks.values()
+            for score in scores]
+
+
+def _decided_share(scores: list[PhraseScore]) -> float:
+    gains = np.array([s.gain for s in scores])
+    return float(((gains < DECIDED[0]) | (gains > DECIDED[1])).mean())
+
+
+def decided_by_track(groups: dict) -> dict[str, float]:
+    """Each track's share of phrases decided, over the runs (seeds) that scored it."""
+    tracks: dict[str, list[PhraseScore]] = {}
+    for by_track in groups.values():
+        for track, scores in by_track.items():
+            tracks.setdefault(track, []).extend(scores)
+    return {track: _decided_share(scores) for track, scores in tracks.items() if scores}
+
+
+def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path,
+                    baseline: str | None = None) -> str | None:
     """Writes ``compare-ambiguity.md`` (per source, the objectives ranked by the share of
-    backing phrases decided) and ``ambiguity-histograms.png`` (the histogram of ``g`` of each
-    objective); returns the Markdown, or None when no result holds phrase gains."""
+    backing phrases decided, with 95 % intervals that resample seeds and, within them, tracks;
+    against ``baseline`` a Wilcoxon test over tracks of the share decided, Holm-corrected) and
+    ``ambiguity-histograms.png`` (the histogram of ``g`` of each objective); returns the
+    Markdown, or None when no result holds phrase gains."""
+    from scipy.stats import wilcoxon
+
     pooled = ambiguity_scores(runs, labels)
     if not pooled:
         return None
     lines = [f"Backing phrases on ambiguous data, pooled over tracks and seeds (g: the share of "
              f"the backing voice kept; decided: g < {DECIDED[0]} or g > {DECIDED[1]}; SDR and "
              "choice SDR: median over phrases against the assigned and against the nearer "
-             "valid target), ranked by the share decided", "",
-             "| source | objective | phrases | decided | averaged | mean g | median g | "
-             "agreement | SDR (dB) | choice SDR (dB) |",
+             "valid target; [95 % interval: seeds, then tracks within them, resampled]; p: "
+             "Wilcoxon over tracks of the share decided against the baseline, "
+             "Holm-corrected), ranked by the share decided", "",
+             "| source | objective | runs | phrases | decided | mean g | agreement | SDR (dB) | "
+             "choice SDR (dB) | p decided |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     sources = list(dict.fromkeys(source for _, source in pooled))
     for source in sources:
-        rows = [(objective, summary(scores, source)) for (objective, s), scores in
-                pooled.items() if s == source]
-        for objective, v in sorted(rows, key=lambda row: -row[1]["decided"]):
-            lines.append(f"| {source} | {objective} | {v['phrases']} | "
-                         f"{100 * v['decided']:.1f} % | {100 * v['averaged']:.1f} % | "
-                         f"{v['mean_g']:.3f} | {v['median_g']:.3f} | "
-                         f"{100 * v['agreement']:.1f} % | {v['SDR']:.2f} | "
-                         f"{v['choice_SDR']:.2f} |")
+        objectives = [o for (o, s) in pooled if s == source]
+        tests = {}
+        if baseline is not None and (baseline, source) in pooled:
+            reference = decided_by_track(pooled[(baseline, source)])
+            for objective in objectives:
+                if objective == baseline:
+                    continue
+                mine = decided_by_track(pooled[(objective, source)])
+                differences = [mine[t] - reference[t] for t in sorted(set(mine) & set(reference))]
+                tests[objective] = (float(wilcoxon(differences).pvalue)
+                                    if len(differences) >= 2 and np.any(differences) else np.nan)
+            tests = dict(zip(tests, holm(list(tests.values()))))
+        rows = []
+        for objective in objectives:
+            groups = pooled[(objective, source)]
+            scores = _flat(groups)
+            v = summary(scores, source)
+            intervals = {name: hierarchical_bootstrap(groups, function, n_resamples=1000)
+                         for name, function in (
+                             ("decided", _decided_share),
+                             ("mean_g", lambda s: float(np.mean([x.gain for x in s]))),
+                             ("agreement", lambda s: summary(s, source)["agreement"]))}
+            rows.append((objective, v, intervals, len(groups)))
+        for objective, v, ci, count in sorted(rows, key=lambda row: -row[1]["decided"]):
+            p = "(baseline)" if objective == baseline else (
+                "" if objective not in tests else _shown(tests[objective], ".3g"))
+
+            def cell(name, percent):
+                point, low, high = ci[name]
+                scale, unit = (100, " %") if percent else (1, "")
+                return (f"{scale * point:.1f}{unit} [{scale * low:.1f}, {scale * high:.1f}]"
+                        if percent else f"{point:.3f} [{low:.3f}, {high:.3f}]")
+            lines.append(f"| {source} | {objective} | {count} | {v['phrases']} | "
+                         f"{cell('decided', True)} | {cell('mean_g', False)} | "
+                         f"{cell('agreement', True)} | {v['SDR']:.2f} | "
+                         f"{v['choice_SDR']:.2f} | {p} |")
     markdown = "\n".join(lines) + "\n"
     with atomic_target(out / "compare-ambiguity.md") as tmp:
         Path(tmp).write_text(markdown)
-    _ambiguity_histograms(pooled, sources[0], out / "ambiguity-histograms.png")
+    _ambiguity_histograms({key: _flat(groups) for key, groups in pooled.items()}, sources[0],
+                          out / "ambiguity-histograms.png")
     return markdown
 
 
@@ -453,7 +511,7 @@ def _write_comparison(runs: list[Path], rows: list[dict], labels: dict[Path, str
             Path(tmp).write_text(lyrics)
         outputs[0] += "\nLyrics head (greedy CTC decoding of the test lines):\n\n" + lyrics
     box_plot(rows, out / "sdr-boxplot.png", "SDR", summarise(rows, baseline, "SDR"), baseline)
-    ambiguity = ambiguity_table(runs, labels, out)
+    ambiguity = ambiguity_table(runs, labels, out, baseline)
     if ambiguity is not None:
         outputs[0] += "\nAmbiguity (did each objective average or choose?):\n\n" + ambiguity
     return outputs

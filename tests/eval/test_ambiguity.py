@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+from scipy.stats import wilcoxon
 
 from gansep.cli.main import main
 from gansep.data.ambiguous import make_ambiguous_dataset
@@ -140,8 +141,19 @@ def test_score_and_compare_report_whether_an_objective_averaged_or_chose(data, t
     table = (tmp_path / "cmp" / "compare-ambiguity.md").read_text().splitlines()
     rows = [line for line in table if line.startswith("| vocals |")]
     assert [row.split(" | ")[1] for row in rows] == ["chooser", "averager"]  # decided first
-    assert "| 100.0 % | 0.0 % |" in rows[0] and "| 0.0 % | 100.0 % |" in rows[1]
+    # decided, with its interval: the oracle that chooses decides every phrase, the one that
+    # averages none (the metric control of the benchmark)
+    assert "| 100.0 % [100.0, 100.0] |" in rows[0] and "| 0.0 % [0.0, 0.0] |" in rows[1]
     assert (tmp_path / "cmp" / "ambiguity-histograms.png").stat().st_size > 1000
+    # Against a baseline: the share decided per track, paired, tested (Holm-corrected).
+    cli(["compare", runs / "averager", runs / "chooser", "--baseline", "averager", "--out",
+         tmp_path / "cmp-baseline"])
+    table = (tmp_path / "cmp-baseline" / "compare-ambiguity.md").read_text().splitlines()
+    rows = {line.split(" | ")[1]: line for line in table if line.startswith("| vocals |")}
+    tracks = len(list((data / "test").iterdir()))
+    expected = wilcoxon([1.0] * tracks).pvalue  # every track: all decided against none
+    assert rows["averager"].endswith("| (baseline) |")
+    assert rows["chooser"].endswith(f"| {expected:.3g} |")
 
     plain = tmp_path / "plain"  # the same files without ambiguity.csv: ordinary stems data
     shutil.copytree(data / "test", plain)
