@@ -23,10 +23,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from gansep.atomic import atomic_target
-from gansep.names import check_plain_name
 from gansep.data.audio import (ENCODED, FFMPEG_EXTENSIONS, READABLE, WRITABLE, DataError, encode,
-                               fit_channels, read_audio,
-                               read_checked, resample, wav_truncation)
+                               fit_channels, read_audio, read_checked, resample, wav_truncation)
+from gansep.names import check_plain_name
 
 log = logging.getLogger(__name__)
 # Output seconds per forward pass when separating files: long chunks amortise the valid

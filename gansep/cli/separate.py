@@ -11,10 +11,9 @@ import soundfile as sf
 
 from gansep.cli.options import (device, distinct_paths, in_range, positive_int,
                                  writable_folder)
-from gansep.data.audio import DataError
+from gansep.data.audio import ENCODED, WRITABLE, DataError
 from gansep.errors import ConfigError
 from gansep.export import load_separator
-from gansep.data.audio import ENCODED, WRITABLE
 from gansep.separate import CHUNK_SECONDS, audio_files_in, audio_inputs, separate_file
 
 log = logging.getLogger(__name__)

@@ -489,9 +489,9 @@ def _write_comparison(runs: list[Path], rows: list[dict], labels: dict[Path, str
                       baseline: str | None, out: Path) -> list[str]:
     """Writes the tables and figures of `compare_runs` into ``out``; returns the Markdown
     tables, the SDR table first."""
-    outputs = []
+    outputs, tables = [], {}
     for metric in metric_names(rows):
-        table = summarise(rows, baseline, metric)
+        table = tables[metric] = summarise(rows, baseline, metric)
         if not table:  # e.g. SI-SDR of results written before gansep stored it
             if metric in STANDARD:  # the others are there only when scored
                 log.warning("no %s values in these results: no compare-%s table", metric,
@@ -510,7 +510,7 @@ def _write_comparison(runs: list[Path], rows: list[dict], labels: dict[Path, str
         with atomic_target(out / "compare-lyrics.md") as tmp:
             Path(tmp).write_text(lyrics)
         outputs[0] += "\nLyrics head (greedy CTC decoding of the test lines):\n\n" + lyrics
-    box_plot(rows, out / "sdr-boxplot.png", "SDR", summarise(rows, baseline, "SDR"), baseline)
+    box_plot(rows, out / "sdr-boxplot.png", "SDR", tables.get("SDR"), baseline)
     ambiguity = ambiguity_table(runs, labels, out, baseline)
     if ambiguity is not None:
         outputs[0] += "\nAmbiguity (did each objective average or choose?):\n\n" + ambiguity
