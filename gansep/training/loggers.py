@@ -21,6 +21,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 
 from gansep.atomic import atomic_target
+from gansep.data.audio import DataError
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,14 @@ class MetricsCSV:
             text = self.path.read_text()
             if not text.endswith("\n"):  # a line cut by a kill during an append
                 text = text[: text.rfind("\n") + 1]
-            for row in csv.DictReader(io.StringIO(text)):
-                step = int(float(row.pop("step")))
-                values = {k: float(v) for k, v in row.items() if k and v not in ("", None)}
+            for number, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+                try:
+                    step = int(float(row.pop("step")))
+                    values = {k: float(v) for k, v in row.items() if k and v not in ("", None)}
+                except (KeyError, TypeError, ValueError) as error:
+                    raise DataError(f"{self.path}: row {number}: expected a step and numbers "
+                                    f"({type(error).__name__}: {error}); the run's log is "
+                                    "damaged: nothing appended to it") from None
                 self.rows.setdefault(step, {}).update(values)
             self.keys = {k for row in self.rows.values() for k in row}
             self.dirty = set(self.rows)  # rewritten whole (and cut lines dropped) at first save

@@ -92,3 +92,13 @@ def test_a_device_that_is_not_here_is_one_config_error_at_construction(device):
         pytest.skip("this machine has a hundred CUDA devices")
     with pytest.raises(ConfigError, match=r"^SeparationMetrics device: .*" + device[:4]):
         SeparationMetrics(device=device)
+
+
+def test_a_damaged_metrics_file_is_one_line_and_kept(tmp_path):
+    from gansep.data.audio import DataError
+    from gansep.training.loggers import MetricsCSV
+
+    (tmp_path / "metrics.csv").write_text("step,train/loss\n0,0.5\n1,abc\n")
+    with pytest.raises(DataError, match="metrics.csv: row 3: expected a step and numbers"):
+        MetricsCSV(tmp_path)
+    assert (tmp_path / "metrics.csv").read_text().endswith("1,abc\n")
