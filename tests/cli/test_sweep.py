@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import yaml
 from scipy.stats import wilcoxon
 
-from gansep.experiments.sweep import SweepError, expand, run_name
+from gansep.experiments.sweep import SweepError, expand, run_name, run_sweep
 from gansep.atomic import write_json_atomic
 from gansep.eval.results import museval_json
 from tests.cli.test_cli import ROOT, run
@@ -191,3 +192,102 @@ def test_compare_labels_runs_by_every_parameter_but_the_seed(tmp_path):
         (run / "params.json").write_text(json.dumps(params))
     assert list(run_labels(runs[:2]).values()) == ["l1 generator=demo",
                                                    "l1 generator=demo-htdemucs"]
+
+
+def two_stage_file(tmp_path, data, pretrain_objective="l1"):
+    """A two-stage sweep: one L1 pretraining run on ``data``, then L1 and L2 fine-tuned from
+    it, at a few steps."""
+    command = ["${env}", "gansep", "fit", "--config", str(ROOT / "configs/demo-gan.yaml"),
+               "--model.init_args.generator.init_args.levels=3",
+               "--model.init_args.generator.init_args.output_length=512",
+               "--data.batch_size=2", "--data.excerpts_per_epoch=4",
+               "--trainer.callbacks.init_args.monitor=null",
+               "--trainer.enable_progress_bar=false", "${args}"]
+    objective = str(ROOT / f"configs/objectives/{pretrain_objective}.yaml") \
+        if pretrain_objective else str(tmp_path / "missing.yaml")
+    sweep = {
+        "method": "grid", "command": command,
+        "pretrain": {"parameters": {
+            "data.collection.init_args.root": {"value": str(data)},
+            "seed_everything": {"value": 0},
+            "model.init_args.objective": {"value": objective},
+            "trainer.max_steps": {"value": 2}}},
+        "parameters": {
+            "data.collection.init_args.root": {"value": str(data)},
+            "seed_everything": {"value": 0},
+            "model.init_args.objective": {"values": [str(ROOT / "configs/objectives/l1.yaml"),
+                                                     str(ROOT / "configs/objectives/l2.yaml")]},
+            "trainer.max_steps": {"value": 2}},
+    }
+    path = tmp_path / "two-stage.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    return path
+
+
+def test_two_stage_sweep_fine_tunes_every_objective_from_one_pretraining(tmp_path, toy_root):
+    data = tmp_path / "data"
+    shutil.copytree(toy_root, data)
+    path, runs = two_stage_file(tmp_path, data), tmp_path / "runs"
+    out = run(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path)
+    assert "sweep done: 3 finished, 0 skipped" in out.stderr
+    [pretrained] = [p.parent for p in (runs / "pretrain").glob("*/status.json")]
+    recorded = json.loads((pretrained / "data.json").read_text())
+    assert recorded["root"] == str(data.resolve()) and "train/toy-train-000/mixture.wav" in \
+        recorded["files"]
+    # Each objective's run started from the pretraining run's last checkpoint; the pairs of
+    # runs share the objective-independent parameters, and compare sees only the fine-tunes.
+    finetuned = sorted(p.parent for p in runs.glob("*/status.json"))
+    assert len(finetuned) == 2
+    for run_dir in finetuned:
+        command = (run_dir / "command.txt").read_text()
+        assert f"--model.init_args.init_from={pretrained / 'checkpoints' / 'last.ckpt'}" \
+            in command
+        assert "generator initialised from" in (run_dir / "train.log").read_text()
+        assert "model.init_args.init_from" not in json.loads(
+            (run_dir / "params.json").read_text())
+    # A second invocation skips all three; with the data changed, a fine-tuning run that has
+    # to run again is refused (its pretraining saw other data), the finished ones stay.
+    again = run(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path)
+    assert "0 finished, 3 skipped" in again.stderr
+    (finetuned[0] / "status.json").unlink()
+    wav = data / "train" / "toy-train-000" / "vocals.wav"
+    audio = bytearray(wav.read_bytes())
+    audio[-4000:-3996] = bytes(255 - b for b in audio[-4000:-3996])
+    wav.write_bytes(bytes(audio))
+    refused = run(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path,
+                  check=False)
+    assert refused.returncode == 1
+    status = json.loads((finetuned[0] / "status.json").read_text())
+    assert status["status"] == "failed" and "was trained on other data" in status["refused"]
+    assert "train/toy-train-000/vocals.wav" in status["refused"]
+    assert json.loads((finetuned[1] / "status.json").read_text())["status"] == "finished"
+
+
+def test_two_stage_sweep_refuses_runs_whose_pretraining_failed(tmp_path, toy_root):
+    path = two_stage_file(tmp_path, toy_root, pretrain_objective=None)
+    runs = tmp_path / "runs"
+    out = run(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path,
+              check=False)
+    assert out.returncode == 1 and "0 finished, 0 skipped (finished earlier), 3 failed" \
+        in out.stderr
+    for status_path in runs.glob("*/status.json"):
+        status = json.loads(status_path.read_text())
+        assert "did not finish" in status["refused"]
+        assert not (status_path.parent / "logs").exists()  # nothing was trained
+
+
+def test_two_stage_sweep_pairs_each_run_with_exactly_one_pretraining(tmp_path):
+    sweep = {"method": "grid",
+             "pretrain": {"parameters": {"seed_everything": {"values": [0, 1]}}},
+             "parameters": {"seed_everything": {"values": [0, 2]},
+                            "model.init_args.objective": {"value": "l1.yaml"}}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(sweep))
+    with pytest.raises(SweepError, match="0 pretraining runs agree with it on "
+                                         "seed_everything \\(pretrain.match"):
+        run_sweep(path, tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+    sweep["pretrain"] = ["not", "a", "mapping"]
+    path.write_text(yaml.safe_dump(sweep))
+    with pytest.raises(SweepError, match="pretrain: expected a mapping with 'parameters'"):
+        run_sweep(path, tmp_path / "runs")
