@@ -205,6 +205,37 @@ def histogram(scores: list[PhraseScore], path: Path, title: str) -> None:
     plt.close(figure)
 
 
+ORACLES = ("choose", "average")
+
+
+def write_oracle_estimates(data: Path, out: Path, kind: str, split: str = "test",
+                           seed: int = 0) -> Path:
+    """Writes ``out/<track>/vocals.wav`` and ``accompaniment.wav`` for every track of
+    ``data/split``: the estimates of an oracle that knows the parts and either *chooses*
+    (each backing phrase wholly in vocals or wholly in accompaniment, by a seeded coin) or
+    *averages* (half of every backing phrase in each). Scored by `evaluate_ambiguity`, they
+    must come out 100 % decided and 100 % averaged: the metric's control."""
+    if kind not in ORACLES:
+        raise ValueError(f"kind must be one of {ORACLES}, got {kind!r}")
+    from gansep.data.audio import write_audio
+
+    folder = Path(data) / split
+    rng = np.random.default_rng(seed)
+    for track in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        phrases, lead, backing, rate = read_parts(track)
+        share = np.zeros(lead.shape[-1])
+        for phrase in phrases:
+            start, stop = int(round(phrase.start * rate)), int(round(phrase.end * rate))
+            share[start:stop] = 0.5 if kind == "average" else float(rng.random() < 0.5)
+        mixture = _read(next(iter(sorted(track.glob(f"{MIXTURE}.*")))), rate, lead.shape[-1],
+                        "the mixture")[0]
+        vocals = lead + share * backing
+        for name, audio in (("vocals", vocals), ("accompaniment", mixture - vocals)):
+            write_audio(Path(out) / track.name / f"{name}.wav", audio.astype(np.float32), rate,
+                        subtype="FLOAT")
+    return Path(out)
+
+
 def evaluate_ambiguity(data: Path, estimates: Path, out: Path, source: str = "vocals",
                        split: str = "test") -> dict[str, float]:
     """Scores every track of ``data/split`` (ambiguous data) on ``estimates/<track>/<source>.*``

@@ -30,6 +30,8 @@ from gansep.eval.metrics import Ambiguity
 from gansep.eval.results import PERCEPTUAL, STANDARD, metric_names, read_track_scores
 from gansep.eval.statistics import bootstrap_ci, hierarchical_bootstrap, holm, rank_biserial
 from gansep.eval.transcribe import add_counts, rates
+from gansep.experiments.ambiguity_report import check_controls, controls_markdown, plot_curves
+from gansep.experiments.sweep import PRETRAIN
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,18 @@ def ambiguity_scores(runs: list[Path], labels: dict[Path, str]
     return pooled
 
 
+def _statistics(source: str) -> dict:
+    """The statistics of a set of phrase scores that the ambiguity table gives intervals of."""
+    def agreement(scores):
+        return float(np.mean([(x.gain > 0.5) == (x.phrase.assigned == source) for x in scores]))
+    return {"decided": _decided_share,
+            "mean_g": lambda scores: float(np.mean([x.gain for x in scores])),
+            "median_g": lambda scores: float(np.median([x.gain for x in scores])),
+            "agreement": agreement,
+            "SDR": lambda scores: float(np.nanmedian([x.sdr for x in scores])),
+            "choice_SDR": lambda scores: float(np.nanmedian([x.choice_sdr for x in scores]))}
+
+
 def _flat(groups: dict) -> list[PhraseScore]:
     return [score for tracks in groups.values() for scores in tracks.values()
             for score in scores]
@@ -169,26 +183,33 @@ def decided_by_track(groups: dict) -> dict[str, float]:
 
 def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path,
                     baseline: str | None = None) -> str | None:
-    """Writes ``compare-ambiguity.md`` (per source, the objectives ranked by the share of
-    backing phrases decided, with 95 % intervals that resample seeds and, within them, tracks;
-    against ``baseline`` a Wilcoxon test over tracks of the share decided, Holm-corrected) and
-    ``ambiguity-histograms.png`` (the histogram of ``g`` of each objective); returns the
-    Markdown, or None when no result holds phrase gains."""
+    """Writes ``compare-ambiguity.md`` (first the experiment's controls, see
+    `gansep.experiments.ambiguity_report`; then per source the objectives ranked by the share
+    of backing phrases decided, with 95 % intervals that resample seeds and, within them,
+    tracks; against ``baseline`` a Wilcoxon test over tracks of the share decided,
+    Holm-corrected), ``ambiguity-histograms.png`` (the histogram of ``g`` of each objective)
+    and ``ambiguity-curves.png`` (validation agreement and ``g`` against the step, pretraining
+    runs included); returns the Markdown, or None when no result holds phrase gains."""
     from scipy.stats import wilcoxon
 
     pooled = ambiguity_scores(runs, labels)
     if not pooled:
         return None
-    lines = [f"Backing phrases on ambiguous data, pooled over tracks and seeds (g: the share of "
+    sources = list(dict.fromkeys(source for _, source in pooled))
+    first = "vocals" if "vocals" in sources else sources[0]
+    scores = {run: _flat({str(run): pooled.get((labels[run], first), {}).get(str(run), {})})
+              for run in runs}
+    controls = check_controls(runs, {run: objective_of(run) for run in runs}, scores, first)
+    lines = [controls_markdown(controls), "## Objectives", "",
+             "Backing phrases on ambiguous data, pooled over tracks and seeds (g: the share of "
              f"the backing voice kept; decided: g < {DECIDED[0]} or g > {DECIDED[1]}; SDR and "
              "choice SDR: median over phrases against the assigned and against the nearer "
              "valid target; [95 % interval: seeds, then tracks within them, resampled]; p: "
              "Wilcoxon over tracks of the share decided against the baseline, "
              "Holm-corrected), ranked by the share decided", "",
-             "| source | objective | runs | phrases | decided | mean g | agreement | SDR (dB) | "
-             "choice SDR (dB) | p decided |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    sources = list(dict.fromkeys(source for _, source in pooled))
+             "| source | objective | runs | phrases | decided | mean g | median g | agreement | "
+             "SDR (dB) | choice SDR (dB) | p decided |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for source in sources:
         objectives = [o for (o, s) in pooled if s == source]
         tests = {}
@@ -208,30 +229,47 @@ def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path,
             scores = _flat(groups)
             v = summary(scores, source)
             intervals = {name: hierarchical_bootstrap(groups, function, n_resamples=1000)
-                         for name, function in (
-                             ("decided", _decided_share),
-                             ("mean_g", lambda s: float(np.mean([x.gain for x in s]))),
-                             ("agreement", lambda s: summary(s, source)["agreement"]))}
+                         for name, function in _statistics(source).items()}
             rows.append((objective, v, intervals, len(groups)))
         for objective, v, ci, count in sorted(rows, key=lambda row: -row[1]["decided"]):
             p = "(baseline)" if objective == baseline else (
                 "" if objective not in tests else _shown(tests[objective], ".3g"))
 
-            def cell(name, percent):
+            def cell(name, percent, spec=".3f"):
                 point, low, high = ci[name]
-                scale, unit = (100, " %") if percent else (1, "")
-                return (f"{scale * point:.1f}{unit} [{scale * low:.1f}, {scale * high:.1f}]"
-                        if percent else f"{point:.3f} [{low:.3f}, {high:.3f}]")
+                return (f"{100 * point:.1f} % [{100 * low:.1f}, {100 * high:.1f}]" if percent
+                        else f"{point:{spec}} [{low:{spec}}, {high:{spec}}]")
             lines.append(f"| {source} | {objective} | {count} | {v['phrases']} | "
                          f"{cell('decided', True)} | {cell('mean_g', False)} | "
-                         f"{cell('agreement', True)} | {v['SDR']:.2f} | "
-                         f"{v['choice_SDR']:.2f} | {p} |")
+                         f"{cell('median_g', False)} | {cell('agreement', True)} | "
+                         f"{cell('SDR', False, '.2f')} | {cell('choice_SDR', False, '.2f')} | "
+                         f"{p} |")
     markdown = "\n".join(lines) + "\n"
     with atomic_target(out / "compare-ambiguity.md") as tmp:
         Path(tmp).write_text(markdown)
     _ambiguity_histograms({key: _flat(groups) for key, groups in pooled.items()}, sources[0],
                           out / "ambiguity-histograms.png")
+    _curves(runs, labels, out / "ambiguity-curves.png")
     return markdown
+
+
+def _curves(runs: list[Path], labels: dict[Path, str], path: Path) -> None:
+    """The validation curves of the runs and, for a two-stage sweep, of its pretraining runs
+    (``<runs-dir>/pretrain/``)."""
+    pretraining = sorted({status.parent for run in runs
+                          for status in (run.parent / PRETRAIN).glob("*/status.json")
+                          if _read_json(status).get("status") == "finished"})
+    panels = {"fine-tuning" if pretraining else "training": _grouped(runs, labels)}
+    if pretraining:
+        panels = {"pretraining": _grouped(pretraining, run_labels(pretraining)), **panels}
+    plot_curves(panels, path)
+
+
+def _grouped(runs: list[Path], labels: dict[Path, str]) -> dict[str, list[Path]]:
+    groups: dict[str, list[Path]] = {}
+    for run in runs:
+        groups.setdefault(labels[run], []).append(run)
+    return groups
 
 
 def _ambiguity_histograms(pooled: dict, source: str, path: Path) -> None:

@@ -10,9 +10,10 @@ import pytest
 from scipy.stats import wilcoxon
 
 from gansep.cli.main import main
-from gansep.data.ambiguous import make_ambiguous_dataset
+from gansep.data.ambiguous import make_ambiguous_dataset, read_manifest
 from gansep.data.audio import DataError, read_audio, write_audio
-from gansep.eval.ambiguity import evaluate_ambiguity, score_track
+from gansep.eval.ambiguity import evaluate_ambiguity, score_track, write_oracle_estimates
+from gansep.experiments.ambiguity_report import check_controls, controls_markdown
 
 RATE = 8000
 
@@ -145,6 +146,9 @@ def test_score_and_compare_report_whether_an_objective_averaged_or_chose(data, t
     # averages none (the metric control of the benchmark)
     assert "| 100.0 % [100.0, 100.0] |" in rows[0] and "| 0.0 % [0.0, 0.0] |" in rows[1]
     assert (tmp_path / "cmp" / "ambiguity-histograms.png").stat().st_size > 1000
+    # Scored folders name no data: the learnable-rule and averaging controls were not run,
+    # and the report says so above the table.
+    assert table[0] == "## Controls" and "inconclusive" in table[2]
     # Against a baseline: the share decided per track, paired, tested (Holm-corrected).
     cli(["compare", runs / "averager", runs / "chooser", "--baseline", "averager", "--out",
          tmp_path / "cmp-baseline"])
@@ -176,3 +180,62 @@ def test_a_part_shorter_than_the_track_is_refused_by_the_scoring_runner(data, tm
     assert result.returncode == 1  # that track is not scored; the other one is
     assert f"{track / 'parts' / 'lead.wav'}" in result.stderr
     assert "must be as long as the track" in result.stderr
+
+
+def test_oracle_estimates_choose_or_average_every_phrase(data, tmp_path):
+    """The metric's control: an oracle that chooses is 100 % decided, one that averages 100 %
+    averaged, through the reading and scoring code every estimate goes through."""
+    for kind, key in (("choose", "decided"), ("average", "averaged")):
+        estimates = write_oracle_estimates(data, tmp_path / kind, kind)
+        values = evaluate_ambiguity(data, estimates, tmp_path / f"{kind}-scores")
+        assert values[key] == 1.0 and values["phrases"] >= 2
+    gains = [float(line.split(",")[4]) for line in
+             (tmp_path / "choose-scores" / "ambiguity.csv").read_text().splitlines()[1:]]
+    assert set(np.round(gains, 6)) <= {0.0, 1.0}
+
+
+def run_folder(path, root, objective):
+    path.mkdir(parents=True)
+    (path / "params.json").write_text(json.dumps({
+        "data.collection.init_args.root": str(root),
+        "model.init_args.objective": f"configs/objectives/{objective}.yaml"}))
+    return path
+
+
+def phrase_scores(root, estimates):
+    return [score for track in sorted((root / "test").iterdir())
+            for score in score_track(track, estimates / track.name / "vocals.wav", "vocals")]
+
+
+def test_controls_pass_only_when_the_rule_is_learnt_and_l2_averages(tmp_path):
+    none, timbre = tmp_path / "none", tmp_path / "timbre"
+    make_ambiguous_dataset(none, sample_rate=RATE, duration=8.0, tracks={"test": 2})
+    make_ambiguous_dataset(timbre, sample_rate=RATE, duration=8.0, tracks={"test": 2},
+                           cue="timbre")
+    assert read_manifest(timbre)["cue"] == "timbre" and read_manifest(none)["cue"] == "none"
+    # An L1 run that follows the assignment (the vocals target, with noise) on the control,
+    # an L2 run that halves every phrase on the ambiguous data: every control passes.
+    follows = tmp_path / "follows"
+    for track in sorted((timbre / "test").iterdir()):
+        target = read_audio(track / "vocals.wav")[0]
+        noise = np.random.default_rng(0).standard_normal(target.shape) * 1e-3
+        write_audio(follows / track.name / "vocals.wav", (target + noise).astype(np.float32),
+                    RATE, subtype="FLOAT")
+    l1 = run_folder(tmp_path / "runs" / "l1-timbre", timbre, "l1")
+    l2 = run_folder(tmp_path / "runs" / "l2-none", none, "l2")
+    scores = {l1: phrase_scores(timbre, follows),
+              l2: phrase_scores(none, estimates_for(none, tmp_path / "half", 0.5))}
+    objectives = {l1: "l1", l2: "l2"}
+    controls = check_controls([l1, l2], objectives, scores)
+    assert [c.name.split(":")[0] for c in controls] == ["metric"] * 4 + [
+        "learnable rule", "averaging"]
+    assert all(c.passed for c in controls), controls_markdown(controls)
+    assert "All controls pass" in controls_markdown(controls)
+    # The L1 run averages on the control too: the learnable rule fails; without an L2 run the
+    # averaging control was not run, which fails as well; the report says inconclusive.
+    scores[l1] = phrase_scores(timbre, estimates_for(timbre, tmp_path / "half-timbre", 0.5))
+    controls = check_controls([l1], objectives, scores)
+    failed = {c.name.split(":")[0]: c for c in controls if not c.passed}
+    assert set(failed) == {"learnable rule", "averaging"}
+    assert "not run" in failed["averaging"].measured
+    assert "inconclusive" in controls_markdown(controls)
