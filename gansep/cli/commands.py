@@ -26,6 +26,8 @@ TOOLS = {
     "compare": ("gansep.cli.compare", "compare objectives: tables, box plot, Wilcoxon tests"),
     "listen": ("gansep.cli.listen", "MUSHRA listening tests: build, serve, export, metrics, "
                "analyse"),
+    "plugins": ("gansep.cli.plugins",
+                "list the installed plugins and the classes files may name through them"),
 }
 
 DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"

@@ -12,6 +12,7 @@ from gansep.models.generator import (Chunking, Generator, Geometry, SegmentGener
 from gansep.models.lyrics import LyricsWaveUNet
 from gansep.models.roformer import BSRoformer, MelBandRoformer
 from gansep.models.waveunet import WaveUNet
+from gansep.plugins import HOW_TO_REGISTER, plugin_classes
 
 #: The generator classes a checkpoint or an export may name: files never choose code to import.
 GENERATORS = {f"gansep.models.{cls.__name__}": cls
@@ -19,13 +20,22 @@ GENERATORS = {f"gansep.models.{cls.__name__}": cls
                           MelBandRoformer)}
 
 
+def generator_classes() -> dict[str, type]:
+    """``{class path: class}`` of the generators a checkpoint or export may name: gansep's
+    (`GENERATORS`) and those that installed plugins export (`gansep.plugins`)."""
+    plugins = {path: cls for path, cls in plugin_classes().items()
+               if issubclass(cls, Generator)}
+    return {**plugins, **GENERATORS}
+
+
 def generator_class_path(generator: Generator) -> str:
     """The class path a checkpoint or export records for ``generator``."""
-    for path, cls in GENERATORS.items():
+    for path, cls in generator_classes().items():
         if type(generator) is cls:
             return path
-    raise ConfigError(f"{type(generator).__name__} is not a gansep generator class "
-                      f"({', '.join(GENERATORS)})")
+    raise ConfigError(f"{type(generator).__qualname__} ({type(generator).__module__}) is "
+                      f"neither one of gansep's generator classes ({', '.join(GENERATORS)}) "
+                      f"nor one that an installed plugin exports; {HOW_TO_REGISTER}")
 
 
 def on_meta(cls: type, init_args: dict) -> Generator | None:
@@ -61,12 +71,14 @@ def check_parameter_memory(generator: Generator | None, what: str, copies: int =
 
 
 def build_generator(class_path: str, init_args: dict) -> Generator:
-    """The generator of a recorded class path (one of `GENERATORS`) and arguments; its size
-    is checked on the meta device first (`check_parameter_memory`)."""
-    if class_path not in GENERATORS:
-        raise ConfigError(f"generator class {class_path!r} is not one of gansep's "
-                          f"({', '.join(GENERATORS)})")
-    cls = GENERATORS[class_path]
+    """The generator of a recorded class path (one of `generator_classes`) and arguments; its
+    size is checked on the meta device first (`check_parameter_memory`)."""
+    classes = generator_classes()
+    if class_path not in classes:
+        raise ConfigError(f"generator class {class_path!r} is neither one of gansep's "
+                          f"({', '.join(GENERATORS)}) nor one that an installed plugin "
+                          f"exports: refused; {HOW_TO_REGISTER}")
+    cls = classes[class_path]
     unknown = sorted(set(init_args) - set(inspect.signature(cls).parameters))
     if unknown:
         raise ConfigError(f"{class_path}: unknown argument(s) {', '.join(unknown)}")
@@ -80,4 +92,5 @@ def build_generator(class_path: str, init_args: dict) -> Generator:
 
 __all__ = ["BSRoformer", "Chunking", "GENERATORS", "Generator", "Geometry", "HDemucs",
            "HTDemucs", "LyricsWaveUNet", "MelBandRoformer", "SegmentGenerator", "WaveUNet",
-           "build_generator", "check_parameter_memory", "generator_class_path", "on_meta"]
+           "build_generator", "check_parameter_memory", "generator_class_path",
+           "generator_classes", "on_meta"]

@@ -26,6 +26,7 @@ import yaml
 from gansep import data, losses, models, training
 from gansep.errors import GansepError
 from gansep.eval import metrics
+from gansep.plugins import HOW_TO_REGISTER, plugin_classes
 from gansep.models import discriminators
 
 # A dotted Python name ("os.system", "torch.optim.Adam"): what jsonargparse would import.
@@ -44,9 +45,9 @@ class UnsafeCheckpoint(GansepError, ValueError):
 def allowed_classes() -> dict[str, type]:
     """``{class path: class}`` that a checkpoint's hyper-parameters may name: gansep's
     generators, discriminators, losses, metrics, training modules and data classes (by the
-    paths gansep's configs use, e.g. ``gansep.losses.L1``), and torch's optimisers and
-    learning-rate schedulers."""
-    allowed = {}
+    paths gansep's configs use, e.g. ``gansep.losses.L1``), the classes installed plugins
+    export (`gansep.plugins`), and torch's optimisers and learning-rate schedulers."""
+    allowed = dict(plugin_classes())
     for module in (models, discriminators, losses, metrics, training, data):
         for name in module.__all__:
             value = getattr(module, name)
@@ -142,8 +143,9 @@ def _refuse(path, found: list[str]) -> None:
             f"{path}: refused: its hyper-parameters name code that is not one of gansep's "
             f"allowed classes, or a configuration to read ({'; '.join(found[:5])}"
             f"{' ...' if len(found) > 5 else ''}); a checkpoint is data and may name only "
-            "gansep's generators, discriminators, losses and modules and torch's optimisers "
-            "and schedulers, with their values written out")
+            "gansep's generators, discriminators, losses and modules, installed plugins' "
+            "classes and torch's optimisers and schedulers, with their values written out; "
+            + HOW_TO_REGISTER)
 
 
 def check_hyperparameters(checkpoint: dict, path) -> None:
