@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from gansep import plugins
 from gansep.errors import ConfigError
@@ -95,8 +96,9 @@ def gansep(args, cwd, pythonpath):
 @pytest.mark.slow
 def test_the_example_plugin_trains_checkpoints_exports_and_separates(tmp_path, toy_root):
     """The worked plugin package, registered as pip would register it: gansep lists it, trains
-    its generator with its metric, and its checkpoint and export load; without the
-    registration (the package importable, not installed as a plugin) they are refused."""
+    its generator with its loss and discriminator for 2 steps, resumes, tests with its metric,
+    exports and separates; without the registration (the package importable, not installed as
+    a plugin) the same checkpoint and export are refused."""
     site = register(tmp_path / "site", "gansep-plugin-example",
                     {"example": "gansep_plugin_example.plugin"})
     shutil.copytree(toy_root, tmp_path / "data" / "toy")
@@ -108,6 +110,11 @@ def test_the_example_plugin_trains_checkpoints_exports_and_separates(tmp_path, t
                  tmp_path, path)
     assert fit.returncode == 0, fit.stderr
     checkpoint = tmp_path / "runs" / "plugin-example" / "convmask" / "checkpoints" / "last.ckpt"
+    # resumed: the checkpoint's hyper-parameters name the plugin's four classes
+    resumed = gansep(["fit", "--config", EXAMPLE / "convmask.yaml", "--trainer.max_steps=3",
+                      "--ckpt_path", checkpoint], tmp_path, path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert torch.load(checkpoint, weights_only=True)["global_step"] == 3
     test = gansep(["test", "--config", EXAMPLE / "convmask.yaml", "--ckpt_path", checkpoint],
                   tmp_path, path)
     assert test.returncode == 0, test.stderr
@@ -121,6 +128,7 @@ def test_the_example_plugin_trains_checkpoints_exports_and_separates(tmp_path, t
     assert len(list((tmp_path / "separated").glob("*/*.wav"))) == 2
     # Not registered: the same files are refused, one line that says how to register.
     for args in (["export", checkpoint, "--out", tmp_path / "export-2"],
+                 ["test", "--config", EXAMPLE / "convmask.yaml", "--ckpt_path", checkpoint],
                  ["separate", mixture, "--model", tmp_path / "export", "--out",
                   tmp_path / "separated-2"]):
         refused = gansep(args, tmp_path, [EXAMPLE, ROOT])

@@ -1,5 +1,6 @@
 """The classes this package exports to gansep (its entry point in the group
-``gansep.plugins``): a generator and a metric, defined here, not in gansep."""
+``gansep.plugins``): a generator, a discriminator, a reconstruction loss and a metric, defined
+here, not in gansep."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import torch
 from torch import nn
 
 from gansep.eval.metrics import Metric
+from gansep.losses import ReconstructionLoss
+from gansep.models.discriminators.base import Discriminator, normalized, run_stack
 from gansep.models.generator import Chunking, Generator, Geometry
 
-__all__ = ["ConvMask", "PeakError"]
+__all__ = ["ConvMask", "Envelope", "LogCosh", "PeakError"]
 
 
 class ConvMask(Generator):
@@ -53,3 +56,43 @@ class PeakError(Metric):
     def __call__(self, references, estimates, rate):
         peak = np.abs(estimates - references).reshape(len(references), -1).max(axis=1)
         return {"peak_error": 20 * np.log10(np.maximum(peak, 1e-12))}
+
+
+class EnvelopeNet(nn.Module):
+    """Strided convolutions over the log envelope (rectified, average-pooled) of a waveform."""
+
+    def __init__(self, in_channels, width, pool, norm):
+        super().__init__()
+        self.pool = pool
+        self.layers = nn.ModuleList(
+            normalized(nn.Conv1d(a, b, 5, stride=2, padding=2), norm)
+            for a, b in [(in_channels, width), (width, width), (width, width)])
+        self.post = normalized(nn.Conv1d(width, 1, 3, padding=1), norm)
+
+    def forward(self, x):
+        envelope = torch.log1p(nn.functional.avg_pool1d(x.abs(), self.pool))
+        return run_stack(self.layers, self.post, envelope, slope=0.2)
+
+
+class Envelope(Discriminator):
+    """Judges the loudness contour of each source at several pooling sizes."""
+
+    name = "envelope"
+
+    def __init__(self, pools=(16, 64), width=16, norm="weight", conditional=False,
+                 per_source=False):
+        super().__init__(conditional, per_source)
+        self.pools, self.width, self.norm = list(pools), width, norm
+
+    def make(self, in_channels):
+        return nn.ModuleList(EnvelopeNet(in_channels, self.width, pool, self.norm)
+                             for pool in self.pools)
+
+
+class LogCosh(ReconstructionLoss):
+    """log(cosh(error)): L2 near zero, L1 for large errors."""
+
+    name = "log-cosh"
+
+    def forward(self, estimate, reference):
+        return torch.log(torch.cosh(estimate - reference)).mean()
