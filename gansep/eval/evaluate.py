@@ -167,6 +167,19 @@ def _differences(stored: dict | None, wanted: dict) -> list[str]:
             for key in sorted(set(stored) | set(wanted)) if stored.get(key) != wanted.get(key)]
 
 
+def _always(metrics: list[Metric]) -> list[str]:
+    return [name for metric in metrics if metric.always for name in metric.names]
+
+
+def _lacks_a_metric(stored: dict, metrics: list[Metric]) -> bool:
+    """Whether a stored result misses a whole-track value that a metric gives every track (its
+    ``always``): a result of an older gansep, resumed by scoring the track again rather than
+    by a table whose tracks hold different metrics."""
+    names = _always(metrics)
+    return any(isinstance(target, dict) and name not in target
+               for target in stored.get("targets", []) for name in names)
+
+
 def score_all(jobs: Iterable[TrackJob], out: Path, metrics: list[Metric],
               overwrite: bool = False, failures: dict[str, str] | None = None,
               batch_tracks: int = 1) -> int:
@@ -195,6 +208,10 @@ def score_all(jobs: Iterable[TrackJob], out: Path, metrics: list[Metric],
         differences = _differences(stored.get(PROVENANCE), wanted)
         if differences:
             mismatched.append(f"{target}: {'; '.join(differences)}")
+            todo.append(job)
+        elif _lacks_a_metric(stored, metrics):  # scored before a metric of every track existed
+            log.info("%s: holds no %s; scoring the track again", target,
+                     "/".join(_always(metrics)))
             todo.append(job)
     if mismatched and not overwrite:
         raise ConfigError(f"{len(mismatched)} stored result(s) in {out} came from another "

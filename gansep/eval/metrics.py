@@ -43,7 +43,8 @@ from gansep.eval.perceptual import MODEL_FILE, PerceptualScore
 from gansep.eval.si_sdr import si_sdr
 from gansep.losses.reconstruction import MultiResolutionSTFT
 
-__all__ = ["BSSEval", "SISDR", "Perceptual", "MRSTFT", "L1", "Ambiguity"]  # what a checkpoint may name
+__all__ = ["BSSEval", "SISDR", "GlobalSDR", "Perceptual", "MRSTFT", "L1",
+           "Ambiguity"]  # what a checkpoint may name
 
 
 class TrackAudio(NamedTuple):
@@ -65,6 +66,9 @@ class Metric:
     framewise = False
     needs_track = False  # called with sources= and folder= as well
     details_key: str | None = None  # the result key of its JSON details, if it has any
+    # A whole-track value for every track: a stored result without it (an older gansep's) is
+    # scored again when a run resumes.
+    always = False
 
     def __call__(self, references: np.ndarray, estimates: np.ndarray,
                  rate: int) -> dict[str, np.ndarray]:
@@ -145,12 +149,44 @@ class SISDR(Metric):
     """Scale-invariant SDR of each whole source (`gansep.eval.si_sdr.si_sdr`), dB."""
 
     names = ("SI-SDR",)
+    always = True
 
     def __call__(self, references, estimates, rate):
         return {"SI-SDR": np.array([si_sdr(r, e) for r, e in zip(references, estimates)])}
 
     def provenance(self) -> dict:
         return {}  # no settings; always scored
+
+
+#: The MDX challenges' epsilon, added to both energies of the global SDR.
+GLOBAL_SDR_DELTA = 1e-7
+
+
+def global_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
+    """The Music Demixing Challenge's SDR of one source of one track (the "global" or
+    utterance SDR, uSDR): ``10 log10((sum s^2 + d) / (sum (s - s_hat)^2 + d))`` over every
+    sample and channel, ``d = 1e-7``, in float64. One energy ratio per track: no distortion
+    filter, no frames (unlike BSSEval's SDR, the median over 1 s frames)."""
+    reference = np.asarray(reference, dtype=np.float64)
+    error = reference - np.asarray(estimate, dtype=np.float64)
+    return float(10 * np.log10((np.sum(reference ** 2) + GLOBAL_SDR_DELTA)
+                               / (np.sum(error ** 2) + GLOBAL_SDR_DELTA)))
+
+
+class GlobalSDR(Metric):
+    """The MDX challenges' global SDR (`global_sdr`) of each whole source, dB: the SDR that
+    ZFTurbo's and lucidrains' training frameworks log, reported as ``uSDR`` (logged as
+    ``val/usdr/<source>``)."""
+
+    names = ("uSDR",)
+
+    def __call__(self, references, estimates, rate):
+        return {"uSDR": np.array([global_sdr(r, e) for r, e in zip(references, estimates)])}
+
+    always = True  # a result stored before it existed is scored again on resume
+
+    def provenance(self) -> dict:
+        return {}  # no settings
 
 
 class Perceptual(Metric):
@@ -255,11 +291,12 @@ def standard_metrics(window: float = 1.0, hop: float = 1.0, backend: str = "fast
                      perceptual: str | Path | None = None,
                      extra: list[Metric] | tuple = (),
                      device: str | None = None, batch_tracks: int = 1) -> list[Metric]:
-    """What every gansep table scores: BSSEval v4, SI-SDR and, on tracks of ambiguous data, the
-    ambiguity metric; the perceptual score given its folder, then ``extra`` metrics (an
+    """What every gansep table scores: BSSEval v4, SI-SDR, the global SDR (uSDR) and, on tracks
+    of ambiguous data, the ambiguity metric; the perceptual score given its folder, then ``extra`` metrics (an
     ``Ambiguity`` among them replaces the default one); ConfigError where two metrics give one
     name."""
-    metrics: list[Metric] = [BSSEval(window, hop, backend, device, batch_tracks), SISDR()]
+    metrics: list[Metric] = [BSSEval(window, hop, backend, device, batch_tracks), SISDR(),
+                             GlobalSDR()]
     if not any(isinstance(metric, Ambiguity) for metric in extra):
         metrics.append(Ambiguity())
     if perceptual is not None:

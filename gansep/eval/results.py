@@ -7,6 +7,7 @@ import numpy as np
 from gansep.data.audio import DataError
 from gansep.eval.bsseval import METRICS, median_over_frames
 
+GLOBAL_SDR = "uSDR"  # the MDX challenges' global SDR (gansep.eval.metrics.GlobalSDR)
 #: The metrics every per-track row holds (NaN where a result has none), in table order; any
 #: other metric a result holds (a perceptual score, a metric named in a run's config) follows.
 STANDARD = ("SDR", "SIR", "SAR", "ISR", "SI-SDR")
@@ -127,11 +128,14 @@ def aggregate_table(rows: list[dict]) -> tuple[str, str]:
     medians = {m: median_over_tracks(rows, m) for m in metrics}
     tracks = len({row["track"] for row in rows})
     others = [m for m in metrics if m not in STANDARD]
+    plain = [m for m in others if m not in (PERCEPTUAL, GLOBAL_SDR)]
     md = [f"Median over {tracks} tracks of the median over frames (BSSEval v4, dB); SI-SDR "
-          "over whole tracks" + ("; Perceptual: predicted rating, median over excerpt-long "
-                                 "windows" if PERCEPTUAL in metrics else "")
-          + (f"; {', '.join(m for m in others if m != PERCEPTUAL)}: per track"
-             if any(m != PERCEPTUAL for m in others) else ""), "",
+          "over whole tracks" + ("; uSDR: the MDX challenges' global SDR of whole tracks (one "
+                                 "energy ratio per track; the challenges report its mean over "
+                                 "tracks)" if GLOBAL_SDR in metrics else "")
+          + ("; Perceptual: predicted rating, median over excerpt-long windows"
+             if PERCEPTUAL in metrics else "")
+          + (f"; {', '.join(plain)}: per track" if plain else ""), "",
           "| source | " + " | ".join(metrics) + " |", "|---|" + "---:|" * len(metrics)]
     csv = ["source," + ",".join(metrics)]
     for source in sources:

@@ -48,7 +48,7 @@ def test_evaluate_writes_museval_results_and_resumes(cli, checkpoint, toy_root, 
     store.add_eval_dir(out)
     expected = store.agg_frames_tracks_scores()
     table = (out / "results.csv").read_text().splitlines()
-    assert table[0] == "source,SDR,SIR,SAR,ISR,SI-SDR"
+    assert table[0] == "source,SDR,SIR,SAR,ISR,SI-SDR,uSDR"
     ours = {line.split(",")[0]: [float(v) for v in line.split(",")[1:]] for line in table[1:]}
     for source in ("vocals", "accompaniment"):
         assert ours[source][0] == pytest.approx(expected.loc[(source, "SDR")], abs=1e-4)
