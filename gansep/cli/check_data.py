@@ -33,7 +33,10 @@ def main(argv: list[str]) -> int:
     args, overrides = parser.parse_known_args(argv) if by_config else (parser.parse_args(argv), [])
     if by_config:
         collection = read_run(args.config, overrides).collection
-        count, problems = check_collection(collection, args.tolerance, args.sample_rate)
+        notes: list[str] = []
+        count, problems = check_collection(collection, args.tolerance, args.sample_rate, notes)
+        for note in notes:
+            print(f"note: {note}")
     else:
         if not args.root.is_dir():  # nothing to check: refused (2), not a dataset with problems
             raise ConfigError(f"{args.root}: dataset root does not exist or is not a folder")

@@ -4,13 +4,15 @@ from gansep.data.audio import DataError, read_audio, resample, write_audio
 from gansep.data.dali import DALI
 from gansep.data.folder import StemsFolder
 from gansep.data.jamendo import JamendoLyrics
+from gansep.data.moisesdb import MoisesDB
 from gansep.data.musdb import MUSDB
 from gansep.data.sampling import Augmentation, ExcerptSpec
 from gansep.data.toy import make_toy_dataset
 from gansep.data.tracks import Track, TrackCollection
 from gansep.data.unpaired import UnpairedSources
 
-__all__ = ["Augmentation", "DALI", "DataError", "ExcerptSpec", "JamendoLyrics", "MUSDB", "SeparationData", "StemsFolder",
+__all__ = ["Augmentation", "DALI", "DataError", "ExcerptSpec", "JamendoLyrics", "MUSDB",
+           "MoisesDB", "SeparationData", "StemsFolder",
            "Track", "TrackCollection", "UnpairedSources", "make_toy_dataset", "read_audio",
            "resample", "write_audio"]
 

@@ -99,11 +99,13 @@ def check_dataset(root: str | Path, tolerance: float = 1e-3,
 
 
 def check_collection(collection: TrackCollection, tolerance: float = 1e-3,
-                     expected_rate: int | None = None) -> tuple[int, list[str]]:
+                     expected_rate: int | None = None,
+                     notes: list[str] | None = None) -> tuple[int, list[str]]:
     """``(tracks checked, problems)`` of any track collection (a run config's data): each
     track's files (unreadable, truncated, empty, NaN), its rate, silent stems, a mixture file
     that is not the sum of the stems, and across tracks a stem or lyrics some tracks lack.
-    Tracks its collection could not open are problems too."""
+    Tracks its collection could not open are problems too. The tracks' remarks (no problems:
+    e.g. bleed flags) are appended to ``notes`` where given."""
     count, problems, seen = 0, [], []
     for split in SPLITS:
         problems += [f"{name}: {problem}" if name not in problem else problem
@@ -117,6 +119,8 @@ def check_collection(collection: TrackCollection, tolerance: float = 1e-3,
             count += 1
             seen.append(track)
             problems += _track_problems(track, tolerance, expected_rate)
+            if notes is not None:
+                notes += track.remarks()
     stems = set().union(*(t.stems for t in seen if t.has_stems)) if seen else set()
     problems += [f"{track.name}: no {name} stem (other tracks have one)"
                  for track in seen if track.has_stems for name in sorted(stems - set(track.stems))]

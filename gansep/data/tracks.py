@@ -54,6 +54,11 @@ class Track(ABC):
         """The files the track is read from (for caches and provenance records)."""
         return []
 
+    def remarks(self) -> list[str]:
+        """What a person should know about the track that is no problem (``check-data``
+        prints them as notes), e.g. recorded tracks flagged with bleed."""
+        return []
+
     def folder(self) -> Path | None:
         """The folder holding the track's files, for what reads more of it than its stems
         (the ambiguity metric's ``ambiguity.csv`` and ``parts/``); None where it has none."""
