@@ -6,7 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from gansep.cli.options import in_range, natural_int, positive_float, writable_folder
+from gansep.cli.options import (distinct_paths, in_range, natural_int, positive_float,
+                                writable_folder)
 from gansep.data import ambiguous, sung, toy
 from gansep.errors import ConfigError
 
@@ -34,7 +35,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=natural_int, default=0)
     parser.add_argument("--sample-rate", type=in_range(int, *RATES, what=f"a sample rate "
                                                        f"from {RATES[0]} to {RATES[1]} Hz"),
-                        default=22050, help=f"Hz, {RATES[0]} to {RATES[1]} (default 22050)")
+                        help=f"Hz, {RATES[0]} to {RATES[1]} (default 22050)")
     parser.add_argument("--duration", type=positive_float,
                         help="seconds per track (toy 10, at least 1; sung-lyrics 20, at least "
                              "8)")
@@ -60,12 +61,21 @@ def main(argv: list[str]) -> int:
     ambiguous_options.add_argument("--stems", choices=["vocals-accompaniment", "lead-backing"],
                                    help="lead-backing: lead, backing and accompaniment as "
                                         "stems (no ambiguity)")
+    ambiguous_options.add_argument(
+        "--from", dest="source", type=Path, metavar="CONFIG_OR_ROOT",
+        help="build the ambiguous layout from real stems instead of generating them: a run "
+             "config whose collection has lead and backing stems (MoisesDB with stems: "
+             "lead-backing) or a stems folder whose tracks hold lead.wav and backing.wav; "
+             "backing phrases are the backing stem's active spans (energy gate: "
+             "gansep.data.ambiguous.GATE)")
     parser.add_argument("--force", action="store_true", help="write even if OUT is not empty")
     args = parser.parse_args(argv)
     writable_folder(args.out, "out")
     if args.out.exists() and any(args.out.iterdir()) and not args.force:
         raise ConfigError(f"{args.out}: exists and is not empty; nothing written (--force to "
                           "overwrite)")
+    if args.source is not None:
+        return _from_real_stems(args)
     write, sizes, seconds, shortest = KINDS[args.kind]
     if args.duration is not None and args.duration < shortest:
         raise ConfigError(f"--duration {args.duration:g}: a {args.kind} track needs at least "
@@ -85,5 +95,61 @@ def main(argv: list[str]) -> int:
     elif given:
         raise ConfigError(f"{', '.join(given)}: options of the ambiguous dataset, not of "
                           f"{args.kind}")
-    write(args.out, args.seed, args.sample_rate, args.duration or seconds, counts, **extra)
+    write(args.out, args.seed, args.sample_rate or 22050, args.duration or seconds, counts,
+          **extra)
+    return 0
+
+
+def _collection_of(config: Path):
+    """The track collection of a config's ``data.collection`` (a run config, or one holding
+    only that section); ConfigError naming the file for anything else."""
+    import yaml
+    from jsonargparse import ArgumentParser
+
+    from gansep.data.tracks import TrackCollection
+
+    try:
+        data = yaml.safe_load(config.read_text())
+        spec = data["data"]["collection"]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as error:
+        raise ConfigError(f"--from {config}: expected a run config with data.collection "
+                          f"(class_path, init_args) ({type(error).__name__}: {error})") from None
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--collection", type=TrackCollection, required=True)
+    try:
+        return parser.instantiate_classes(parser.parse_object({"collection": spec})).collection
+    except ConfigError:
+        raise
+    except Exception as error:  # jsonargparse's errors carry no common class
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        raise ConfigError(f"--from {config}: data.collection: {' '.join(lines[:2])}") from None
+
+
+def _from_real_stems(args) -> int:
+    """``make-data ambiguous OUT --from CONFIG_OR_ROOT``: the ambiguous layout from a
+    collection's real lead and backing stems."""
+    from gansep.data import StemsFolder
+
+    if args.kind != "ambiguous":
+        raise ConfigError(f"--from: only the ambiguous dataset is built from real stems, not "
+                          f"{args.kind}")
+    generated = [name for name in ("sample_rate", "duration", "train", "valid", "test",
+                                   "backing_db", "cue", "stems")
+                 if getattr(args, name) not in (None, False)] + (
+        ["unpaired"] if args.unpaired else [])
+    if generated:
+        raise ConfigError(f"--from: {', '.join('--' + n.replace('_', '-') for n in generated)} "
+                          "set(s) what is generated; with real stems the tracks, their rate "
+                          "and length are the collection's")
+    source = args.source
+    distinct_paths([("--from", source)], folders=[("out", args.out)])
+    if source.is_dir():
+        collection = StemsFolder(source)
+    elif source.is_file():
+        collection = _collection_of(source)
+    else:
+        raise ConfigError(f"--from {source}: neither a run config nor a stems folder")
+    ambiguous.ambiguous_from_collection(collection, args.out, args.seed,
+                                        args.vocals_prob if args.vocals_prob is not None
+                                        else 0.5, args.assign or "phrase", source=str(source))
     return 0

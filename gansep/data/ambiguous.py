@@ -26,6 +26,7 @@ bit.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ ASSIGNED = ("vocals", "accompaniment")
 #: pitch agreed with the assignment on 61.6 % of 99 test phrases after 2000 steps; (4.0, 0.6)
 #: at its pitch on 68.3 % of 205 after 2000 steps and 70.7 % after 6000 (19.5 min).
 TIMBRES = {"bright": (1.0, 1.0, 1.0), "dark": (4.0, 0.6, 0.25)}
+SPLITS_ORDER = ("train", "valid", "test")
 _GRID = 2.0 ** -20  # the sums of a few multiples of it below 4 are exact in float32
 
 
@@ -223,4 +225,115 @@ def make_ambiguous_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22
             for name, audio in files.items():
                 write_audio(folder / f"{name}.wav", audio, sample_rate, subtype="FLOAT")
         log.info("wrote %d %s tracks to %s", count, split, out / split)
+    return out
+
+
+#: The energy gate that finds a real backing stem's phrases (``make-data ambiguous --from``):
+#: RMS over 50 ms frames (hop 25 ms); a frame is active above -35 dB relative to the backing
+#: stem's loudest frame; active runs closer than 0.3 s are one phrase; phrases shorter than
+#: 0.5 s are left out (their backing stays in the accompaniment, as all backing outside
+#: phrases does).
+GATE = {"frame": 0.05, "hop": 0.025, "threshold_db": -35.0, "bridge": 0.3, "shortest": 0.5}
+
+
+def backing_phrases(backing: np.ndarray, rate: int, gate: dict | None = None
+                    ) -> list[tuple[int, int]]:
+    """``(start, stop)`` samples of the active spans of a backing stem ``(channels, time)``
+    by the energy `GATE` (or ``gate``)."""
+    gate = {**GATE, **(gate or {})}
+    frame, hop = int(gate["frame"] * rate), int(gate["hop"] * rate)
+    mono = np.mean(np.asarray(backing, dtype=np.float64) ** 2, axis=0)
+    if mono.size < frame or not mono.any():
+        return []
+    starts = np.arange(0, mono.size - frame + 1, hop)
+    cumulative = np.concatenate([[0.0], np.cumsum(mono)])
+    energy = (cumulative[starts + frame] - cumulative[starts]) / frame
+    active = 10 * np.log10(np.maximum(energy, 1e-20) / energy.max()) > gate["threshold_db"]
+    spans: list[list[int]] = []
+    for index in np.flatnonzero(active):
+        start, stop = int(starts[index]), int(starts[index] + frame)
+        if spans and start - spans[-1][1] <= gate["bridge"] * rate:
+            spans[-1][1] = stop
+        else:
+            spans.append([start, stop])
+    return [(a, b) for a, b in spans if b - a >= gate["shortest"] * rate]
+
+
+def ambiguous_from_parts(lead: np.ndarray, backing: np.ndarray, rest: np.ndarray, rate: int,
+                         rng: np.random.Generator, vocals_prob: float = 0.5,
+                         assign: str = "phrase", gate: dict | None = None) -> AmbiguousTrack:
+    """An ambiguous track from real parts (each ``(channels, time)``): the backing stem's
+    phrases (`backing_phrases`) assigned to vocals with probability ``vocals_prob`` (per
+    phrase, or once for the track), every signal on the float32-exact grid."""
+    if assign not in ("phrase", "track"):
+        raise ValueError(f"assign must be phrase or track, got {assign!r}")
+    scale = 0.9 / max(np.abs(lead + backing + rest).max(), 1e-9)
+    scale = min(scale, 1.0)  # quieter, never louder than the recording
+    lead, backing, rest = (_on_grid(np.asarray(x, np.float64) * scale)
+                           for x in (lead, backing, rest))
+    spans = backing_phrases(backing, rate, gate)
+    track_choice = rng.random() < vocals_prob
+    mask = np.zeros(lead.shape[-1], dtype=bool)
+    phrases = []
+    for start, stop in spans:
+        to_vocals = track_choice if assign == "track" else bool(rng.random() < vocals_prob)
+        mask[start:stop] = to_vocals
+        phrases.append(Phrase(start / rate, stop / rate,
+                              "vocals" if to_vocals else "accompaniment"))
+    return AmbiguousTrack(lead, backing, rest, phrases,
+                          np.where(mask, backing, np.float32(0)).astype(np.float32))
+
+
+def ambiguous_from_collection(collection, out: str | Path, seed: int = 0,
+                              vocals_prob: float = 0.5, assign: str = "phrase",
+                              gate: dict | None = None, splits=("train", "valid", "test"),
+                              source: str = "") -> Path:
+    """Writes the ambiguous layout (see the module's docstring) from every track of
+    ``collection`` that has ``lead`` and ``backing`` stems (the rest of its stems summed as the
+    instruments): MoisesDB with the ``lead-backing`` stem map, or a stems folder with
+    ``lead.wav`` and ``backing.wav``. Track ``i``'s draws depend on ``(seed, split, name)``. A
+    track without a lead or backing stem, or without a backing phrase, is left out with a
+    line; DataError when no track of any split could be written."""
+    out = Path(out)
+    written, skipped = 0, []
+    for split in splits:
+        try:
+            tracks = collection.tracks(split)
+        except DataError as error:
+            log.warning("%s: %s", split, error)
+            continue
+        for track in tracks:
+            if not {"lead", "backing"} <= set(track.stems):
+                skipped.append(f"{track.name}: no lead and backing stems (stems: "
+                               f"{sorted(track.stems)})")
+                continue
+            stems = track.read_stems(0, track.num_frames)
+            lead, backing = stems.pop("lead"), stems.pop("backing")
+            rest = (np.sum(list(stems.values()), axis=0) if stems
+                    else np.zeros_like(lead))
+            digest = int(hashlib.sha256(track.name.encode()).hexdigest()[:16], 16)
+            rng = np.random.default_rng((seed, SPLITS_ORDER.index(split), digest))
+            made = ambiguous_from_parts(lead, backing, rest, track.sample_rate, rng,
+                                        vocals_prob, assign, gate)
+            if not made.phrases:
+                skipped.append(f"{track.name}: no backing phrase above the gate "
+                               f"({GATE['threshold_db']} dB)")
+                continue
+            folder = out / split / track.name
+            write_phrases(folder / AMBIGUITY_FILE, made.phrases)
+            for name, audio in {"vocals": made.vocals, "accompaniment": made.accompaniment,
+                                f"{PARTS}/lead": made.lead, f"{PARTS}/backing": made.backing,
+                                "mixture": made.mixture}.items():
+                write_audio(folder / f"{name}.wav", audio, track.sample_rate, subtype="FLOAT")
+            written += 1
+    for line in skipped:
+        log.warning("left out: %s", line)
+    if not written:
+        raise DataError(f"{source or collection}: no track with lead and backing stems and a "
+                        "backing phrase: nothing written")
+    write_json_atomic(out / MANIFEST, {
+        "kind": "ambiguous", "from": source, "seed": seed, "vocals_prob": vocals_prob,
+        "assign": assign, "cue": "none", "gate": {**GATE, **(gate or {})},
+        "tracks": written})
+    log.info("wrote %d tracks to %s (%d left out)", written, out, len(skipped))
     return out

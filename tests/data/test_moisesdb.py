@@ -239,3 +239,63 @@ data:
          str(tmp_path / "results")], tmp_path)
     table = (tmp_path / "results" / "results.md").read_text()
     assert all(f"| {target} |" in table for target in ("lead", "backing", "accompaniment"))
+
+
+def test_make_data_ambiguous_from_real_stems_finds_phrases_and_keeps_sums_exact(
+        root, tmp_path, cli):
+    """``make-data ambiguous OUT --from CONFIG``: MoisesDB's lead and backing (lead-backing)
+    become the ambiguous layout: backing phrases are the backing stem's active spans, each
+    assigned by the seeded draw; mixture = vocals + accompaniment = lead + backing + the rest,
+    exactly; gansep ambiguity scores it like generated data."""
+    from gansep.data.ambiguous import GATE, read_manifest, read_phrases
+    from gansep.data.audio import read_audio
+    from gansep.eval.ambiguity import evaluate_ambiguity, write_oracle_estimates
+
+    song = ids_in("test")[0]
+    audio = write_song(root, song)
+    backing_dir = root / "provider" / song / "vocals"
+    # The backing voices sing twice: 0.05-0.55 s and 1.0-1.5 s; silent elsewhere.
+    sung = [(0.05, 0.55), (1.0, 1.5)]
+    gate = np.zeros(LENGTH, np.float32)
+    for start, stop in sung:
+        gate[int(start * RATE):int(stop * RATE)] = 1
+    for index, (stem, kind) in enumerate(SONG):
+        if kind in ("background vocals", "human choir"):
+            path = next(backing_dir.glob(f"{index:02d}-*.wav"))
+            write_audio(path, audio[(stem, kind, index)] * gate, RATE, subtype="FLOAT")
+    config = tmp_path / "moises.yaml"
+    config.write_text(f"data:\n  collection:\n    class_path: gansep.data.MoisesDB\n"
+                      f"    init_args: {{root: {root}, stems: lead-backing}}\n")
+    out = tmp_path / "ambiguous"
+    cli(["make-data", "ambiguous", str(out), "--from", str(config), "--seed", "3"], tmp_path)
+    folder = out / "test" / song
+    phrases = read_phrases(folder / "ambiguity.csv")
+    assert len(phrases) == 2  # found to within one 50 ms frame of the gate
+    for phrase, (start, stop) in zip(phrases, sung):
+        assert start - GATE["frame"] <= phrase.start <= start
+        assert stop <= phrase.end <= stop + GATE["frame"]
+    parts = {name: read_audio(folder / f"{name}.wav")[0] for name in
+             ("mixture", "vocals", "accompaniment", "parts/lead", "parts/backing")}
+    np.testing.assert_array_equal(parts["mixture"], parts["vocals"] + parts["accompaniment"])
+    mask = np.zeros(LENGTH, bool)
+    for phrase in phrases:
+        if phrase.assigned == "vocals":
+            mask[int(round(phrase.start * RATE)):int(round(phrase.end * RATE))] = True
+    np.testing.assert_array_equal(parts["vocals"],
+                                  parts["parts/lead"] + np.where(mask, parts["parts/backing"], 0))
+    assert read_manifest(out)["cue"] == "none" and read_manifest(out)["gate"] == GATE
+    # the same pipeline as generated data: an oracle that chooses decides every phrase
+    estimates = write_oracle_estimates(out, tmp_path / "oracle", "choose")
+    assert evaluate_ambiguity(out, estimates, tmp_path / "scores")["decided"] == 1.0
+    # a rerun with the same seed draws the same assignment
+    again = tmp_path / "again"
+    cli(["make-data", "ambiguous", str(again), "--from", str(config), "--seed", "3"], tmp_path)
+    assert (again / "test" / song / "ambiguity.csv").read_text() == \
+        (folder / "ambiguity.csv").read_text()
+    # refusals: generated-data options, an output inside the input
+    refused = cli(["make-data", "ambiguous", str(tmp_path / "x"), "--from", str(config),
+                   "--cue", "timbre"], tmp_path, check=False)
+    assert refused.returncode == 2 and "--cue" in refused.stderr
+    inside = cli(["make-data", "ambiguous", str(root / "out"), "--from", str(root)], tmp_path,
+                 check=False)
+    assert inside.returncode == 2
