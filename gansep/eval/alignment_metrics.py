@@ -27,6 +27,7 @@ from gansep.data.audio import DataError
 from gansep.data.lyrics import read_words, reference_words
 from gansep.errors import ConfigError
 from gansep.eval.align import align_file
+from gansep.plots import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,7 @@ def markdown(rows: list[dict], tolerance: float, delay: float) -> str:
 
 
 def _plot(path: Path, curve: np.ndarray) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(figsize=(5, 3.5))
     axes.plot(TOLERANCES, curve, marker="o")
@@ -116,9 +114,7 @@ def _plot(path: Path, curve: np.ndarray) -> None:
     axes.set_ylim(0, 100)
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)
 
 
 def score_alignments(references: Path | dict[str, Path], predictions: Path, out: Path,

@@ -28,6 +28,7 @@ from gansep.atomic import atomic_target
 from gansep.data.ambiguous import AMBIGUITY_FILE, PARTS, Phrase, read_phrases
 from gansep.data.audio import DataError, read_checked
 from gansep.data.folder import MIXTURE
+from gansep.plots import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -187,10 +188,7 @@ def markdown(values: dict[str, float], source: str, tracks: int) -> str:
 
 
 def histogram(scores: list[PhraseScore], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axis = plt.subplots(figsize=(5, 3.2))
     axis.hist(np.clip([s.gain for s in scores], -0.25, 1.25), bins=30, range=(-0.25, 1.25))
@@ -200,9 +198,7 @@ def histogram(scores: list[PhraseScore], path: Path, title: str) -> None:
     axis.set_ylabel("phrases")
     axis.set_title(title)
     figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)
 
 
 ORACLES = ("choose", "average")

@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from gansep.atomic import atomic_target
 from gansep.data.ambiguous import read_manifest
-from gansep.eval.ambiguity import DECIDED, PhraseScore, evaluate_ambiguity, summary, \
-    write_oracle_estimates
+from gansep.eval.ambiguity import (DECIDED, PhraseScore, evaluate_ambiguity, summary,
+                                   write_oracle_estimates)
+from gansep.plots import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +184,7 @@ def plot_curves(panels: dict[str, dict[str, list[Path]]], path: Path) -> bool:
                                                              for s in shared])
     if not series:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [p for p in panels if any(k[0] == p for k in series)]
     figure, axes = plt.subplots(len(CURVES), len(names), figsize=(5.5 * len(names), 6),
@@ -207,7 +204,5 @@ def plot_curves(panels: dict[str, dict[str, list[Path]]], path: Path) -> bool:
             axis.set_xlabel("step")
             axis.legend(fontsize=6)
     figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
-    plt.close(figure)
+    save_figure(figure, path, dpi=110)
     return True

@@ -32,6 +32,7 @@ from gansep.eval.statistics import bootstrap_ci, hierarchical_bootstrap, holm, r
 from gansep.eval.transcribe import add_counts, rates
 from gansep.experiments.ambiguity_report import check_controls, controls_markdown, plot_curves
 from gansep.experiments.sweep import PRETRAIN
+from gansep.plots import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -273,10 +274,7 @@ def _grouped(runs: list[Path], labels: dict[Path, str]) -> dict[str, list[Path]]
 
 
 def _ambiguity_histograms(pooled: dict, source: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     objectives = sorted((o for o, s in pooled if s == source),
                         key=lambda o: -summary(pooled[(o, source)], source)["decided"])
@@ -291,9 +289,7 @@ def _ambiguity_histograms(pooled: dict, source: str, path: Path) -> None:
         axis.set_xlabel(f"g ({source})")
     axes[0][0].set_ylabel("backing phrases")
     figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
-    plt.close(figure)
+    save_figure(figure, path, dpi=110)
 
 
 #: The provenance keys that record the digests of the audio a track was scored against:
@@ -484,10 +480,7 @@ def box_plot(rows: list[dict], path: Path, metric: str = "SDR", table: dict | No
     """Per source, a box of each objective's per-track ``metric``, labelled with n; with a
     ``table`` of `summarise` against ``baseline``, the baseline's box is marked and each
     other's label gives its Holm-corrected p."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     objectives = list(dict.fromkeys(r["objective"] for r in rows))
     sources = list(dict.fromkeys(r["source"] for r in rows))
@@ -518,9 +511,7 @@ def box_plot(rows: list[dict], path: Path, metric: str = "SDR", table: dict | No
         axis.set_ylabel(f"{metric} per track (dB)")
         axis.grid(axis="y", alpha=0.3)
     figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)
 
 
 def _write_comparison(runs: list[Path], rows: list[dict], labels: dict[Path, str],

@@ -34,6 +34,7 @@ from gansep.atomic import atomic_target, replaced_folder
 from gansep.eval.statistics import bootstrap_ci, holm
 from gansep.errors import ConfigError
 from gansep.listen.ratings import read_ratings
+from gansep.plots import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -255,10 +256,7 @@ def _markdown(table: pd.DataFrame, digits: int = 3) -> str:
 
 
 def _conditions_plot(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axis = plt.subplots(figsize=(1.2 * len(table) + 2, 4))
     x = np.arange(len(table))
@@ -273,16 +271,11 @@ def _conditions_plot(table: pd.DataFrame, path: Path) -> None:
     axis.set_ylabel("MUSHRA rating")
     axis.legend(loc="lower left", fontsize=8)
     figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)
 
 
 def _scatter_plot(merged: pd.DataFrame, metrics: list[str], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     columns = min(4, len(metrics))
     rows = -(-len(metrics) // columns)
@@ -302,9 +295,7 @@ def _scatter_plot(merged: pd.DataFrame, metrics: list[str], path: Path) -> None:
         axis.axis("off")
     axes[0, 0].legend(fontsize=7)
     figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path, dpi=110)
 
 
 def analyse(ratings: Path | None, db: Path | None, metrics: Path | None, out: Path,

@@ -32,6 +32,7 @@ from gansep.eval.perceptual import TERMS, PerceptualModel, term_values
 from gansep.listen.analysis import item_ratings
 from gansep.listen.build import REFERENCE, load_test
 from gansep.listen.metrics import bsseval_metrics, rated_stimuli
+from gansep.plots import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
@@ -232,10 +233,7 @@ def _write(out: Path, model: PerceptualModel, table: pd.DataFrame, items: pd.Dat
 
 
 def _scatter(path: Path, items: pd.DataFrame, table: pd.DataFrame) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     singles = table[table["kind"] != "model"].dropna(subset=["pearson"])
     best = singles.loc[singles["pearson"].idxmax(), "predictor"] if len(singles) else None
@@ -250,6 +248,4 @@ def _scatter(path: Path, items: pd.DataFrame, table: pd.DataFrame) -> None:
         axis.set_ylabel("rating")
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    with atomic_target(path) as tmp:
-        figure.savefig(tmp, format="png", dpi=110)
-    plt.close(figure)
+    save_figure(figure, path, dpi=110)
