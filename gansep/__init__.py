@@ -1,4 +1,5 @@
-"""gansep: adversarially trained Wave-U-Net source separation."""
+"""gansep: adversarially trained music and singing-voice source separation (Wave-U-Net, HT
+Demucs, BS-/Mel-band RoFormer, or your own generator through a plugin)."""
 
 from gansep.version import __version__
 

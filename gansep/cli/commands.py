@@ -30,7 +30,8 @@ TOOLS = {
                 "list the installed plugins and the classes files may name through them"),
 }
 
-DESCRIPTION = ("gansep: adversarially trained Wave-U-Net source separation.\n"
+DESCRIPTION = ("gansep: adversarially trained source separation (Wave-U-Net, HT Demucs, "
+               "BS-/Mel-band RoFormer, or your own generator).\n"
                "Training and evaluation: gansep fit|validate|test --config FILE [--key value ...]"
                "\nTools: " + "; ".join(f"gansep {name}: {about}"
                                        for name, (_, about) in TOOLS.items())

@@ -1,4 +1,5 @@
-"""Generators (and, later, discriminators)."""
+"""Generators (Wave-U-Net, HT Demucs and RoFormer adapters, the lyrics head) behind one
+interface, and the discriminators (`gansep.models.discriminators`)."""
 
 import inspect
 
