@@ -155,7 +155,6 @@ class GAN(nn.Module):
         self.gradient_penalty = gradient_penalty
         self.reuse_real_features = reuse_real_features
         self.reconstruction_after_warmup = float(reconstruction_after_warmup)
-        self._real_features: list[Judgement] | None = None  # from the last discriminator pass
 
     def judge(self, sources: torch.Tensor, mixture: torch.Tensor | None = None,
               discriminator=None) -> list[Judgement]:
@@ -209,25 +208,28 @@ class GAN(nn.Module):
 
     def discriminator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
                            mixture: torch.Tensor, unpaired: torch.Tensor | None = None,
-                           discriminator=None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                           discriminator=None, keep: list | None = None
+                           ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The discriminator's loss on reference (real) and separated (fake, detached) sources,
         ``(batch, sources, channels, time)``; ``mixture`` is the matching input span. With
         ``unpaired`` solo examples ``(any batch, sources, channels, time)`` those are the real
         examples instead (semi-supervised training; unconditional discriminators only).
         ``discriminator`` runs the judging pass in place of this term's own (see
-        `judge`)."""
+        `judge`). ``keep``, a list the caller holds: filled with detached copies of the real
+        examples' features, for `generator_loss`'s feature matching (``real``) when
+        ``reuse_real_features``; the term itself keeps nothing between the two passes."""
         if unpaired is not None:
             if self._conditional():
                 raise ConfigError(f"{self.discriminator.name}: a conditional discriminator "
                                   "cannot learn from unpaired sources (they have no mixture)")
             reference, mixture = unpaired, None
         real, fake = self._judge_together(reference, estimate.detach(), mixture, discriminator)
-        self._real_features = None
-        if self.feature_matching and self.reuse_real_features and unpaired is None:
-            # Copies, so that the joint pass's real+fake activations are not kept alive.
-            self._real_features = [Judgement(r.name, r.weight,
-                                             [f.detach().clone() for f in r.features])
-                                   for r in real]
+        if keep is not None:
+            keep.clear()
+            if self.feature_matching and self.reuse_real_features and unpaired is None:
+                # Copies, so that the joint pass's real+fake activations are not kept alive.
+                keep += [Judgement(r.name, r.weight, [f.detach().clone() for f in r.features])
+                         for r in real]
         terms: dict[str, torch.Tensor] = {}
         for r, f in zip(real, fake):
             value = f.weight * self.loss.discriminator(r.logits, f.logits)
@@ -262,10 +264,12 @@ class GAN(nn.Module):
         return (norm - 1).pow(2).mean()
 
     def generator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
-                       mixture: torch.Tensor, discriminator=None
+                       mixture: torch.Tensor, discriminator=None,
+                       real: list[Judgement] | None = None
                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The generator's weighted adversarial (+ feature-matching) loss and its terms
-        (``discriminator``: see `judge`)."""
+        (``discriminator``: see `judge`; ``real``: the real examples' features that
+        `discriminator_loss` kept, else they are judged here)."""
         fake = self.judge(estimate, mixture, discriminator)
         terms: dict[str, torch.Tensor] = {}
         for f in fake:
@@ -273,8 +277,7 @@ class GAN(nn.Module):
             terms[f"adv_{f.name}"] = terms.get(f"adv_{f.name}", 0.0) + value
         total = self.weight * sum(terms.values())
         if self.feature_matching:
-            real, self._real_features = self._real_features, None
-            if real is None or real[0].features[0].shape != fake[0].features[0].shape:
+            if not real or real[0].features[0].shape != fake[0].features[0].shape:
                 with torch.no_grad():
                     real = self.discriminator(reference, mixture)
             terms["fm"] = feature_matching(real, fake)

@@ -40,6 +40,21 @@ def _uncounted(optimizer):
         optimizer._on_before_step, optimizer._on_after_step = before, after
 
 
+@contextmanager
+def frozen(module: torch.nn.Module):
+    """``module``'s parameters without gradients inside the block; afterwards each parameter's
+    own ``requires_grad`` is restored, also when the block raises, so that a parameter frozen
+    on purpose stays frozen."""
+    flags = [(parameter, parameter.requires_grad) for parameter in module.parameters()]
+    for parameter, _ in flags:
+        parameter.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
+
+
 class GANSeparator(Separator):
     """Trains ``generator`` against the discriminator of ``objective.adversarial`` (or with the
     reconstruction terms alone when the objective has none, so every objective of a comparison
@@ -193,9 +208,10 @@ class GANSeparator(Separator):
             unpaired = (None if batch.unpaired is None else  # semi-supervised data's solos
                         self.adversarial.crop(self.global_step, batch.unpaired.flatten(0, 1))[0])
             d_optimizer = optimizers[1]
+            kept: list = []  # the real examples' features, for feature matching below
             for _ in range(self.discriminator_steps):
                 d_loss, d_terms = self.adversarial.discriminator_loss(
-                    *judged, unpaired, self.graphed_discriminator)
+                    *judged, unpaired, self.graphed_discriminator, keep=kept)
                 terms.update(d_terms, d_loss=d_loss)
                 if self._update(d_optimizer, d_loss, {**d_terms, "d_loss": d_loss},
                                 self.discriminator_gradient_clip, self.adversarial.parameters(),
@@ -205,10 +221,9 @@ class GANSeparator(Separator):
         loss, g_terms = self.objective_terms(estimate, reference, lyrics, transcription)
         if adversarial_now:
             # The discriminators only pass gradients through to the generator here.
-            self.adversarial.requires_grad_(False)
-            adversarial, adversarial_terms = self.adversarial.generator_loss(
-                *judged, self.graphed_discriminator)
-            self.adversarial.requires_grad_(True)
+            with frozen(self.adversarial):
+                adversarial, adversarial_terms = self.adversarial.generator_loss(
+                    *judged, self.graphed_discriminator, real=kept)
             loss = loss * self.adversarial.reconstruction_after_warmup + adversarial
             g_terms.update(adversarial_terms)
         terms.update(g_terms)

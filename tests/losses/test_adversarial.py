@@ -84,10 +84,11 @@ def test_feature_matching_reuses_the_discriminator_updates_reference_features():
                   feature_matching=2.0, reuse_real_features=reuse)
         calls = []
         gan.discriminator.register_forward_hook(lambda *_: calls.append(1))
-        gan.discriminator_loss(reference, estimate, None)
-        _, terms = gan.generator_loss(reference, estimate, None)
+        kept = []  # the caller holds them; the term keeps no state between the passes
+        gan.discriminator_loss(reference, estimate, None, keep=kept)
+        assert len(kept) == (2 if reuse else 0)  # one judgement per period
+        _, terms = gan.generator_loss(reference, estimate, None, real=kept)
         values[reuse], passes[reuse] = terms["fm"].item(), len(calls)
-        assert gan._real_features is None  # used once, then dropped
     # The discriminator did not change in between: the same features, one pass fewer.
     assert values[True] == pytest.approx(values[False], rel=1e-6)
     assert passes == {True: 2, False: 3}
@@ -193,3 +194,15 @@ def test_gradient_penalty_with_every_family(family):
     assert torch.isfinite(terms["gp"]) and terms["gp"] > 0
     grads = [p.grad for p in gan.parameters() if p.requires_grad]
     assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_freezing_restores_each_parameters_own_flag_even_after_an_error():
+    from gansep.training.gan import frozen
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    net[0].weight.requires_grad_(False)  # frozen on purpose: must stay so
+    with pytest.raises(RuntimeError, match="inside"):
+        with frozen(net):
+            assert not any(p.requires_grad for p in net.parameters())
+            raise RuntimeError("inside")
+    assert [p.requires_grad for p in net.parameters()] == [False, True, True, True]
