@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import wilcoxon
 
 from gansep.cli.main import main
-from gansep.data.ambiguous import make_ambiguous_dataset, read_manifest
+from gansep.data.ambiguous import make_ambiguous_dataset, read_manifest, read_phrases
 from gansep.data.audio import DataError, read_audio, write_audio
 from gansep.eval.ambiguity import evaluate_ambiguity, score_track, write_oracle_estimates
 from gansep.experiments.ambiguity_report import check_controls, controls_markdown
@@ -239,3 +239,29 @@ def test_controls_pass_only_when_the_rule_is_learnt_and_l2_averages(tmp_path):
     assert set(failed) == {"learnable rule", "averaging"}
     assert "not run" in failed["averaging"].measured
     assert "inconclusive" in controls_markdown(controls)
+
+
+def test_the_averaging_control_is_not_fooled_by_a_timbre_rule(tmp_path):
+    """On --cue none data an L2 run that keeps every phrase of one timbre and drops the other
+    has a mean g near 0.5 but averages nothing: the averaging control fails."""
+    none = tmp_path / "none"
+    make_ambiguous_dataset(none, sample_rate=RATE, duration=8.0, tracks={"test": 4})
+    run = run_folder(tmp_path / "runs" / "l2", none, "l2")
+    rng = np.random.default_rng(0)
+    estimates = tmp_path / "rule"
+    for track in sorted((none / "test").iterdir()):
+        phrases = read_phrases(track / "ambiguity.csv")
+        lead, rate = read_audio(track / "parts" / "lead.wav")
+        backing = read_audio(track / "parts" / "backing.wav")[0]
+        share = np.zeros(lead.shape[-1], np.float32)
+        for phrase in phrases:  # a coin stands for the timbre: independent of the assignment
+            share[int(round(phrase.start * rate)):int(round(phrase.end * rate))] = \
+                float(rng.random() < 0.5)
+        write_audio(estimates / track.name / "vocals.wav", lead + share * backing, rate,
+                    subtype="FLOAT")
+    scores = {run: phrase_scores(none, estimates)}
+    [averaging] = [c for c in check_controls([run], {run: "l2"}, scores)
+                   if c.name.startswith("averaging")]
+    assert not averaging.passed and "0.0 % averaged" in averaging.measured
+    mean_g = np.mean([s.gain for s in scores[run]])
+    assert 0.2 <= mean_g <= 0.8
