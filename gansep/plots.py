@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from gansep.atomic import atomic_target
+from gansep.extras import require
 
 
 def pyplot():
     """``matplotlib.pyplot`` on the Agg backend (no display needed), imported only when a
-    figure is drawn: the commands that draw none start without it."""
-    import matplotlib
+    figure is drawn: the commands that draw none start without it (it is the plots extra)."""
+    matplotlib = require("plots")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -11,13 +11,17 @@ from gansep.atomic import sha256_file
 from gansep.cli.options import distinct_paths, in_range, positive_int, writable_folder
 from gansep.errors import ConfigError
 from gansep.eval.perceptual import MODEL_FILE, OBJECTIVE_FILE
-from gansep.listen.analysis import analyse
-from gansep.listen.build import build_test
-from gansep.listen.fit import fit_objective, markdown
-from gansep.listen.metrics import write_metrics
-from gansep.listen.ratings import rated_test_sha256, read_ratings
-from gansep.listen.server import serve
-from gansep.listen.store import export_csv
+from gansep.extras import require
+
+require("listen")  # the server and the ratings' analysis: one line when the extra is missing
+
+from gansep.listen.analysis import analyse  # noqa: E402 - after the extra's check
+from gansep.listen.build import build_test  # noqa: E402
+from gansep.listen.fit import fit_objective, markdown  # noqa: E402
+from gansep.listen.metrics import write_metrics  # noqa: E402
+from gansep.listen.ratings import rated_test_sha256, read_ratings  # noqa: E402
+from gansep.listen.server import serve  # noqa: E402
+from gansep.listen.store import export_csv  # noqa: E402
 
 log = logging.getLogger("gansep")
 

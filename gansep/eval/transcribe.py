@@ -9,6 +9,8 @@ from collections import defaultdict
 import numpy as np
 import torch
 
+from gansep.extras import require
+
 
 def greedy_path(log_probs: torch.Tensor | np.ndarray) -> np.ndarray:
     """The most probable class of every frame ``(frames,)`` of ``(frames, classes)``."""
@@ -91,7 +93,7 @@ def word_times(path, frame_times, vocabulary) -> list[tuple[str, float, float]]:
 def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
     """Character and word error rates (jiwer) over all pairs together: edits / reference
     length, each text normalised by the caller (see `Vocabulary.normalise`)."""
-    import jiwer
+    jiwer = require("lyrics")
 
     pairs = [(r, h) for r, h in zip(references, hypotheses) if r.strip()]
     if not pairs:
@@ -125,7 +127,7 @@ def error_counts(pairs: list[tuple[str, str]]) -> dict[str, int]:
     """Edit counts behind CER and WER (jiwer), summable over tracks: ``char_edits``,
     ``chars``, ``word_edits``, ``words``, ``lines`` (lines with an empty reference are
     skipped)."""
-    import jiwer
+    jiwer = require("lyrics")
 
     pairs = [(r, h) for r, h in pairs if r.strip()]
     counts = {"char_edits": 0, "chars": 0, "word_edits": 0, "words": 0, "lines": len(pairs)}

@@ -11,22 +11,39 @@ released weights: ``init_from`` takes the file the package saves (``demucs.state
 
 from __future__ import annotations
 
+import importlib
 from fractions import Fraction
 from pathlib import Path
 
 import torch
-from demucs.hdemucs import HDemucs as _HDemucs
-from demucs.htdemucs import HTDemucs as _HTDemucs
 
 from gansep.errors import ConfigError
+from gansep.extras import require
 from gansep.models.generator import SegmentGenerator
+
+
+def _upstream(name: str) -> type:
+    """``demucs``'s class ``name`` (``demucs.htdemucs.HTDemucs``, ``demucs.hdemucs.HDemucs``),
+    imported on first use: the package is the demucs extra."""
+    require("demucs")
+    module = importlib.import_module(f"demucs.{name.lower()}")
+    return getattr(module, name)
 
 
 class DemucsGenerator(SegmentGenerator):
     """What HT Demucs and Hybrid Demucs share: construction and the package's file layout."""
 
     derived = ("sources", "audio_channels", "samplerate", "segment")
-    upstream_globals = (_HTDemucs, _HDemucs, Fraction)
+    #: The class's name in the demucs package.
+    upstream_name: str
+
+    @classmethod
+    def upstream_class(cls) -> type:
+        return _upstream(cls.upstream_name)
+
+    @property
+    def upstream_globals(self) -> tuple:
+        return (_upstream("HTDemucs"), _upstream("HDemucs"), Fraction)
 
     def build(self, arguments: dict) -> torch.nn.Module:
         return self.upstream_class()(list(self.sources), audio_channels=self.channels,
@@ -72,7 +89,7 @@ class HTDemucs(DemucsGenerator):
     44.1 kHz.
     """
 
-    upstream = _HTDemucs
+    upstream_name = "HTDemucs"
 
     def separate_segment(self, mixture: torch.Tensor) -> torch.Tensor:
         estimates = self.model(mixture)
@@ -86,4 +103,4 @@ class HDemucs(DemucsGenerator):
     """Hybrid Demucs v3 (``demucs.hdemucs.HDemucs``): waveform and spectrogram U-Nets with a
     shared bottleneck, without a transformer; takes inputs of any length."""
 
-    upstream = _HDemucs
+    upstream_name = "HDemucs"

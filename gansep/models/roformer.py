@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from gansep.errors import ConfigError
+from gansep.extras import require
 from gansep.models.generator import SegmentGenerator
 
 
@@ -28,8 +29,9 @@ class RoformerGenerator(SegmentGenerator):
     @classmethod
     def upstream_class(cls) -> type:
         # Imported on first use: bs_roformer pulls in einx, scipy.signal and librosa (about
-        # 3 s), which every other gansep command would pay for at start-up.
-        import bs_roformer
+        # 3 s), which every other gansep command would pay for at start-up; it is the
+        # roformer extra.
+        bs_roformer = require("roformer")
 
         return getattr(bs_roformer, cls.upstream_name)
 
