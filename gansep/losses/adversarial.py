@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gansep.errors import ConfigError
+from gansep.models.checkpointing import checkpoint_blocks
 from gansep.models.discriminators.base import Discriminator, Judgement
 
 
@@ -132,13 +133,16 @@ class GAN(nn.Module):
             this term is active (after the module's ``warmup_steps``): 1 keeps them; 0 trains
             the generator on the adversarial and feature-matching losses alone after an L1 (or
             other reconstruction) warm-up. The terms are logged either way.
+        checkpointing: recompute every sub-discriminator's activations in the backward passes
+            (`gansep.models.checkpointing`), once the discriminator is bound: less memory, more
+            compute, the same gradients.
     """
 
     def __init__(self, discriminator: Discriminator, loss: AdversarialLoss | None = None,
                  weight: float = 1.0, feature_matching: float = 0.0,
                  crop_length: int | None = None, crop_seed: int = 0,
                  gradient_penalty: float = 0.0, reuse_real_features: bool = True,
-                 reconstruction_after_warmup: float = 1.0):
+                 reconstruction_after_warmup: float = 1.0, checkpointing: bool = False):
         super().__init__()
         if crop_length is not None and crop_length < 1:
             raise ConfigError(f"GAN: crop_length must be a positive number of samples (or "
@@ -155,6 +159,17 @@ class GAN(nn.Module):
         self.gradient_penalty = gradient_penalty
         self.reuse_real_features = reuse_real_features
         self.reconstruction_after_warmup = float(reconstruction_after_warmup)
+        self.checkpointing = checkpointing
+
+    def bind(self, sources: int, channels: int) -> "GAN":
+        """Builds the discriminator for ``sources`` sources of ``channels`` (and, with
+        ``checkpointing``, makes its sub-networks recompute their activations)."""
+        self.discriminator.bind(sources, channels)
+        if self.checkpointing:
+            checkpoint_blocks(net for member in self.discriminator.modules()
+                              if isinstance(member, Discriminator) and member.nets is not None
+                              for nets in member.nets for net in nets)
+        return self
 
     def judge(self, sources: torch.Tensor, mixture: torch.Tensor | None = None,
               discriminator=None) -> list[Judgement]:

@@ -40,7 +40,7 @@ class Objective(nn.Module):
     def bind(self, generator) -> "Objective":
         """Builds the discriminator for the generator's sources and channels."""
         if self.adversarial is not None:
-            self.adversarial.discriminator.bind(len(generator.sources), generator.channels)
+            self.adversarial.bind(len(generator.sources), generator.channels)
         if self.lyrics is not None and not hasattr(generator, "separate_and_transcribe"):
             raise ConfigError(f"the objective has a lyrics term, but the generator "
                               f"{type(generator).__name__} has no lyrics head (use "

@@ -49,6 +49,16 @@ class DemucsGenerator(SegmentGenerator):
         return self.upstream_class()(list(self.sources), audio_channels=self.channels,
                              samplerate=self.sample_rate, segment=self._segment(), **arguments)
 
+    def checkpoint_blocks(self) -> list[torch.nn.Module]:
+        # Every encoder and decoder layer of both branches, and the cross-domain transformer's
+        # layers where there is one (HT Demucs).
+        blocks = [layer for name in ("encoder", "decoder", "tencoder", "tdecoder")
+                  for layer in getattr(self.model, name, [])]
+        cross = getattr(self.model, "crosstransformer", None)
+        if cross is not None:
+            blocks += [*cross.layers, *cross.layers_t]
+        return blocks
+
     def _segment(self) -> Fraction:
         return Fraction(self.config["segment_length"], self.sample_rate)
 

@@ -113,6 +113,24 @@ class Generator(nn.Module):
         """Extra rows for ``gansep describe``."""
         return []
 
+    def checkpoint_blocks(self) -> list[nn.Module]:
+        """The blocks whose activations `use_checkpointing` recomputes in the backward pass
+        (each family names its own: Wave-U-Net's levels, the wrapped models' layers)."""
+        return []
+
+    def use_checkpointing(self, enabled: bool = True) -> None:
+        """Activation checkpointing of `checkpoint_blocks` in training (the ``checkpointing``
+        argument of every generator family): not part of ``config``, which describes the
+        network, so exports and ``init_from`` ignore it."""
+        if enabled:
+            from gansep.models.checkpointing import checkpoint_blocks
+
+            blocks = self.checkpoint_blocks()
+            if not blocks:
+                raise ConfigError(f"{type(self).__name__}: checkpointing is not available "
+                                  "(no blocks to recompute)")
+            checkpoint_blocks(blocks)
+
 
 def source_problems(sources) -> list[str]:
     """What is wrong with a generator's ``sources``: they must be distinct plain names, since
@@ -146,6 +164,8 @@ class SegmentGenerator(Generator):
         sample_rate: Hz.
         segment_length: samples of one training excerpt and of one separation chunk.
         arguments: keyword arguments of the wrapped model (its sizes).
+        checkpointing: recompute the wrapped model's layers' activations in the backward
+            pass (`gansep.models.checkpointing`): less memory, more compute.
     """
 
     #: The wrapped class (e.g. demucs.htdemucs.HTDemucs); see `upstream_class`.
@@ -161,7 +181,7 @@ class SegmentGenerator(Generator):
 
     def __init__(self, sources: Sequence[str] = ("vocals", "accompaniment"), channels: int = 2,
                  sample_rate: int = 44100, segment_length: int = 44100 * 8,
-                 arguments: dict | None = None):
+                 arguments: dict | None = None, checkpointing: bool = False):
         super().__init__()
         name = type(self).__name__
         problems = _checked_common(sources, channels, sample_rate, segment_length)
@@ -190,6 +210,7 @@ class SegmentGenerator(Generator):
             raise ConfigError(f"{name}: segment_length must be a multiple of "
                               f"{self.length_multiple}, got {segment_length} (nearest: "
                               f"{self.geometry.input_length})")
+        self.use_checkpointing(checkpointing)
 
     @classmethod
     def upstream_class(cls) -> type:

@@ -51,10 +51,10 @@ class LyricsWaveUNet(WaveUNet):
                  upsampling: str = "linear", difference_output: bool = True,
                  context: bool = True, output_length: int = 16384,
                  vocabulary: str = "english", lyrics_rate: float = 23.0,
-                 lyrics_hidden: int = 64):
+                 lyrics_hidden: int = 64, checkpointing: bool = False):
         super().__init__(sources, channels, sample_rate, levels, extra_filters, down_kernel,
                          up_kernel, output_kernel, upsampling, difference_output, context,
-                         output_length)
+                         output_length, checkpointing)
         if not lyrics_rate > 0:
             raise ConfigError(f"LyricsWaveUNet: lyrics_rate must be positive Hz, got "
                               f"{lyrics_rate!r}")

@@ -61,6 +61,10 @@ class RoformerGenerator(SegmentGenerator):
     def derived_arguments(self) -> dict:
         return {}
 
+    def checkpoint_blocks(self) -> list[torch.nn.Module]:
+        # Every transformer (across time and across bands) of every layer.
+        return [transformer for layer in self.model.layers for transformer in layer]
+
     def separate_segment(self, mixture: torch.Tensor) -> torch.Tensor:
         estimates = self.model(mixture)
         return estimates.unsqueeze(1) if len(self.sources) == 1 else estimates

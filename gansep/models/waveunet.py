@@ -16,6 +16,7 @@ from typing import Literal, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from gansep.errors import ConfigError
 from gansep.models.generator import Chunking, Generator, Geometry, source_problems
@@ -65,6 +66,10 @@ class Upsample(nn.Module):
         return out if not self.valid else torch.cat([out, x[..., n:]], dim=-1)
 
 
+def _conv_block(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(conv(x), LEAKY_SLOPE)
+
+
 def center_crop(x: torch.Tensor, length: int) -> torch.Tensor:
     """Crops the last axis of ``x`` to ``length`` samples around its centre (as the paper's
     crop-and-concatenate: the extra samples are split evenly, the odd one on the right)."""
@@ -93,6 +98,9 @@ class WaveUNet(Generator):
         output_length: the nominal number of output samples of one forward pass (training
             excerpts and chunked separation use it). With ``context`` the actual length is the
             smallest the architecture can produce that is at least this long.
+        checkpointing: recompute each level's activations in the backward pass instead of
+            keeping them (`gansep.models.checkpointing`): less memory, more compute; not
+            part of ``config`` (exports and ``init_from`` ignore it).
     """
 
     def __init__(
@@ -109,6 +117,7 @@ class WaveUNet(Generator):
         difference_output: bool = True,
         context: bool = True,
         output_length: int = 16384,
+        checkpointing: bool = False,
     ):
         super().__init__()
         self._check_arguments(sources, channels, sample_rate, levels, extra_filters,
@@ -153,6 +162,7 @@ class WaveUNet(Generator):
         estimated = len(self.sources) - 1 if difference_output else len(self.sources)
         self.output = conv(width[0] + channels, estimated * channels, output_kernel)
         self.geometry = self.geometry_for(output_length)
+        self.use_checkpointing(checkpointing)
 
     @staticmethod
     def _check_arguments(sources, channels, sample_rate, levels, extra_filters, down_kernel,
@@ -328,6 +338,16 @@ class WaveUNet(Generator):
         ``(batch, sources, channels, output_time)``."""
         return self.run(mixture)[0]
 
+    def use_checkpointing(self, enabled: bool = True) -> None:
+        # Each level's block (its convolution and LeakyReLU), down and up, and the bottleneck,
+        # recomputed in the backward pass: only the blocks' inputs are kept.
+        self.checkpointing = bool(enabled)
+
+    def _block(self, conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+        if self.checkpointing and torch.is_grad_enabled():
+            return checkpoint(_conv_block, conv, x, use_reentrant=False)
+        return _conv_block(conv, x)
+
     def run(self, mixture: torch.Tensor, tap: int | None = None
             ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """`forward`, also returning the output map of upsampling block ``tap``
@@ -338,14 +358,14 @@ class WaveUNet(Generator):
         out_length = self.output_length_for(mixture.shape[-1])
         x, skips, tapped = mixture, [], None
         for conv in self.down:
-            x = F.leaky_relu(conv(x), LEAKY_SLOPE)
+            x = self._block(conv, x)
             skips.append(x)
             x = x[..., ::2]  # decimation by 2
-        x = F.leaky_relu(self.bottleneck(x), LEAKY_SLOPE)
+        x = self._block(self.bottleneck, x)
         for j, (upsample, conv, skip) in enumerate(zip(self.upsample, self.up, reversed(skips))):
             x = upsample(x)
             x = torch.cat([center_crop(skip, x.shape[-1]), x], dim=1)
-            x = F.leaky_relu(conv(x), LEAKY_SLOPE)
+            x = self._block(conv, x)
             if j == tap:
                 tapped = x
         x = torch.cat([center_crop(mixture, x.shape[-1]), x], dim=1)
