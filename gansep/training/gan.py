@@ -73,6 +73,8 @@ class GANSeparator(Separator):
             terms (and the discriminator's training) start.
         gradient_clip: max gradient norm of the generator (None: no clipping).
         discriminator_gradient_clip: max gradient norm of the discriminators.
+        freeze: glob patterns of generator parameter names left out of training (see
+            [`Separator`][gansep.training.Separator]).
         ema_decay: keep an exponential moving average of the generator's weights with this
             decay, used for validation, test and export (None: no average).
         eval_batch_size: chunks per forward pass when separating whole tracks.
@@ -96,10 +98,11 @@ class GANSeparator(Separator):
                  discriminator_gradient_clip: float | None = None,
                  ema_decay: float | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, init_from: str | None = None,
-                 init_from_ema: bool = True, metrics: list[Metric] | None = None):
+                 init_from_ema: bool = True, metrics: list[Metric] | None = None,
+                 freeze: list[str] | None = None):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
                          lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema,
-                         metrics)
+                         metrics, freeze)
         if scheduler_interval not in ("step", "epoch"):
             raise ConfigError(f"scheduler_interval must be 'step' or 'epoch', got "
                              f"{scheduler_interval!r}")
@@ -146,7 +149,7 @@ class GANSeparator(Separator):
                              "find_unused_parameters: true)")
 
     def configure_optimizers(self):
-        optimizers = [configured(self.optimizer, self.generator.parameters(), "optimizer")]
+        optimizers = [configured(self.optimizer, self.trainable_parameters(), "optimizer")]
         schedulers = []
         if self.lr_scheduler is not None:
             schedulers.append(configured(self.lr_scheduler, optimizers[0], "lr_scheduler"))

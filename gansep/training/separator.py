@@ -73,6 +73,34 @@ def initialise_from(generator: Generator, source: str | Path, ema: bool = True) 
     log.info("generator initialised from %s (%s)", source, what)
 
 
+def freeze_parameters(generator: Generator, patterns: list[str]) -> int:
+    """Freezes the generator's parameters whose names match one of the glob ``patterns``;
+    returns how many tensors it froze. ConfigError for a pattern that matches nothing (a typo
+    would train everything) or for freezing every parameter."""
+    import fnmatch
+
+    names = dict(generator.named_parameters())
+    frozen = set()
+    for pattern in patterns:
+        matched = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+        if not matched:
+            some = ", ".join(list(names)[:4])
+            raise ConfigError(f"freeze: {pattern!r} matches no parameter of "
+                              f"{type(generator).__name__} (its names look like {some}, ...)")
+        frozen.update(matched)
+    if frozen and len(frozen) == len(names):
+        raise ConfigError(f"freeze: {patterns} freeze every parameter of "
+                          f"{type(generator).__name__}: nothing would train")
+    for name in frozen:
+        names[name].requires_grad_(False)
+    if frozen:
+        count = sum(names[n].numel() for n in frozen)
+        total = sum(p.numel() for p in names.values())
+        log.info("froze %d of %d parameter tensors (%s of %s weights)", len(frozen), len(names),
+                 f"{count:,}", f"{total:,}")
+    return len(frozen)
+
+
 def adam(params) -> torch.optim.Optimizer:
     """The default optimiser: Adam with the Wave-U-Net paper's settings."""
     return torch.optim.Adam(params, lr=1e-4, betas=(0.9, 0.999))
@@ -100,13 +128,17 @@ class Separator(pl.LightningModule):
             [`gansep.eval.metrics`][]) in ``gansep test``, by the
             [`SeparationMetrics`][] callback and by
             ``gansep evaluate --config`` of this run.
+        freeze: glob patterns of generator parameter names (``model.band_split.*``,
+            ``down.0.*``) left out of training: no gradients, not in the optimiser; each
+            pattern must match a parameter.
     """
 
     def __init__(self, generator: Generator, objective: Objective | None = None,
                  optimizer: OptimizerCallable | None = None,
                  lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, init_from: str | None = None,
-                 init_from_ema: bool = True, metrics: list[Metric] | None = None):
+                 init_from_ema: bool = True, metrics: list[Metric] | None = None,
+                 freeze: list[str] | None = None):
         super().__init__()
         # Under LightningCLI this records the configuration (class paths and arguments), so that
         # `--ckpt_path` and load_from_checkpoint rebuild the module.
@@ -118,6 +150,7 @@ class Separator(pl.LightningModule):
                 del store[key]
         if init_from is not None:
             initialise_from(generator, init_from, init_from_ema)
+        freeze_parameters(generator, freeze or [])
         self.generator = generator
         self.objective = (objective if objective is not None else Objective()).bind(generator)
         if self.objective.adversarial is not None and not self.adversarial_training:
@@ -254,8 +287,12 @@ class Separator(pl.LightningModule):
         for name, value in rates.items():
             self.log(f"val/{name.lower()}", value, sync_dist=True)
 
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The generator's parameters that train (all but the frozen ones)."""
+        return [p for p in self.generator.parameters() if p.requires_grad]
+
     def configure_optimizers(self):
-        optimizer = configured(self.optimizer, self.generator.parameters(), "optimizer")
+        optimizer = configured(self.optimizer, self.trainable_parameters(), "optimizer")
         if self.lr_scheduler is None:
             return optimizer
         return {"optimizer": optimizer,
