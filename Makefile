@@ -77,7 +77,7 @@ compare-demo: install $(DATA)/test
 # it, then the comparison with its controls first (compare-ambiguity.md, ambiguity-curves.png):
 # see experiments/ambiguity-demo.yaml (its sizes and why) and docs/evaluation.md (the finding).
 AMBIGUOUS := data/ambiguous-8k
-AMBIGUOUS_SIZES := --sample-rate 8000 --duration 10 --train 48 --valid 12 --test 50 \
+AMBIGUOUS_SIZES := --sample-rate 8000 --duration 10 --train 48 --valid 12 --test 52 \
 	--backing-db -6 0 --seed 2
 $(AMBIGUOUS)/test: | $(STAMP)
 	$(BIN)/gansep make-data ambiguous $(AMBIGUOUS) $(AMBIGUOUS_SIZES)

@@ -183,7 +183,8 @@ def decided_by_track(groups: dict) -> dict[str, float]:
 
 
 def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path,
-                    baseline: str | None = None) -> str | None:
+                    baseline: str | None = None, comparable: set[str] | None = None
+                    ) -> str | None:
     """Writes ``compare-ambiguity.md`` (first the experiment's controls, see
     `gansep.experiments.ambiguity_report`; then per source the objectives ranked by the share
     of backing phrases decided, with 95 % intervals that resample seeds and, within them,
@@ -217,7 +218,8 @@ def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path,
         if baseline is not None and (baseline, source) in pooled:
             reference = decided_by_track(pooled[(baseline, source)])
             for objective in objectives:
-                if objective == baseline:
+                if objective == baseline or (comparable is not None
+                                             and objective not in comparable):
                     continue
                 mine = decided_by_track(pooled[(objective, source)])
                 differences = [mine[t] - reference[t] for t in sorted(set(mine) & set(reference))]
@@ -317,14 +319,24 @@ def reference_digests(run: Path) -> dict[str, dict[str, str]]:
     return digests
 
 
+def _condition(run: Path) -> str:
+    """What a run was compared under besides its objective and seed: its other parameters
+    (the data folder of a data condition, a generator, ...), as one key."""
+    return json.dumps({k: v for k, v in _params(run).items()
+                       if k not in (SEED, OBJECTIVE, LYRICS_WEIGHT)}, sort_keys=True)
+
+
 def check_same_references(runs: list[Path]) -> None:
-    """ConfigError naming two runs and a track when they scored that track against different
-    audio (a file of the same name whose digest differs): their scores are of different
-    tasks, and a paired test over them would be wrong."""
-    seen: dict[str, dict[str, tuple[str, Path]]] = {}
+    """ConfigError naming two runs and a track when, under one condition (the same
+    parameters besides objective and seed: e.g. one data folder), they scored that track
+    against different audio (a file of the same name whose digest differs): their scores are
+    of different tasks, and a paired test over them would be wrong. Runs of different
+    conditions (two data folders whose tracks share names) are compared only within each."""
+    seen: dict[tuple[str, str], dict[str, tuple[str, Path]]] = {}
     for run in runs:
+        condition = _condition(run)
         for track, files in reference_digests(run).items():
-            known = seen.setdefault(track, {})
+            known = seen.setdefault((condition, track), {})
             for name, digest in files.items():
                 if name in known and known[name][0] != digest:
                     raise ConfigError(
@@ -373,10 +385,12 @@ def load_runs(runs: list[Path], labels: dict[Path, str]) -> list[dict]:
     return rows
 
 
-def summarise(rows: list[dict], baseline: str | None, metric: str = "SDR") -> dict:
+def summarise(rows: list[dict], baseline: str | None, metric: str = "SDR",
+              comparable: set[str] | None = None) -> dict:
     """Per (objective, source): median, quartiles and count of the pooled per-track scores;
     and, against the baseline, the paired test over tracks (`paired_test`), its p-values
-    Holm-corrected per source over the objectives tested against the baseline."""
+    Holm-corrected per source over the objectives tested against the baseline: those in
+    ``comparable`` (the baseline's condition, e.g. its data folder; None: all)."""
     from scipy.stats import wilcoxon
 
     table = {}
@@ -392,7 +406,8 @@ def summarise(rows: list[dict], baseline: str | None, metric: str = "SDR") -> di
                 continue
             q1, median, q3 = np.percentile(values, [25, 50, 75])
             entry = {"median": median, "q1": q1, "q3": q3, "n": len(values)}
-            if baseline is not None and objective != baseline:
+            if (baseline is not None and objective != baseline
+                    and (comparable is None or objective in comparable)):
                 entry.update(paired_test(rows, objective, baseline, source, metric, wilcoxon))
             table[(objective, source)] = entry
     for source in sources:  # one family per source: the objectives against the baseline
@@ -452,6 +467,8 @@ def render(table: dict, baseline: str | None, metric: str) -> tuple[str, str]:
         if baseline:
             if objective == baseline:
                 cells += ["(baseline)", "", "", "", ""]
+            elif "median_difference" not in e:  # another condition: not paired with it
+                cells += ["(other data: not tested)", "", "", "", ""]
             else:
                 cells += [f"{e['median_difference']:+.3f} [{e['difference_low']:+.3f}, "
                           f"{e['difference_high']:+.3f}]", _shown(e["p_value"], ".3g"),
@@ -514,13 +531,25 @@ def box_plot(rows: list[dict], path: Path, metric: str = "SDR", table: dict | No
     save_figure(figure, path, dpi=120)
 
 
+def _comparable(runs: list[Path], labels: dict[Path, str], baseline: str | None
+                ) -> set[str] | None:
+    """The labels tested against ``baseline``: those of its condition (paired tests over
+    tracks of another data folder would pair different tracks of the same name)."""
+    if baseline is None:
+        return None
+    conditions = {labels[run]: _condition(run) for run in runs}
+    return {label for label, condition in conditions.items()
+            if condition == conditions.get(baseline)}
+
+
 def _write_comparison(runs: list[Path], rows: list[dict], labels: dict[Path, str],
                       baseline: str | None, out: Path) -> list[str]:
     """Writes the tables and figures of `compare_runs` into ``out``; returns the Markdown
     tables, the SDR table first."""
     outputs, tables = [], {}
+    comparable = _comparable(runs, labels, baseline)
     for metric in metric_names(rows):
-        table = tables[metric] = summarise(rows, baseline, metric)
+        table = tables[metric] = summarise(rows, baseline, metric, comparable)
         if not table:  # e.g. SI-SDR of results written before gansep stored it
             if metric in STANDARD:  # the others are there only when scored
                 log.warning("no %s values in these results: no compare-%s table", metric,
@@ -540,7 +569,7 @@ def _write_comparison(runs: list[Path], rows: list[dict], labels: dict[Path, str
             Path(tmp).write_text(lyrics)
         outputs[0] += "\nLyrics head (greedy CTC decoding of the test lines):\n\n" + lyrics
     box_plot(rows, out / "sdr-boxplot.png", "SDR", tables.get("SDR"), baseline)
-    ambiguity = ambiguity_table(runs, labels, out, baseline)
+    ambiguity = ambiguity_table(runs, labels, out, baseline, comparable)
     if ambiguity is not None:
         outputs[0] += "\nAmbiguity (did each objective average or choose?):\n\n" + ambiguity
     return outputs
