@@ -253,9 +253,13 @@ def backing_phrases(backing: np.ndarray, rate: int, gate: dict | None = None
     active = 10 * np.log10(np.maximum(energy, 1e-20) / energy.max()) > gate["threshold_db"]
     spans: list[list[int]] = []
     for index in np.flatnonzero(active):
-        start, stop = int(starts[index]), int(starts[index] + frame)
+        # A frame is active once any of it overlaps the voice: the voice starts in the first
+        # active frame's last hop and ends in the last one's first hop (edges within a hop).
+        # (The first frame's voice may start at the track's start, the last's end at its end.)
+        start = 0 if index == 0 else int(starts[index] + frame - hop)
+        stop = mono.size if index == len(starts) - 1 else int(starts[index] + hop)
         if spans and start - spans[-1][1] <= gate["bridge"] * rate:
-            spans[-1][1] = stop
+            spans[-1][1] = max(spans[-1][1], stop)
         else:
             spans.append([start, stop])
     return [(a, b) for a, b in spans if b - a >= gate["shortest"] * rate]

@@ -43,7 +43,8 @@ log = logging.getLogger(__name__)
 LEARNABLE = 0.90  # the least agreement of L1 with the assignment on --cue timbre data
 AVERAGING = (0.35, 0.65)  # where L2's mean g must lie on --cue none data
 DATA_KEY = "data.collection.init_args.root"
-CURVES = ("val/agreement/vocals", "val/g/vocals")
+#: The validation curves drawn: the agreement (the learnable rule) and the share decided.
+CURVES = ("val/agreement/vocals", "val/decided/vocals")
 
 
 @dataclass
@@ -173,9 +174,9 @@ def read_curves(run: Path) -> dict[str, list[tuple[int, float]]]:
 
 def plot_curves(panels: dict[str, dict[str, list[Path]]], path: Path) -> bool:
     """``ambiguity-curves.png``: per panel (``{"pretraining": {label: runs}, "fine-tuning":
-    ...}``), the validation agreement and ``g`` of vocals against the step, averaged over each
-    label's runs (seeds) at the steps they share. False (nothing written) when no run logged
-    them."""
+    ...}``), the validation agreement and share decided of vocals (the validation tracks'
+    median, as the callback logs them) against the step, averaged over each label's runs
+    (seeds) at the steps they share. False (nothing written) when no run logged them."""
     series = {}
     for panel, groups in panels.items():
         for label, runs in groups.items():
@@ -198,13 +199,13 @@ def plot_curves(panels: dict[str, dict[str, list[Path]]], path: Path) -> bool:
     for column, panel in enumerate(names):
         for row, name in enumerate(CURVES):
             axis = axes[row][column]
-            for (p, n, label), (steps, values) in sorted(series.items()):
-                if p == panel and n == name:
-                    axis.plot(steps, values, marker=".", label=label)
-            if name == CURVES[1]:
-                for edge in DECIDED:
-                    axis.axhline(edge, color="grey", linestyle=":")
-            else:
+            drawn = [(label, steps, values) for (p, n, label), (steps, values)
+                     in sorted(series.items()) if p == panel and n == name]
+            for index, (label, steps, values) in enumerate(drawn):
+                # ten colours, then dashed: no two lines look alike
+                axis.plot(steps, values, marker=".", label=label,
+                          linestyle=("-", "--", ":")[index // 10 % 3])
+            if name == CURVES[0]:
                 axis.axhline(LEARNABLE, color="grey", linestyle=":")
             axis.set_title(f"{panel}: {name}", fontsize=9)
             axis.set_xlabel("step")

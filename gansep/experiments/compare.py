@@ -258,13 +258,17 @@ def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path,
 
 def _curves(runs: list[Path], labels: dict[Path, str], path: Path) -> None:
     """The validation curves of the runs and, for a two-stage sweep, of its pretraining runs
-    (``<runs-dir>/pretrain/``)."""
+    (``<runs-dir>/pretrain/``, one line per data folder, averaged over seeds)."""
     pretraining = sorted({status.parent for run in runs
                           for status in (run.parent / PRETRAIN).glob("*/status.json")
                           if _read_json(status).get("status") == "finished"})
     panels = {"fine-tuning" if pretraining else "training": _grouped(runs, labels)}
     if pretraining:
-        panels = {"pretraining": _grouped(pretraining, run_labels(pretraining)), **panels}
+        named = {run: "pretraining" + "".join(
+            f" {key.rsplit('.', 1)[-1]}={_short(value)}" for key, value in _params(run).items()
+            if key not in (SEED, OBJECTIVE) and key.startswith("data."))
+            for run in pretraining}
+        panels = {"pretraining": _grouped(pretraining, named), **panels}
     plot_curves(panels, path)
 
 
@@ -280,16 +284,21 @@ def _ambiguity_histograms(pooled: dict, source: str, path: Path) -> None:
 
     objectives = sorted((o for o, s in pooled if s == source),
                         key=lambda o: -summary(pooled[(o, source)], source)["decided"])
-    figure, axes = plt.subplots(1, len(objectives), figsize=(2.6 * len(objectives) + 1, 2.8),
+    columns = min(6, len(objectives))  # rows of six panels: readable at any count
+    rows = -(-len(objectives) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns + 1, 2.6 * rows),
                                 squeeze=False, sharey=True)
-    for axis, objective in zip(axes[0], objectives):
+    for axis in axes.flat[len(objectives):]:
+        axis.set_visible(False)
+    for axis, objective in zip(axes.flat, objectives):
         gains = np.clip([s.gain for s in pooled[(objective, source)]], -0.25, 1.25)
         axis.hist(gains, bins=30, range=(-0.25, 1.25))
         for edge in DECIDED:
             axis.axvline(edge, color="grey", linestyle=":")
-        axis.set_title(objective, fontsize=9)
+        axis.set_title(objective.replace(" ", "\n", 1), fontsize=8)
         axis.set_xlabel(f"g ({source})")
-    axes[0][0].set_ylabel("backing phrases")
+    for row in axes:
+        row[0].set_ylabel("backing phrases")
     figure.tight_layout()
     save_figure(figure, path, dpi=110)
 
