@@ -35,7 +35,7 @@ class Case:
 
 TOOLS = ("separate", "check-data", "export", "evaluate", "score", "sweep", "compare",
          "make-data", "describe", "prepare", "listen", "transcribe", "align", "score-alignment",
-         "evaluate-alignment", "ambiguity")
+         "evaluate-alignment", "ambiguity", "plugins")
 UNSAFE = ("weights_only", "Weights only load failed")
 
 
@@ -378,6 +378,18 @@ MAKE_DATA = _cases("make-data", (), [
          says=["--train"], absent=["{w}/out"]),
     dict(name="out-below-a-file", args=["toy", "{c}/a-file/toy"], code=2,
          says=["{c}/a-file", "is a file"]),
+    # --from: real stems (MoisesDB or a stems folder with lead and backing)
+    dict(name="from-missing", args=["ambiguous", "{w}/out", "--from", "{w}/nothing"], code=2,
+         says=["{w}/nothing", "neither a run config nor a stems folder"], absent=["{w}/out"]),
+    dict(name="from-stems-without-backing", args=["ambiguous", "{w}/out", "--from", "{c}/toy"],
+         code=2, says=["no track with lead and backing stems"], absent=["{w}/out"]),
+    dict(name="from-with-generated-options", args=["ambiguous", "{w}/out", "--from", "{c}/toy",
+                                                   "--cue", "timbre"], code=2,
+         says=["--cue", "what is generated"], absent=["{w}/out"]),
+    dict(name="from-toy", args=["toy", "{w}/out", "--from", "{c}/toy"], code=2,
+         says=["only the ambiguous dataset is built from real stems"], absent=["{w}/out"]),
+    dict(name="from-into-itself", args=["ambiguous", "{c}/toy/out", "--from", "{c}/toy"],
+         code=2, says=["{c}/toy"]),
     dict(name="sung-lyrics-unpaired", args=["sung-lyrics", "{w}/out", "--unpaired", "2"],
          code=2, says=["--unpaired", "only the toy dataset"], absent=["{w}/out"]),
     dict(name="unknown-kind", args=["karaoke", "{w}/out"], code=2, says=["'karaoke'"],
@@ -841,6 +853,10 @@ AMBIGUITY = _cases("ambiguity", (), [
          says=["--source", "'drums'"], absent=["{w}/a"]),
 ])
 
+PLUGINS = _cases("plugins", (), [
+    dict(name="unknown-option", args=["--bogus"], code=2, says=["unrecognized arguments"]),
+])
+
 CASES = SEPARATE + EVALUATE + SCORE + CHECK_DATA + EXPORT + MAKE_DATA + SWEEP + COMPARE + \
     DESCRIBE + PREPARE + LISTEN + TRANSCRIBE + ALIGN + SCORE_ALIGNMENT + \
-    EVALUATE_ALIGNMENT + AMBIGUITY + FIT
+    EVALUATE_ALIGNMENT + AMBIGUITY + PLUGINS + FIT
