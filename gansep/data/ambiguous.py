@@ -179,6 +179,16 @@ def read_phrases(path: Path) -> list[Phrase]:
     return phrases
 
 
+def write_track(folder: Path, track: AmbiguousTrack, rate: int) -> None:
+    """One track folder of the ambiguous layout: the targets as assigned, the mixture, the two
+    vocal parts and ``ambiguity.csv``."""
+    write_phrases(folder / AMBIGUITY_FILE, track.phrases)
+    for name, audio in {"vocals": track.vocals, "accompaniment": track.accompaniment,
+                        f"{PARTS}/lead": track.lead, f"{PARTS}/backing": track.backing,
+                        "mixture": track.mixture}.items():
+        write_audio(folder / f"{name}.wav", audio, rate, subtype="FLOAT")
+
+
 def read_manifest(root: str | Path) -> dict | None:
     """The options that wrote the ambiguous data at ``root`` (``ambiguity.json``), or None
     where there is none (data written by an older gansep, or by hand); DataError naming the
@@ -217,15 +227,12 @@ def make_ambiguous_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22
             track = make_ambiguous_track((seed, split_index, i), sample_rate, duration,
                                          vocals_prob, assign, backing_db, cue)
             if stems == "lead-backing":
-                files = {"lead": track.lead, "backing": track.backing,
-                         "accompaniment": track.instruments}
+                for name, audio in {"lead": track.lead, "backing": track.backing,
+                                    "accompaniment": track.instruments,
+                                    "mixture": track.mixture}.items():
+                    write_audio(folder / f"{name}.wav", audio, sample_rate, subtype="FLOAT")
             else:
-                files = {"vocals": track.vocals, "accompaniment": track.accompaniment,
-                         f"{PARTS}/lead": track.lead, f"{PARTS}/backing": track.backing}
-                write_phrases(folder / AMBIGUITY_FILE, track.phrases)
-            files["mixture"] = track.mixture
-            for name, audio in files.items():
-                write_audio(folder / f"{name}.wav", audio, sample_rate, subtype="FLOAT")
+                write_track(folder, track, sample_rate)
         log.info("wrote %d %s tracks to %s", count, split, out / split)
     return out
 
@@ -325,12 +332,7 @@ def ambiguous_from_collection(collection, out: str | Path, seed: int = 0,
                 skipped.append(f"{track.name}: no backing phrase above the gate "
                                f"({GATE['threshold_db']} dB)")
                 continue
-            folder = out / split / track.name
-            write_phrases(folder / AMBIGUITY_FILE, made.phrases)
-            for name, audio in {"vocals": made.vocals, "accompaniment": made.accompaniment,
-                                f"{PARTS}/lead": made.lead, f"{PARTS}/backing": made.backing,
-                                "mixture": made.mixture}.items():
-                write_audio(folder / f"{name}.wav", audio, track.sample_rate, subtype="FLOAT")
+            write_track(out / split / track.name, made, track.sample_rate)
             written += 1
     for line in skipped:
         log.warning("left out: %s", line)

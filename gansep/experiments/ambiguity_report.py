@@ -31,18 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from gansep.data.ambiguous import read_manifest
 from gansep.eval.ambiguity import (DECIDED, PhraseScore, evaluate_ambiguity, summary,
                                    write_oracle_estimates)
+from gansep.experiments.sweep import DATA_KEY, config_data_root
 from gansep.plots import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
 LEARNABLE = 0.90  # the least agreement of L1 with the assignment on --cue timbre data
 AVERAGING = (0.35, 0.65)  # where L2's mean g must lie on --cue none data
-DATA_KEY = "data.collection.init_args.root"
 #: The validation curves drawn: the agreement (the learnable rule) and the share decided.
 CURVES = ("val/agreement/vocals", "val/decided/vocals")
 
@@ -67,11 +66,9 @@ def data_root(run: Path) -> Path | None:
     if isinstance(params, dict) and params.get(DATA_KEY):
         return Path(params[DATA_KEY])
     for config in sorted(run.glob("logs/*/*/config.yaml"), reverse=True):
-        try:
-            return Path(yaml.safe_load(config.read_text())["data"]["collection"]["init_args"]
-                        ["root"])
-        except (OSError, yaml.YAMLError, KeyError, TypeError):
-            continue
+        root = config_data_root(config)
+        if root is not None:
+            return Path(root)
     return None
 
 

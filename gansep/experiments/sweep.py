@@ -183,11 +183,13 @@ def command_for(sweep: dict, params: dict, run_dir: Path, version: str | None = 
                   f"--trainer.callbacks.init_args.dirpath={run_dir / 'checkpoints'}"]
 
 
-def _data_root(config_path: Path) -> str | None:
-    config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
+def config_data_root(config_path: Path) -> str | None:
+    """The ``data.collection.init_args.root`` of a run config file, or None where it has none
+    (or cannot be read)."""
     try:
+        config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
         return config["data"]["collection"]["init_args"]["root"]
-    except (KeyError, TypeError):
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
         return None
 
 
@@ -287,7 +289,7 @@ def _planned_root(sweep: dict, params: dict) -> str | None:
             return item.split("=", 1)[1]
     for index, item in enumerate(command[1:], start=1):
         if command[index - 1] == "--config" and Path(item).is_file():
-            root = _data_root(Path(item))
+            root = config_data_root(Path(item))
             if root is not None:
                 return str(root)
     return None
@@ -346,7 +348,7 @@ def execute(sweep: dict, params: dict, runs_dir: Path, evaluate: bool = True,
         code = subprocess.run(command, stdout=output, stderr=subprocess.STDOUT,
                               env=env).returncode
         config = run_dir / "logs" / "run" / version / "config.yaml"
-        root = _data_root(config)
+        root = config_data_root(config)
         if code == 0 and record_data and root is not None:
             write_json_atomic(run_dir / DATA_RECORD, data_record(root))
         if code == 0 and evaluate and root is not None:
