@@ -17,7 +17,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -217,35 +217,90 @@ def score_all(jobs: Iterable[TrackJob], out: Path, metrics: list[Metric],
         raise ConfigError(f"{len(mismatched)} stored result(s) in {out} came from another "
                           "checkpoint, data or options; nothing scored (use another --out, or "
                           "--overwrite to score them again):\n  " + "\n  ".join(mismatched))
-    pending: list[tuple[str, dict, Loaded]] = []
-
-    def fail(name: str, error: Exception) -> None:
-        failures[name] = str(error)
-        log.error("%s: %s", name, error)
-
-    def score_pending() -> None:
-        results = score_tracks([loaded.audio for _, _, loaded in pending], metrics,
-                               [loaded.labels for _, _, loaded in pending])
-        for (name, provenance, loaded), result in zip(pending, results):
-            if isinstance(result, TrackError):
-                fail(name, result)
-                continue
-            result.update(loaded.extra)
-            result[PROVENANCE] = provenance
-            write_json_atomic(out / "test" / f"{name}.json", result)
-        pending.clear()
-
-    for job in tqdm(todo, desc="tracks", unit="track"):
+    for job, loaded, result in run_jobs(tqdm(todo, desc="tracks", unit="track"), metrics,
+                                        batch_tracks):
         try:
+            if isinstance(result, TrackError):
+                raise result
             provenance = hashed[job.name] if job.name in hashed else job.provenance()
-            pending.append((job.name, provenance, job.load()))
-        except (TrackError, DataError) as error:
-            fail(job.name, error)
-        if len(pending) >= batch_tracks:
-            score_pending()
-    if pending:
-        score_pending()
+        except (TrackError, DataError, OSError) as error:
+            failures[job.name] = str(error)
+            log.error("%s: %s", job.name, error)
+            continue
+        write_result(out, job.name, {**result, **loaded.extra}, provenance)
     return finish(out, failures)
+
+
+def run_jobs(jobs: Iterable[TrackJob], metrics: list[Metric], batch_tracks: int = 1
+             ) -> Iterator[tuple[TrackJob, Loaded | None, dict | TrackError]]:
+    """The one "separate, then score" loop of gansep (``gansep evaluate`` and ``score``, ``gansep
+    test``, the validation callback): loads each job's track (``job.load()``: reads it, or
+    separates it with [`separation_job`][]), scores ``batch_tracks`` of them at a time by
+    ``metrics`` ([`score_tracks`][]) and yields, in order, ``(job, loaded, result)``: the
+    museval-format result, or the TrackError that says why the track cannot be scored
+    (``loaded`` None when it could not even be loaded). What to do with a result (write it,
+    log it) is the caller's."""
+    pending: list[tuple[TrackJob, Loaded]] = []
+
+    def scored():
+        results = score_tracks([loaded.audio for _, loaded in pending], metrics,
+                               [loaded.labels for _, loaded in pending])
+        done = [(job, loaded, result) for (job, loaded), result in zip(pending, results)]
+        pending.clear()
+        return done
+
+    for job in jobs:
+        try:
+            pending.append((job, job.load()))
+        except (TrackError, DataError) as error:
+            yield job, None, error if isinstance(error, TrackError) else TrackError(str(error))
+        if len(pending) >= batch_tracks:
+            yield from scored()
+    if pending:
+        yield from scored()
+
+
+def write_result(out: Path, name: str, result: dict, provenance: dict) -> None:
+    """Stores one track's result, with the record of what produced it, as
+    ``out/test/<name>.json`` (atomically)."""
+    write_json_atomic(out / "test" / f"{name}.json", {**result, PROVENANCE: provenance})
+
+
+def read_track(track, sources: list[str], duration: float | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(mixture, references)`` of a collection's track, or of its first ``duration``
+    seconds: ``(channels, time)`` and ``(sources, channels, time)``."""
+    stop = track.num_frames
+    if duration:
+        stop = min(stop, int(duration * track.sample_rate))
+    return track.read_mixture(0, stop), track.read_sources(sources, 0, stop)
+
+
+def separate_track(generator, mixture: np.ndarray, references: np.ndarray, rate: int,
+                   batch_size: int = 4, name: str | None = None,
+                   folder: Path | None = None) -> TrackAudio:
+    """The track to score: ``generator``'s estimates of ``mixture`` (in eval mode, without
+    gradients; its train/eval mode restored after), with everything a metric is given."""
+    was_training = generator.training
+    generator.eval()
+    try:
+        with torch.inference_mode():
+            estimates = separate_file_audio(generator, mixture, rate, batch_size)
+    finally:
+        generator.train(was_training)
+    return TrackAudio(references, estimates, rate, list(generator.sources), folder, mixture,
+                      name)
+
+
+def separation_job(generator, track, duration: float | None = None, batch_size: int = 4,
+                   provenance: Callable[[], dict] = dict) -> TrackJob:
+    """The job of [`run_jobs`][] that separates a collection's track with ``generator``
+    (``separate_track``) and scores its first ``duration`` seconds (None: all of it)."""
+    def load() -> Loaded:
+        mixture, references = read_track(track, generator.sources, duration)
+        return Loaded(separate_track(generator, mixture, references, track.sample_rate,
+                                     batch_size, track.name, track.folder()))
+    return TrackJob(track.name, provenance, load)
 
 
 def batch_tracks_of(metrics: list[Metric]) -> int:
@@ -328,33 +383,32 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
         return {**common, "data_sha256": {p.name: sha256_file(p) for p in track.source_files()}}
 
     def load(track) -> Loaded:
-        stop = track.num_frames
-        if duration:
-            stop = min(stop, int(duration * track.sample_rate))
-        mixture = track.read_mixture(0, stop)
-        references = track.read_sources(generator.sources, 0, stop)
-        transcribe = lyrics_head and track.lines is not None
-        with torch.inference_mode():
-            separated = separate_file_audio(generator, mixture, track.sample_rate, batch_size,
-                                            transcribe=transcribe)
-        estimates = separated[0] if transcribe else separated
+        mixture, references = read_track(track, generator.sources, duration)
+        stop = mixture.shape[-1]
+        extra = {}
+        if lyrics_head and track.lines is not None:
+            with torch.inference_mode():
+                estimates, *transcript = separate_file_audio(
+                    generator, mixture, track.sample_rate, batch_size, transcribe=True)
+            lines = [line for line in track.lines if line.end <= stop / track.sample_rate]
+            counts = error_counts(line_transcripts(*transcript, lines, generator.vocabulary))
+            extra[LYRICS] = {**counts, **{k: None if v != v else v  # NaN: no JSON value
+                                          for k, v in rates(counts).items()}}
+            audio = TrackAudio(references, estimates, track.sample_rate,
+                               list(generator.sources), track.folder(), mixture, track.name)
+        else:
+            audio = separate_track(generator, mixture, references, track.sample_rate,
+                                   batch_size, track.name, track.folder())
         if write_estimates:
             folder = out / "estimates" / track.name
-            for source, audio in zip(generator.sources, estimates):
-                write_audio(folder / f"{source}.wav", audio, track.sample_rate)
+            for source, estimate in zip(generator.sources, audio.estimates):
+                write_audio(folder / f"{source}.wav", estimate, track.sample_rate)
             # A rescored track's estimates are this model's only: an earlier model's other
             # sources are not left beside them.
             for stale in audio_files_in(folder):
                 if stale.stem not in generator.sources or stale.suffix != ".wav":
                     stale.unlink()
-        extra = {}
-        if transcribe:
-            lines = [line for line in track.lines if line.end <= stop / track.sample_rate]
-            counts = error_counts(line_transcripts(*separated[1:], lines, generator.vocabulary))
-            extra[LYRICS] = {**counts, **{k: None if v != v else v  # NaN: no JSON value
-                                          for k, v in rates(counts).items()}}
-        return Loaded(TrackAudio(references, estimates, track.sample_rate, generator.sources,
-                                 track.folder()), extra=extra)
+        return Loaded(audio, extra=extra)
 
     jobs = [TrackJob(t.name, lambda t=t: provenance(t), lambda t=t: load(t)) for t in tracks]
     return score_all(jobs, out, metrics, overwrite, failures=collection.unusable(split),
@@ -491,5 +545,16 @@ def _load_folder(estimate_dir: Path, reference_dir: Path,
                             f"({length / rate:.3f} s): an estimate must be as long as its "
                             "reference")
         estimates[k] = audio
-    return Loaded(TrackAudio(references, estimates, rate, sources, reference_dir),
+    mixture = None
+    mixture_file = audio_files(reference_dir).get("mixture")
+    if mixture_file is not None:
+        mixture, mixture_rate = read_checked(mixture_file)
+        if mixture_rate != rate or mixture.shape != references.shape[1:]:
+            # No standard metric reads the mixture: the track is still scored, without it.
+            log.warning("%s: %d channels, %d samples at %d Hz, but the references have %d, %d "
+                        "at %d Hz: not given to the metrics", mixture_file, mixture.shape[0],
+                        mixture.shape[-1], mixture_rate, references.shape[1], length, rate)
+            mixture = None
+    return Loaded(TrackAudio(references, estimates, rate, sources, reference_dir, mixture,
+                             reference_dir.name),
                   labels=[str(estimate_files[s]) for s in sources])

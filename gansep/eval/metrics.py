@@ -1,18 +1,19 @@
 """The metrics gansep scores with, behind one small interface, and the one function that
 computes a list of them ([`compute`][]).
 
-A metric is an object with the ``names`` of the values it gives and a call
-``metric(references, estimates, rate)`` on ``(sources, channels, time)`` arrays returning
-``{name: values}``: per track, ``(sources,)``; or, for a ``framewise`` metric, per frame,
-``(sources, frames)`` on BSSEval's frame grid (``window`` and ``hop`` seconds). Framewise values
-are stored in museval's frames and summarised by the median over frames; per-track values sit
-beside them in each target. NaN means undefined (a silent frame, a silent estimate).
+A metric is an object with the ``names`` of the values it gives and a call ``metric(track)``
+on one [`TrackAudio`][] (the ``(sources, channels, time)`` references and estimates, the
+rate, the sources' names, the mixture, the track's name and folder: every metric gets the same
+object) returning ``{name: values}``: per track, ``(sources,)``; or, for a ``framewise``
+metric, per frame, ``(sources, frames)`` on BSSEval's frame grid (``window`` and ``hop``
+seconds). Framewise values are stored in museval's frames and summarised by the median over
+frames; per-track values sit beside them in each target. NaN means undefined (a silent frame,
+a silent estimate).
 
-A metric that needs more than the audio (``needs_track``) is also given the track's source
-names and its folder (``sources=``, ``folder=``: None where the track has none); it returns
-``{}`` for a track it does not apply to (the ambiguity metric on data without
-``ambiguity.csv``), and may return, under its ``details_key``, JSON data stored beside the
-values in the track's result (the ambiguity metric's per-phrase gains).
+An ``optional`` metric returns ``{}`` for a track it does not apply to (the ambiguity metric
+on data without ``ambiguity.csv``); any metric may return, under its ``details_key``, JSON
+data stored beside the values in the track's result (the ambiguity metric's per-phrase
+gains).
 
 Several tracks are scored together through [`Metric.batch`][] (by default one call per
 track; BSSEval's torch backend batches tracks of one length bucket on its device).
@@ -48,14 +49,18 @@ __all__ = ["BSSEval", "SISDR", "GlobalSDR", "Perceptual", "MRSTFT", "L1",
 
 
 class TrackAudio(NamedTuple):
-    """One track to score: ``(sources, channels, time)`` references and estimates at ``rate``
-    Hz, the sources' names and the track's folder (None where it has none)."""
+    """One track to score, what every metric is given: ``(sources, channels, time)``
+    references and estimates at ``rate`` Hz, the sources' names, the track's folder, its
+    ``(channels, time)`` mixture and its name (each None where unknown: a folder of estimates
+    scored against references without a mixture file has no mixture)."""
 
     references: np.ndarray
     estimates: np.ndarray
     rate: int
     sources: list[str] | None = None
     folder: Path | None = None
+    mixture: np.ndarray | None = None
+    name: str | None = None
 
 
 class Metric:
@@ -64,23 +69,19 @@ class Metric:
 
     names: tuple[str, ...] = ()
     framewise = False
-    needs_track = False  # called with sources= and folder= as well
+    optional = False  # gives {} for a track it does not apply to
     details_key: str | None = None  # the result key of its JSON details, if it has any
     # A whole-track value for every track: a stored result without it (an older gansep's) is
     # scored again when a run resumes.
     always = False
 
-    def __call__(self, references: np.ndarray, estimates: np.ndarray,
-                 rate: int) -> dict[str, np.ndarray]:
+    def __call__(self, track: TrackAudio) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
     def batch(self, tracks: list[TrackAudio]) -> list[dict[str, np.ndarray]]:
         """The values of several tracks, in order: by default one call per track; a metric that
         computes faster on many at once overrides it."""
-        if self.needs_track:
-            return [self(t.references, t.estimates, t.rate, sources=t.sources, folder=t.folder)
-                    for t in tracks]
-        return [self(t.references, t.estimates, t.rate) for t in tracks]
+        return [self(track) for track in tracks]
 
     def provenance(self) -> dict:
         """What changes this metric's numbers, as keys of a result's provenance record (so that
@@ -124,9 +125,9 @@ class BSSEval(Metric):
         self.window, self.hop, self.backend, self.device = window, hop, backend, device
         self.batch_tracks = batch_tracks
 
-    def __call__(self, references, estimates, rate):
-        return bss_eval(references, estimates, rate, self.window, self.hop, self.backend,
-                        self.device)
+    def __call__(self, track):
+        return bss_eval(track.references, track.estimates, track.rate, self.window, self.hop,
+                        self.backend, self.device)
 
     def batch(self, tracks):
         """Tracks of one rate together ([`gansep.eval.bsseval.bss_eval_many`][]: with the
@@ -151,8 +152,9 @@ class SISDR(Metric):
     names = ("SI-SDR",)
     always = True
 
-    def __call__(self, references, estimates, rate):
-        return {"SI-SDR": np.array([si_sdr(r, e) for r, e in zip(references, estimates)])}
+    def __call__(self, track):
+        return {"SI-SDR": np.array([si_sdr(r, e) for r, e in zip(track.references,
+                                                                  track.estimates)])}
 
     def provenance(self) -> dict:
         return {}  # no settings; always scored
@@ -180,8 +182,9 @@ class GlobalSDR(Metric):
 
     names = ("uSDR",)
 
-    def __call__(self, references, estimates, rate):
-        return {"uSDR": np.array([global_sdr(r, e) for r, e in zip(references, estimates)])}
+    def __call__(self, track):
+        return {"uSDR": np.array([global_sdr(r, e) for r, e in zip(track.references,
+                                                                    track.estimates)])}
 
     always = True  # a result stored before it existed is scored again on resume
 
@@ -199,9 +202,9 @@ class Perceptual(Metric):
         self.folder = str(folder)
         self.score = PerceptualScore(folder)
 
-    def __call__(self, references, estimates, rate):
-        return {"Perceptual": np.array([self.score.score_track(r, e, rate)[0]
-                                        for r, e in zip(references, estimates)])}
+    def __call__(self, track):
+        return {"Perceptual": np.array([self.score.score_track(r, e, track.rate)[0]
+                                        for r, e in zip(track.references, track.estimates)])}
 
     def provenance(self) -> dict:
         return {"perceptual_sha256": sha256_file(Path(self.folder) / MODEL_FILE)}
@@ -213,13 +216,13 @@ class MRSTFT(Metric):
 
     names = ("MRSTFT",)
 
-    def __call__(self, references, estimates, rate):
+    def __call__(self, track):
         loss = MultiResolutionSTFT()
         with torch.no_grad():
             return {"MRSTFT": np.array([
                 float(loss(torch.from_numpy(np.asarray(e)).float()[None],
                            torch.from_numpy(np.asarray(r)).float()[None]))
-                for r, e in zip(references, estimates)])}
+                for r, e in zip(track.references, track.estimates)])}
 
 
 class L1(Metric):
@@ -227,9 +230,9 @@ class L1(Metric):
 
     names = ("L1",)
 
-    def __call__(self, references, estimates, rate):
-        return {"L1": np.abs(np.asarray(estimates, dtype=np.float64)
-                             - np.asarray(references, dtype=np.float64)).mean(axis=(1, 2))}
+    def __call__(self, track):
+        return {"L1": np.abs(np.asarray(track.estimates, dtype=np.float64)
+                             - np.asarray(track.references, dtype=np.float64)).mean(axis=(1, 2))}
 
 
 class Ambiguity(Metric):
@@ -244,13 +247,15 @@ class Ambiguity(Metric):
     to the result's ``gansep_ambiguity`` (what ``gansep compare`` pools)."""
 
     names = ("decided", "g", "agreement", "choice-SDR")
-    needs_track = True
+    optional = True
     details_key = "gansep_ambiguity"
 
     def __init__(self, sources: list[str] | tuple[str, ...] = ("vocals", "accompaniment")):
         self.sources = tuple(sources)
 
-    def __call__(self, references, estimates, rate, sources=None, folder=None):
+    def __call__(self, track):
+        references, estimates, rate = track.references, track.estimates, track.rate
+        folder, sources = track.folder, track.sources
         if folder is None or not (Path(folder) / AMBIGUITY_FILE).is_file() or not sources:
             return {}
         length = references.shape[-1]
@@ -333,12 +338,13 @@ def frame_grid(metrics: list[Metric]) -> tuple[float, float]:
 
 def compute(metrics: list[Metric], references: np.ndarray, estimates: np.ndarray,
             rate: int, sources: list[str] | None = None, folder: Path | None = None,
-            details: dict | None = None) -> dict[str, np.ndarray]:
+            details: dict | None = None, mixture: np.ndarray | None = None,
+            name: str | None = None) -> dict[str, np.ndarray]:
     """``{name: values}`` of every metric (see the module's docstring) on one track: a metric
     that does not apply to it gives none; the details of those that have some go into
     ``details`` (``{details_key: data}``) where a dict is given."""
     values, extra = compute_many(metrics, [TrackAudio(references, estimates, rate, sources,
-                                                      folder)])[0]
+                                                      folder, mixture, name)])[0]
     if details is not None:
         details.update(extra)
     return values
@@ -358,7 +364,7 @@ def compute_many(metrics: list[Metric], tracks: list[TrackAudio]
             result = dict(result)
             if metric.details_key is not None and metric.details_key in result:
                 details[metric.details_key] = result.pop(metric.details_key)
-            if not result and metric.needs_track:
+            if not result and metric.optional:
                 continue  # does not apply to this track
             if set(result) != set(metric.names):
                 raise ValueError(f"{type(metric).__name__} gave {sorted(result)}, but its "

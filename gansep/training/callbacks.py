@@ -11,10 +11,9 @@ import torch
 
 from gansep.devices import check_device
 from gansep.errors import ConfigError
-from gansep.eval.evaluate import TrackError, score_tracks
+from gansep.eval.evaluate import TrackError, run_jobs, separation_job
 from gansep.eval.metrics import Metric, Perceptual, TrackAudio, standard_metrics
 from gansep.eval.results import track_rows
-from gansep.separate import separate_file_audio
 
 log = logging.getLogger(__name__)
 
@@ -103,40 +102,19 @@ class SeparationMetrics(pl.Callback):
         # (tracks, sources, names); NaN rows belong to other ranks (or were not scorable).
         scores = torch.full((len(tracks), len(sources), len(names)), float("nan"),
                             device=module.device)
-        pending: list[tuple[int, TrackAudio]] = []  # separated, not yet scored
-
-        def score_pending():
-            results = score_tracks([audio for _, audio in pending], metrics)
-            for (index, _), result in zip(pending, results):
-                if isinstance(result, TrackError):
-                    log.warning("validation track %s not scored: %s", tracks[index].name,
-                                result)
-                    continue
-                for k, row in enumerate(track_rows(tracks[index].name, result)):
-                    scores[index, k] = torch.tensor([row.get(n, np.nan) for n in names],
-                                                    dtype=scores.dtype)
-            pending.clear()
-
-        for index in range(trainer.global_rank, len(tracks), trainer.world_size):
-            track = tracks[index]
-            stop = track.num_frames
-            if self.duration is not None:
-                stop = min(stop, int(self.duration * track.sample_rate))
-            mixture = track.read_mixture(0, stop)
-            references = track.read_sources(sources, 0, stop)
-            was_training = generator.training
-            generator.eval()
-            estimates = separate_file_audio(generator, mixture, track.sample_rate,
-                                            self.batch_size)
-            generator.train(was_training)
-            pending.append((index, TrackAudio(references, estimates, track.sample_rate, sources,
-                                              track.folder())))
-            if index < self.audio_tracks and trainer.is_global_zero:
-                self._log_media(trainer, track, mixture, references, estimates, sources)
-            if len(pending) == self.batch_tracks:
-                score_pending()
-        if pending:
-            score_pending()
+        mine = range(trainer.global_rank, len(tracks), trainer.world_size)
+        jobs = [separation_job(generator, tracks[index], self.duration, self.batch_size)
+                for index in mine]
+        for index, (job, loaded, result) in zip(mine, run_jobs(jobs, metrics,
+                                                               self.batch_tracks)):
+            if loaded is not None and index < self.audio_tracks and trainer.is_global_zero:
+                self._log_media(trainer, tracks[index], loaded.audio)
+            if isinstance(result, TrackError):
+                log.warning("validation track %s not scored: %s", job.name, result)
+                continue
+            for k, row in enumerate(track_rows(job.name, result)):
+                scores[index, k] = torch.tensor([row.get(n, np.nan) for n in names],
+                                                dtype=scores.dtype)
         if trainer.world_size > 1:
             gathered = trainer.strategy.all_gather(scores)  # (world, tracks, sources, names)
             # Each entry was filled by one rank; fmax keeps it and ignores the others' NaN.
@@ -151,16 +129,16 @@ class SeparationMetrics(pl.Callback):
                     module.log(f"val/{log_name(name)}/{source}", float(np.median(column)),
                                sync_dist=False, rank_zero_only=False)
 
-    def _log_media(self, trainer, track, mixture, references, estimates, sources) -> None:
+    def _log_media(self, trainer, track, audio: TrackAudio) -> None:
         """The mixture, and each source's reference and estimate, as audio and spectrograms,
         over the first ``audio_seconds`` of the scored span: the same excerpt every epoch.
         TensorBoard takes mono audio (the channels' mean); wandb keeps the channels."""
-        step, rate = trainer.global_step, track.sample_rate
+        step, rate = trainer.global_step, audio.rate
         stop = int(self.audio_seconds * rate)
-        clips = {"mixture": mixture[..., :stop]}
-        for k, source in enumerate(sources):
-            clips[f"{source}/reference"] = references[k][..., :stop]
-            clips[f"{source}/estimate"] = estimates[k][..., :stop]
+        clips = {"mixture": audio.mixture[..., :stop]}
+        for k, source in enumerate(audio.sources):
+            clips[f"{source}/reference"] = audio.references[k][..., :stop]
+            clips[f"{source}/estimate"] = audio.estimates[k][..., :stop]
         for logger in trainer.loggers:
             experiment = getattr(logger, "experiment", None)
             if hasattr(experiment, "add_audio"):  # TensorBoard

@@ -14,8 +14,8 @@ from gansep.checkpoints import (CheckpointError, check_finite_weights,
                                 generator_from_checkpoint, load_checkpoint_file, read_export)
 from gansep.data.sampling import Batch
 from gansep.errors import ConfigError
-from gansep.atomic import write_json_atomic
-from gansep.eval.evaluate import PROVENANCE, TrackError, finish, score_tracks
+from gansep.eval.evaluate import (Loaded, TrackError, TrackJob, finish, run_jobs,
+                                  separate_track, write_result)
 from gansep.eval.metrics import Metric, TrackAudio, standard_metrics
 from gansep.eval.metrics import provenance as metrics_provenance
 from gansep.eval.results import markdown_table, median_over_tracks, read_track_scores
@@ -24,7 +24,6 @@ from gansep.losses import Objective
 from gansep.losses.lyrics import ctc_segments
 from gansep.models import generator_class_path
 from gansep.models.generator import Generator, SegmentGenerator
-from gansep.separate import separate_file_audio
 from gansep.training.robust import FiniteGuard, configured
 
 log = logging.getLogger(__name__)
@@ -321,9 +320,7 @@ class Separator(pl.LightningModule):
         the baseline's under ``LOG_DIR/mixture/test/``)."""
         mixture = track["mixture"].numpy()
         references = track["references"].numpy()
-        rate = track["sample_rate"]
-        estimates = separate_file_audio(self.inference_generator, mixture, rate,
-                                        self.eval_batch_size)
+        rate, name, where = track["sample_rate"], track["name"], track.get("folder")
         # BSSEval in torch on the module's device (a GPU run scores on its GPU).
         metrics = standard_metrics(backend="torch", device=str(self.device), extra=self.metrics)
         step = getattr(self, "checkpoint_step", None)
@@ -333,21 +330,28 @@ class Separator(pl.LightningModule):
                       else "raw", **metrics_provenance(metrics),
                       **({"data_sha256": track["data_sha256"]} if track.get("data_sha256")
                          else {})}
+
+        def separated() -> Loaded:
+            return Loaded(separate_track(self.inference_generator, mixture, references, rate,
+                                         self.eval_batch_size, name, where))
+
+        def baseline() -> Loaded:  # every source estimated by the mixture itself
+            return Loaded(TrackAudio(references, mixture[None].repeat(len(references), 0), rate,
+                                     list(self.generator.sources), where, mixture, name))
+
         folder = self.test_folder()
-        methods = {"gansep": estimates, "mixture": mixture[None].repeat(len(references), 0)}
         # Both scored in one batch: one length, so the torch backend runs them together.
-        results = score_tracks([TrackAudio(references, estimate, rate, self.generator.sources,
-                                           track.get("folder")) for estimate in methods.values()],
-                               metrics)
-        for method, result in zip(methods, results):
+        jobs = [TrackJob(name, lambda: {**provenance, "method": "gansep"}, separated),
+                TrackJob(name, lambda: {**provenance, "method": "mixture"}, baseline)]
+        for job, _, result in run_jobs(jobs, metrics, batch_tracks=2):
             if isinstance(result, TrackError):
-                self._test_failures[track["name"]] = str(result)
-                log.error("%s: %s", track["name"], result)
+                self._test_failures[name] = str(result)
+                log.error("%s: %s", name, result)
                 return
-            result[PROVENANCE] = {**provenance, "method": method}
+            method = job.provenance()["method"]
             if folder is not None:
-                where = folder if method == "gansep" else folder / method
-                write_json_atomic(where / "test" / f"{track['name']}.json", result)
+                write_result(folder if method == "gansep" else folder / method, name, result,
+                             job.provenance())
 
     def on_test_epoch_end(self) -> None:
         folder = self.test_folder()

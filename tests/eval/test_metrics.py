@@ -18,7 +18,7 @@ from gansep.eval.bsseval import bss_eval
 from gansep.data.audio import read_audio, write_audio
 from gansep.eval.evaluate import score_track
 from gansep.eval.metrics import (L1, SISDR, BSSEval, GlobalSDR, Metric, compute, global_sdr,
-                                 provenance, read_metrics,
+                                 TrackAudio, provenance, read_metrics,
                                  standard_metrics)
 from gansep.eval.si_sdr import si_sdr
 from gansep.experiments.compare import compare_runs
@@ -59,8 +59,8 @@ def test_a_metric_that_breaks_its_promise_is_a_bug(rng):
     class Wrong(Metric):
         names = ("Wrong",)
 
-        def __call__(self, references, estimates, rate):
-            return {"Wrong": np.zeros((len(references), 3))}  # per frame, but not framewise
+        def __call__(self, track):
+            return {"Wrong": np.zeros((len(track.references), 3))}  # per frame, not framewise
 
     with pytest.raises(ValueError, match=r"Wrong has shape \(2, 3\), expected \(2\)"):
         compute([Wrong()], *track(rng), RATE)
@@ -83,8 +83,8 @@ def test_framewise_metrics_share_one_frame_grid(rng):
 class _Framed(BSSEval):
     names = ("SDR2", "ISR2", "SIR2", "SAR2")
 
-    def __call__(self, references, estimates, rate):
-        return {f"{k}2": v for k, v in super().__call__(references, estimates, rate).items()}
+    def __call__(self, track):
+        return {f"{k}2": v for k, v in super().__call__(track).items()}
 
 
 def test_read_metrics_builds_the_listed_classes_and_names_a_bad_file(tmp_path):
@@ -118,9 +118,9 @@ class Peak(Metric):
     def __init__(self, floor: float = 1e-9):
         self.floor = floor
 
-    def __call__(self, references, estimates, rate):
+    def __call__(self, track):
         peak = lambda x: np.abs(x).max(axis=(1, 2)) + self.floor
-        return {"Peak": 20 * np.log10(peak(estimates) / peak(references))}
+        return {"Peak": 20 * np.log10(peak(track.estimates) / peak(track.references))}
 '''
 
 
@@ -211,7 +211,7 @@ def numpy_global_sdr(reference, estimate):
 def test_global_sdr_is_the_mdx_challenge_formula(rng):
     references = rng.standard_normal((2, 2, 8000)).astype(np.float32)
     estimates = references + 0.1 * rng.standard_normal((2, 2, 8000)).astype(np.float32)
-    values = GlobalSDR()(references, estimates, RATE)["uSDR"]
+    values = GlobalSDR()(TrackAudio(references, estimates, RATE))["uSDR"]
     for value, reference, estimate in zip(values, references.astype(np.float64),
                                           estimates.astype(np.float64)):
         assert value == pytest.approx(numpy_global_sdr(reference, estimate), abs=1e-6)

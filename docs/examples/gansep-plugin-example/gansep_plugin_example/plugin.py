@@ -53,8 +53,9 @@ class PeakError(Metric):
 
     names = ("peak_error",)
 
-    def __call__(self, references, estimates, rate):
-        peak = np.abs(estimates - references).reshape(len(references), -1).max(axis=1)
+    def __call__(self, track):
+        error = track.estimates - track.references
+        peak = np.abs(error).reshape(len(error), -1).max(axis=1)
         return {"peak_error": 20 * np.log10(np.maximum(peak, 1e-12))}
 
 
