@@ -19,6 +19,7 @@ KINDS = {"toy": (toy.make_toy_dataset, toy.SPLIT_SIZES, 10.0, 1.0),
          "ambiguous": (ambiguous.make_ambiguous_dataset, toy.SPLIT_SIZES, 10.0, 4.0)}
 probability = in_range(float, 0, 1, what="a probability from 0 to 1")
 decibels = in_range(float, -60, 20, what="a level in dB from -60 to 20")
+pan_distance = in_range(float, 0, 0.5, what="a distance from the centre from 0 to 0.5")
 RATES = (8000, 192000)
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,12 @@ def main(argv: list[str]) -> int:
     ambiguous_options.add_argument("--backing-db", type=decibels, nargs=2,
                                    metavar=("LOW", "HIGH"),
                                    help="backing level relative to the lead, dB (default -12 -3)")
+    ambiguous_options.add_argument("--backing-pan", type=pan_distance, nargs=2,
+                                   metavar=("NEAR", "FAR"),
+                                   help="the backing voice's distance from the centre of the "
+                                        "stereo image, 0 (centre) to 0.5 (one side), drawn per "
+                                        "track, its side by a coin (default: near the centre "
+                                        "like the lead)")
     ambiguous_options.add_argument("--cue", choices=["none", "timbre"],
                                    help="timbre: the backing voice's timbre says where a phrase "
                                         "goes (the learnable control); none (default): it does "
@@ -88,7 +95,8 @@ def main(argv: list[str]) -> int:
         raise ConfigError("--unpaired: only the toy dataset has unpaired solo sources")
     options = {"vocals_prob": args.vocals_prob, "assign": args.assign,
                "backing_db": tuple(args.backing_db) if args.backing_db else None,
-               "cue": args.cue, "stems": args.stems}
+               "cue": args.cue, "stems": args.stems,
+               "backing_pan": tuple(args.backing_pan) if args.backing_pan else None}
     given = [f"--{name.replace('_', '-')}" for name, value in options.items() if value is not None]
     if args.kind == "ambiguous":
         extra = {name: value for name, value in options.items() if value is not None}
@@ -134,7 +142,7 @@ def _from_real_stems(args) -> int:
         raise ConfigError(f"--from: only the ambiguous dataset is built from real stems, not "
                           f"{args.kind}")
     generated = [name for name in ("sample_rate", "duration", "train", "valid", "test",
-                                   "backing_db", "cue", "stems")
+                                   "backing_db", "backing_pan", "cue", "stems")
                  if getattr(args, name) not in (None, False)] + (
         ["unpaired"] if args.unpaired else [])
     if generated:

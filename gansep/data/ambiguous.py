@@ -62,11 +62,13 @@ _GRID = 2.0 ** -20  # the sums of a few multiples of it below 4 are exact in flo
 
 @dataclass
 class Phrase:
-    """One backing phrase: its span in seconds and the stem it was assigned to."""
+    """One backing phrase: its span in seconds, the stem it was assigned to and, in generated
+    data, the backing voice that sings it (a key of `TIMBRES`; None where unknown)."""
 
     start: float
     end: float
     assigned: str
+    voice: str | None = None
 
 
 @dataclass
@@ -99,12 +101,15 @@ def _on_grid(audio: np.ndarray) -> np.ndarray:
 def make_ambiguous_track(seed: int | tuple, sample_rate: int = 22050, duration: float = 10.0,
                          vocals_prob: float = 0.5, assign: Literal["phrase", "track"] = "phrase",
                          backing_db: tuple[float, float] = (-12.0, -3.0),
-                         cue: Literal["none", "timbre"] = "none") -> AmbiguousTrack:
+                         cue: Literal["none", "timbre"] = "none",
+                         backing_pan: tuple[float, float] | None = None) -> AmbiguousTrack:
     """One track (everything follows from ``seed``): the toy generator's instruments and lead
     vocal, and a backing harmony line of its own (a third to a fifth above, its own phrases)
     at ``backing_db`` dB (drawn per track) relative to the lead; each backing phrase (or, with
     ``assign="track"``, the whole line) is assigned to vocals with probability
-    ``vocals_prob``."""
+    ``vocals_prob``. ``backing_pan``: the backing voice's distance from the centre of the
+    stereo image (0: centre, 0.5: one side only), drawn per track in that range, its side by a
+    coin (None: near the centre like the lead, 0 to 0.1)."""
     if not 0.0 <= vocals_prob <= 1.0:
         raise ValueError(f"vocals_prob must be in [0, 1], got {vocals_prob}")
     if assign not in ("phrase", "track") or cue not in ("none", "timbre"):
@@ -127,7 +132,13 @@ def make_ambiguous_track(seed: int | tuple, sample_rate: int = 22050, duration: 
     mono = np.zeros(n)
     for (start, stop), timbre in zip(spans, timbres):
         mono[start:stop] = voices[timbre][start:stop]
-    backing = stereo_voice(rng, mono, gain)
+    pan = None
+    if backing_pan is not None:
+        near, far = sorted(backing_pan)
+        if not 0.0 <= near <= far <= 0.5:
+            raise ValueError(f"backing_pan must lie in [0, 0.5], got {backing_pan}")
+        pan = 0.5 + (1 if rng.random() < 0.5 else -1) * rng.uniform(near, far)
+    backing = stereo_voice(rng, mono, gain, pan)
     lead = stems["vocals"].astype(np.float64)
     level = 10 ** (rng.uniform(low, high) / 20)
     active = gain > 0
@@ -137,21 +148,24 @@ def make_ambiguous_track(seed: int | tuple, sample_rate: int = 22050, duration: 
     lead, backing, instruments = (_on_grid(x * scale) for x in (lead, backing, instruments))
     mask = np.zeros(n, dtype=bool)
     phrases = []
-    for (start, stop), to_vocals in zip(spans, choices):
+    for (start, stop), to_vocals, timbre in zip(spans, choices, timbres):
         mask[start:stop] = to_vocals
         phrases.append(Phrase(start / sample_rate, stop / sample_rate,
-                              "vocals" if to_vocals else "accompaniment"))
+                              "vocals" if to_vocals else "accompaniment", timbre))
     return AmbiguousTrack(lead, backing, instruments, phrases,
                           np.where(mask, backing, np.float32(0)).astype(np.float32))
 
 
 def write_phrases(path: Path, phrases: list[Phrase]) -> None:
-    """Writes ``ambiguity.csv`` (``start,end,assigned``) atomically."""
+    """Writes ``ambiguity.csv`` (``start,end,assigned``, and ``voice`` where the phrases
+    know theirs) atomically."""
+    voices = any(phrase.voice is not None for phrase in phrases)
     with atomic_target(path) as tmp, open(tmp, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["start", "end", "assigned"])
+        writer.writerow(["start", "end", "assigned"] + ["voice"] * voices)
         for phrase in phrases:
-            writer.writerow([f"{phrase.start:.6f}", f"{phrase.end:.6f}", phrase.assigned])
+            writer.writerow([f"{phrase.start:.6f}", f"{phrase.end:.6f}", phrase.assigned]
+                            + [phrase.voice or ""] * voices)
 
 
 def read_phrases(path: Path) -> list[Phrase]:
@@ -175,7 +189,11 @@ def read_phrases(path: Path) -> list[Phrase]:
         if not (0 <= start < end) or assigned not in ASSIGNED:
             raise DataError(f"{path}: row {number}: expected 0 <= start < end and assigned "
                             f"vocals or accompaniment, got {start}, {end}, {assigned!r}")
-        phrases.append(Phrase(start, end, assigned))
+        voice = row.get("voice") or None
+        if voice is not None and voice not in TIMBRES:
+            raise DataError(f"{path}: row {number}: voice {voice!r}; expected one of "
+                            f"{', '.join(TIMBRES)} or empty")
+        phrases.append(Phrase(start, end, assigned, voice))
     return phrases
 
 
@@ -211,7 +229,8 @@ def make_ambiguous_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22
                            vocals_prob: float = 0.5, assign: str = "phrase",
                            backing_db: tuple[float, float] = (-12.0, -3.0), cue: str = "none",
                            stems: Literal["vocals-accompaniment", "lead-backing"]
-                           = "vocals-accompaniment") -> Path:
+                           = "vocals-accompaniment",
+                           backing_pan: tuple[float, float] | None = None) -> Path:
     """Writes ``<out>/<split>/ambiguous-<split>-<i>/`` for every split (see the module's
     docstring); track ``i`` of a split depends only on ``(seed, split, i)`` and the options."""
     out = Path(out)
@@ -220,12 +239,13 @@ def make_ambiguous_dataset(out: str | Path, seed: int = 0, sample_rate: int = 22
         "kind": "ambiguous", "seed": seed, "sample_rate": sample_rate, "duration": duration,
         "tracks": sizes, "vocals_prob": vocals_prob, "assign": assign,
         "backing_db": list(backing_db), "cue": cue, "stems": stems,
+        "backing_pan": None if backing_pan is None else list(backing_pan),
         "timbres": {name: list(values) for name, values in TIMBRES.items()}})
     for split_index, (split, count) in enumerate(sizes.items()):
         for i in range(count):
             folder = out / split / f"ambiguous-{split}-{i:03d}"
             track = make_ambiguous_track((seed, split_index, i), sample_rate, duration,
-                                         vocals_prob, assign, backing_db, cue)
+                                         vocals_prob, assign, backing_db, cue, backing_pan)
             if stems == "lead-backing":
                 for name, audio in {"lead": track.lead, "backing": track.backing,
                                     "accompaniment": track.instruments,

@@ -100,11 +100,14 @@ def sing(f0: np.ndarray, gain: np.ndarray, formants: np.ndarray, rate: int,
     return gain * _harmonic(f0, rate, amplitude)
 
 
-def stereo_voice(rng, voice: np.ndarray, gain: np.ndarray) -> np.ndarray:
-    """A mono voice panned, with breath noise independent in each channel: a real stereo
-    image, not a panned mono source (whose proportional channels would make BSSEval's
-    distortion filters non-unique)."""
-    pan = rng.uniform(0.4, 0.6)
+def stereo_voice(rng, voice: np.ndarray, gain: np.ndarray,
+                 pan: float | None = None) -> np.ndarray:
+    """A mono voice panned (``pan``: 0 left, 1 right; None: drawn near the centre, 0.4 to
+    0.6), with breath noise independent in each channel: a real stereo image, not a panned
+    mono source (whose proportional channels would make BSSEval's distortion filters
+    non-unique)."""
+    if pan is None:
+        pan = rng.uniform(0.4, 0.6)
     breath = gain * 0.01 * rng.standard_normal((2, len(voice)))
     return np.stack([np.sqrt(1 - pan) * voice, np.sqrt(pan) * voice]) + breath
 

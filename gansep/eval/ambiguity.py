@@ -33,8 +33,8 @@ from gansep.plots import pyplot, save_figure
 log = logging.getLogger(__name__)
 
 DECIDED = (0.25, 0.75)  # g below the first or above the second: the phrase was decided
-COLUMNS = ("track", "start", "end", "assigned", "gain", "lead_gain", "residual_db", "SDR",
-           "choice_SDR")
+COLUMNS = ("track", "start", "end", "assigned", "voice", "gain", "lead_gain", "residual_db",
+           "SDR", "choice_SDR")
 
 
 @dataclass
@@ -55,13 +55,14 @@ class PhraseScore:
         def number(key):
             value = row.get(key)
             return float("nan") if value is None else float(value)
-        return cls(track, Phrase(float(row["start"]), float(row["end"]), str(row["assigned"])),
+        return cls(track, Phrase(float(row["start"]), float(row["end"]), str(row["assigned"]),
+                                 row.get("voice") or None),
                    number("gain"), number("lead_gain"), number("residual_db"), number("SDR"),
                    number("choice_SDR"))
 
     def row(self) -> dict:
         return {"track": self.track, "start": self.phrase.start, "end": self.phrase.end,
-                "assigned": self.phrase.assigned, "gain": self.gain,
+                "assigned": self.phrase.assigned, "voice": self.phrase.voice, "gain": self.gain,
                 "lead_gain": self.lead_gain, "residual_db": self.residual_db, "SDR": self.sdr,
                 "choice_SDR": self.choice_sdr}
 
@@ -171,6 +172,26 @@ def summary(scores: list[PhraseScore], source: str) -> dict[str, float]:
             "choice_SDR": float(np.nanmedian([s.choice_sdr for s in scores]))}
 
 
+def by_voice(scores: list[PhraseScore], source: str) -> dict[str, dict[str, float]]:
+    """[`summary`][] of the phrases of each backing voice (generated data records which voice
+    sings each phrase; other data gives ``{}``): with ``--cue none`` a separator that splits
+    the phrases by voice decides them without agreeing with the assignment."""
+    voices = sorted({s.phrase.voice for s in scores if s.phrase.voice is not None})
+    return {voice: summary([s for s in scores if s.phrase.voice == voice], source)
+            for voice in voices}
+
+
+def voice_table(voices: dict[str, dict[str, float]]) -> str:
+    """Markdown rows of [`by_voice`][] (empty without voices)."""
+    if not voices:
+        return ""
+    return ("\nBy backing voice:\n\n| voice | phrases | decided | mean g | agreement |\n"
+            "|---|---:|---:|---:|---:|\n"
+            + "".join(f"| {voice} | {v['phrases']} | {100 * v['decided']:.1f} % | "
+                      f"{v['mean_g']:.3f} | {100 * v['agreement']:.1f} % |\n"
+                      for voice, v in voices.items()))
+
+
 def markdown(values: dict[str, float], source: str, tracks: int) -> str:
     return (f"Backing phrases in the {source} estimates: {values['phrases']} phrases of "
             f"{tracks} track(s) (g: the share of the backing voice kept; decided: g < "
@@ -259,6 +280,7 @@ def evaluate_ambiguity(data: Path, estimates: Path, out: Path, source: str = "vo
             writer.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v)
                              for k, v in score.row().items()})
     with atomic_target(out / "ambiguity.md") as tmp:
-        Path(tmp).write_text(markdown(values, source, len(tracks)))
+        Path(tmp).write_text(markdown(values, source, len(tracks))
+                             + voice_table(by_voice(scores, source)))
     histogram(scores, out / "ambiguity.png", f"{source}: {len(scores)} backing phrases")
     return values

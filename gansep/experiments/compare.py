@@ -24,7 +24,7 @@ import numpy as np
 from gansep.atomic import atomic_target, replaced_folder
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
-from gansep.eval.ambiguity import DECIDED, PhraseScore, summary
+from gansep.eval.ambiguity import DECIDED, PhraseScore, by_voice, summary
 from gansep.eval.evaluate import LYRICS, PROVENANCE
 from gansep.eval.metrics import Ambiguity
 from gansep.eval.results import PERCEPTUAL, STANDARD, metric_names, read_track_scores
@@ -247,6 +247,7 @@ def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path,
                          f"{cell('median_g', False)} | {cell('agreement', True)} | "
                          f"{cell('SDR', False, '.2f')} | {cell('choice_SDR', False, '.2f')} | "
                          f"{p} |")
+    lines += _voice_lines(pooled, first)
     markdown = "\n".join(lines) + "\n"
     with atomic_target(out / "compare-ambiguity.md") as tmp:
         Path(tmp).write_text(markdown)
@@ -254,6 +255,23 @@ def ambiguity_table(runs: list[Path], labels: dict[Path, str], out: Path,
                           out / "ambiguity-histograms.png")
     _curves(runs, labels, out / "ambiguity-curves.png")
     return markdown
+
+
+def _voice_lines(pooled: dict, source: str) -> list[str]:
+    """Markdown of each objective's phrases split by the backing voice that sings them (where
+    the data records it): a separator that keeps one voice and drops the other decides its
+    phrases by voice, not by the assignment."""
+    rows = []
+    for (objective, key), groups in pooled.items():
+        if key == source:
+            rows += [f"| {objective} | {voice} | {v['phrases']} | {100 * v['decided']:.1f} % | "
+                     f"{v['mean_g']:.3f} | {100 * v['agreement']:.1f} % |"
+                     for voice, v in by_voice(_flat(groups), source).items()]
+    if not rows:
+        return []
+    return ["", f"By backing voice ({source}, pooled over tracks and seeds):", "",
+            "| objective | voice | phrases | decided | mean g | agreement |",
+            "|---|---|---:|---:|---:|---:|", *rows]
 
 
 def _curves(runs: list[Path], labels: dict[Path, str], path: Path) -> None:

@@ -59,6 +59,37 @@ def test_the_cue_ties_the_timbre_to_the_assignment():
     assert not np.array_equal(backing("timbre", 0.0), backing("timbre", 1.0))
 
 
+def test_the_backing_pan_puts_the_backing_voice_off_centre_on_either_side():
+    def balance(track):  # the backing voice's right-channel share of energy
+        energy = np.sum(track.backing.astype(float) ** 2, axis=1)
+        return energy[1] / energy.sum()
+
+    centred = [balance(make_ambiguous_track((6, 0, i), RATE, 6.0)) for i in range(6)]
+    assert all(0.35 < b < 0.65 for b in centred)
+    wide = [balance(make_ambiguous_track((6, 0, i), RATE, 6.0, backing_pan=(0.3, 0.4)))
+            for i in range(6)]
+    # pan 0.1-0.2 or 0.8-0.9 (sqrt panning: the energy share is the pan)
+    assert all(0.08 < b < 0.22 or 0.78 < b < 0.92 for b in wide), wide
+    assert min(wide) < 0.5 < max(wide)  # both sides drawn
+    with pytest.raises(ValueError, match="backing_pan"):
+        make_ambiguous_track((6, 0, 0), RATE, 6.0, backing_pan=(0.2, 0.7))
+
+
+def test_each_phrase_records_its_voice_drawn_apart_from_the_assignment_without_a_cue(tmp_path):
+    phrases = {cue: sum((make_ambiguous_track((5, 0, i), RATE, 10.0, cue=cue).phrases
+                         for i in range(8)), []) for cue in ("none", "timbre")}
+    for phrase in phrases["timbre"]:
+        assert phrase.voice == ("bright" if phrase.assigned == "vocals" else "dark")
+    pairs = {(p.voice, p.assigned) for p in phrases["none"]}
+    assert len(phrases["none"]) >= 24 and len(pairs) == 4  # every voice in either stem
+    path = tmp_path / "ambiguity.csv"
+    write_phrases(path, phrases["none"])
+    assert path.read_text().splitlines()[0] == "start,end,assigned,voice"
+    assert read_phrases(path) == phrases["none"]
+    path.write_text("start,end,assigned,voice\n0.0,0.5,vocals,\n")  # a voice left unknown
+    assert read_phrases(path)[0].voice is None
+
+
 def test_the_layout_reads_as_a_stems_folder(tmp_path):
     make_ambiguous_dataset(tmp_path / "a", sample_rate=RATE, duration=6.0,
                            tracks={"train": 1, "test": 1})
@@ -83,7 +114,8 @@ def test_a_bad_phrase_file_is_named(tmp_path):
     for text, says in (("", "no phrase"), ("start,end,assigned\n", "no phrase"),
                        ("start,end,assigned\n1.0,0.5,vocals\n", "row 2"),
                        ("start,end,assigned\n0.0,0.5,drums\n", "row 2"),
-                       ("start,end\n0.0,0.5\n", "row 2")):
+                       ("start,end\n0.0,0.5\n", "row 2"),
+                       ("start,end,assigned,voice\n0.0,0.5,vocals,shrill\n", "voice 'shrill'")):
         path.write_text(text)
         with pytest.raises(DataError, match=says) as error:
             read_phrases(path)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import shutil
 
 import numpy as np
@@ -62,10 +64,15 @@ def test_the_command_writes_the_table_histogram_and_summary(data, tmp_path):
     estimates = estimates_for(data, tmp_path / "estimates", 0.5)
     assert main(["ambiguity", str(data), str(estimates), "--out", str(tmp_path / "out")]) == 0
     table = (tmp_path / "out" / "ambiguity.csv").read_text().splitlines()
-    assert table[0] == ("track,start,end,assigned,gain,lead_gain,residual_db,SDR,choice_SDR")
+    assert table[0] == ("track,start,end,assigned,voice,gain,lead_gain,residual_db,SDR,"
+                        "choice_SDR")
     assert (tmp_path / "out" / "ambiguity.png").stat().st_size > 1000
     summary = (tmp_path / "out" / "ambiguity.md").read_text()
     assert "| 0.0 % | 100.0 % | 0.50" in summary  # every phrase averaged, g = 0.5
+    voices = {p.voice for track in (data / "test").iterdir()
+              for p in read_phrases(track / "ambiguity.csv")}
+    for voice in voices:  # one row per backing voice, each averaged
+        assert re.search(rf"\| {voice} \| \d+ \| 0.0 % \| 0.50", summary), summary
 
 
 def test_refusals_name_the_file(data, tmp_path):
@@ -146,6 +153,12 @@ def test_score_and_compare_report_whether_an_objective_averaged_or_chose(data, t
     # averages none (the metric control of the benchmark)
     assert "| 100.0 % [100.0, 100.0] |" in rows[0] and "| 0.0 % [0.0, 0.0] |" in rows[1]
     assert (tmp_path / "cmp" / "ambiguity-histograms.png").stat().st_size > 1000
+    # By backing voice: the averager halves each voice's phrases, the chooser none.
+    voices = [line.split(" | ") for line in table if line.startswith(("| averager |",
+                                                                        "| chooser |"))]
+    assert voices and {row[1] for row in voices} <= {"bright", "dark"}
+    for row in voices:
+        assert row[3] == ("0.0 %" if row[0] == "| averager" else "100.0 %"), row
     # Scored folders name no data: the learnable-rule and averaging controls were not run,
     # and the report says so above the table.
     assert table[0] == "## Controls" and "inconclusive" in table[2]
@@ -189,8 +202,8 @@ def test_oracle_estimates_choose_or_average_every_phrase(data, tmp_path):
         estimates = write_oracle_estimates(data, tmp_path / kind, kind)
         values = evaluate_ambiguity(data, estimates, tmp_path / f"{kind}-scores")
         assert values[key] == 1.0 and values["phrases"] >= 2
-    gains = [float(line.split(",")[4]) for line in
-             (tmp_path / "choose-scores" / "ambiguity.csv").read_text().splitlines()[1:]]
+    with open(tmp_path / "choose-scores" / "ambiguity.csv", newline="") as file:
+        gains = [float(row["gain"]) for row in csv.DictReader(file)]
     assert set(np.round(gains, 6)) <= {0.0, 1.0}
 
 
