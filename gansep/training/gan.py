@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 
+import pytorch_lightning as pl
 import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
-from pytorch_lightning.strategies import DDPStrategy
+from torch.nn.parallel import DistributedDataParallel
 
 from gansep.data.sampling import Batch
 from gansep.errors import ConfigError
@@ -27,17 +28,13 @@ def adamw_gan(params) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=1e-4, betas=(0.8, 0.99))
 
 
-@contextmanager
-def _uncounted(optimizer):
-    """Lightning counts every optimiser step of manual optimisation in ``global_step``; the
-    discriminator's steps are left out so that ``global_step`` (and ``max_steps``, warm-up,
-    checkpoint names) count generator steps."""
-    before, after = optimizer._on_before_step, optimizer._on_after_step
-    optimizer._on_before_step = optimizer._on_after_step = lambda: None
-    try:
-        yield
-    finally:
-        optimizer._on_before_step, optimizer._on_after_step = before, after
+def _step_uncounted(module: pl.LightningModule, optimizer) -> None:
+    """Steps a (Lightning-wrapped) optimiser through the strategy's public ``optimizer_step``
+    (so that precision plugins, e.g. AMP's gradient scaler, still apply) without the wrapper's
+    step hooks: Lightning counts every optimiser step of manual optimisation in
+    ``global_step``, and the discriminator's are left out so that ``global_step`` (and
+    ``max_steps``, warm-up, checkpoint names) count generator steps."""
+    module.trainer.strategy.optimizer_step(optimizer.optimizer, lambda: None, model=module)
 
 
 @contextmanager
@@ -138,10 +135,10 @@ class GANSeparator(Separator):
     def inference_generator(self) -> Generator:
         return self.ema.module if self.ema is not None else self.generator
 
-    def setup(self, stage: str) -> None:
-        strategy = self.trainer.strategy if self._trainer is not None else None
-        if (self.adversarial is not None and isinstance(strategy, DDPStrategy)
-                and not strategy._ddp_kwargs.get("find_unused_parameters", False)):
+    def on_fit_start(self) -> None:
+        wrapped = self.trainer.strategy.model  # the DDP wrapper once the strategy set up
+        if (self.adversarial is not None and isinstance(wrapped, DistributedDataParallel)
+                and not wrapped.find_unused_parameters):
             # Discriminator and generator backward passes each leave the other's parameters
             # without gradients; DDP must be told so (Lightning issue #20328).
             raise ConfigError("GANSeparator under DDP needs --trainer.strategy "
@@ -219,8 +216,7 @@ class GANSeparator(Separator):
                 if self._update(d_optimizer, d_loss, {**d_terms, "d_loss": d_loss},
                                 self.discriminator_gradient_clip, self.adversarial.parameters(),
                                 "discriminator"):
-                    with _uncounted(d_optimizer):
-                        d_optimizer.step()
+                    _step_uncounted(self, d_optimizer)
         loss, g_terms = self.objective_terms(estimate, reference, lyrics, transcription)
         if adversarial_now:
             # The discriminators only pass gradients through to the generator here.
