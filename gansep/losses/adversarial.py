@@ -8,6 +8,8 @@ each scaled by its weight.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -171,11 +173,23 @@ class GAN(nn.Module):
                               for nets in member.nets for net in nets)
         return self
 
-    def judge(self, sources: torch.Tensor, mixture: torch.Tensor | None = None,
-              discriminator=None) -> list[Judgement]:
-        """The judgements of ``discriminator`` (a stand-in for this term's own with the same
-        parameters, e.g. one replayed from CUDA graphs) or of this term's discriminator."""
-        return (discriminator or self.discriminator)(sources, mixture)
+    def judge(self, sources: torch.Tensor, mixture: torch.Tensor | None = None
+              ) -> list[Judgement]:
+        """The judgements of this term's discriminator (or, inside `stand_in`, of its
+        stand-in)."""
+        return (self.__dict__.get("_stand_in") or self.discriminator)(sources, mixture)
+
+    @contextmanager
+    def stand_in(self, discriminator: nn.Module | None):
+        """Inside the block the judging passes run ``discriminator``, a stand-in for this term's
+        own with the same parameters (one replayed from CUDA graphs, a compiled one; None:
+        the term's own); afterwards, also when the block raises, the term's own again. The
+        stand-in is not registered as a submodule (no second copy in the state dict)."""
+        self.__dict__["_stand_in"] = discriminator
+        try:
+            yield self
+        finally:
+            self.__dict__["_stand_in"] = None
 
     def crop(self, step: int, *signals: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
         """The same random span of ``crop_length`` samples of each of ``signals`` (each
@@ -198,14 +212,13 @@ class GAN(nn.Module):
         return tuple(out)
 
     def _judge_together(self, real: torch.Tensor, fake: torch.Tensor,
-                        mixture: torch.Tensor | None, discriminator=None
+                        mixture: torch.Tensor | None
                         ) -> tuple[list[Judgement], list[Judgement]]:
         """Real and fake judged in one pass of twice the batch (half the kernel launches of
         two passes; the discriminators have no batch-coupled layers), split back."""
         batch, total = real.shape[0], real.shape[0] + fake.shape[0]
         joint = self.judge(torch.cat([real, fake]),
-                           None if mixture is None else torch.cat([mixture, mixture]),
-                           discriminator)
+                           None if mixture is None else torch.cat([mixture, mixture]))
         halves = []
         for judgement in joint:
             rows = judgement.features[0].shape[0] * batch // total
@@ -223,14 +236,13 @@ class GAN(nn.Module):
 
     def discriminator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
                            mixture: torch.Tensor, unpaired: torch.Tensor | None = None,
-                           discriminator=None, keep: list | None = None
+                           keep: list | None = None
                            ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The discriminator's loss on reference (real) and separated (fake, detached) sources,
         ``(batch, sources, channels, time)``; ``mixture`` is the matching input span. With
         ``unpaired`` solo examples ``(any batch, sources, channels, time)`` those are the real
         examples instead (semi-supervised training; unconditional discriminators only).
-        ``discriminator`` runs the judging pass in place of this term's own (see
-        `judge`). ``keep``, a list the caller holds: filled with detached copies of the real
+        ``keep``, a list the caller holds: filled with detached copies of the real
         examples' features, for `generator_loss`'s feature matching (``real``) when
         ``reuse_real_features``; the term itself keeps nothing between the two passes."""
         if unpaired is not None:
@@ -238,7 +250,7 @@ class GAN(nn.Module):
                 raise ConfigError(f"{self.discriminator.name}: a conditional discriminator "
                                   "cannot learn from unpaired sources (they have no mixture)")
             reference, mixture = unpaired, None
-        real, fake = self._judge_together(reference, estimate.detach(), mixture, discriminator)
+        real, fake = self._judge_together(reference, estimate.detach(), mixture)
         if keep is not None:
             keep.clear()
             if self.feature_matching and self.reuse_real_features and unpaired is None:
@@ -279,13 +291,12 @@ class GAN(nn.Module):
         return (norm - 1).pow(2).mean()
 
     def generator_loss(self, reference: torch.Tensor, estimate: torch.Tensor,
-                       mixture: torch.Tensor, discriminator=None,
-                       real: list[Judgement] | None = None
+                       mixture: torch.Tensor, real: list[Judgement] | None = None
                        ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The generator's weighted adversarial (+ feature-matching) loss and its terms
-        (``discriminator``: see `judge`; ``real``: the real examples' features that
-        `discriminator_loss` kept, else they are judged here)."""
-        fake = self.judge(estimate, mixture, discriminator)
+        (``real``: the real examples' features that `discriminator_loss` kept, else they are
+        judged here)."""
+        fake = self.judge(estimate, mixture)
         terms: dict[str, torch.Tensor] = {}
         for f in fake:
             value = f.weight * self.loss.generator(f.logits)

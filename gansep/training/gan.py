@@ -210,8 +210,9 @@ class GANSeparator(Separator):
             d_optimizer = optimizers[1]
             kept: list = []  # the real examples' features, for feature matching below
             for _ in range(self.discriminator_steps):
-                d_loss, d_terms = self.adversarial.discriminator_loss(
-                    *judged, unpaired, self.graphed_discriminator, keep=kept)
+                with self.adversarial.stand_in(self.graphed_discriminator):
+                    d_loss, d_terms = self.adversarial.discriminator_loss(*judged, unpaired,
+                                                                          keep=kept)
                 terms.update(d_terms, d_loss=d_loss)
                 if self._update(d_optimizer, d_loss, {**d_terms, "d_loss": d_loss},
                                 self.discriminator_gradient_clip, self.adversarial.parameters(),
@@ -220,9 +221,9 @@ class GANSeparator(Separator):
         loss, g_terms = self.objective_terms(estimate, reference, lyrics, transcription)
         if adversarial_now:
             # The discriminators only pass gradients through to the generator here.
-            with frozen(self.adversarial):
-                adversarial, adversarial_terms = self.adversarial.generator_loss(
-                    *judged, self.graphed_discriminator, real=kept)
+            with frozen(self.adversarial), self.adversarial.stand_in(self.graphed_discriminator):
+                adversarial, adversarial_terms = self.adversarial.generator_loss(*judged,
+                                                                                 real=kept)
             loss = loss * self.adversarial.reconstruction_after_warmup + adversarial
             g_terms.update(adversarial_terms)
         terms.update(g_terms)

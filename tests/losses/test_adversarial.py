@@ -74,6 +74,30 @@ def test_gan_term_weights_and_names():
     assert Objective([L1()], gan).name == "l1+mpd(hinge+fm)"
 
 
+def test_a_stand_in_judges_inside_its_block_only_and_is_no_submodule():
+    torch.manual_seed(0)
+    gan = GAN(MultiPeriod(periods=[2, 3], channels=[4, 8]).bind(2, 1), LSGAN())
+    reference, estimate = torch.randn(2, 2, 1, 600), torch.randn(2, 2, 1, 600)
+    calls = []
+
+    def stand_in(sources, mixture):  # the same discriminator, counted
+        calls.append(sources.shape[0])
+        return gan.discriminator(sources, mixture)
+
+    own, _ = gan.generator_loss(reference, estimate, None)
+    keys = set(gan.state_dict())
+    with gan.stand_in(stand_in):
+        assert set(gan.state_dict()) == keys
+        standing, _ = gan.generator_loss(reference, estimate, None)
+        gan.discriminator_loss(reference, estimate, None)
+    assert calls == [2, 4]  # the generator's pass, then real and fake together
+    assert standing.item() == pytest.approx(own.item())
+    with pytest.raises(RuntimeError), gan.stand_in(stand_in):
+        raise RuntimeError("a failing step")
+    gan.generator_loss(reference, estimate, None)
+    assert calls == [2, 4]  # the term's own discriminator again
+
+
 def test_feature_matching_reuses_the_discriminator_updates_reference_features():
     torch.manual_seed(0)
     reference, estimate = torch.randn(2, 2, 1, 600), torch.randn(2, 2, 1, 600)
