@@ -78,7 +78,7 @@ compare-demo: install $(DATA)/test
 # see experiments/ambiguity-demo.yaml (its sizes and why) and docs/evaluation.md (the finding).
 AMBIGUOUS := data/ambiguous-8k
 AMBIGUOUS_SIZES := --sample-rate 8000 --duration 10 --train 48 --valid 12 --test 52 \
-	--backing-db -6 0 --seed 2
+	--backing-db -6 0 --backing-pan 0.3 0.4 --seed 2
 $(AMBIGUOUS)/test: | $(STAMP)
 	$(BIN)/gansep make-data ambiguous $(AMBIGUOUS) $(AMBIGUOUS_SIZES)
 $(AMBIGUOUS)-timbre/test: | $(STAMP)
