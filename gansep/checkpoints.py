@@ -16,8 +16,9 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from gansep.atomic import sha256_file
-from gansep.errors import GansepError
+from gansep.errors import ConfigError, GansepError
 from gansep.models import build_generator
+from gansep.models.lora import LoRA, merge_lora
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,12 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[torch
                                     info["generator"])
     except (TypeError, ValueError, KeyError) as error:
         raise CheckpointError(f"{path}: generator configuration unusable ({error})") from None
+    lora = info.get("lora")
+    if lora is not None:  # the adapted network, its adapters merged below
+        try:
+            LoRA(**lora).apply(generator)
+        except (TypeError, ConfigError) as error:
+            raise CheckpointError(f"{path}: its lora entry is unusable ({error})") from None
     state = checkpoint.get("state_dict", {})
     prefix = "ema.module." if ema and any(k.startswith("ema.module.") for k in state) else "generator."
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
@@ -93,6 +100,7 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[torch
     except RuntimeError as error:
         raise CheckpointError(f"{path}: generator weights do not match its configuration "
                               f"({str(error).splitlines()[0]})") from None
+    merge_lora(generator)  # plain weights: evaluation, export and init_from see no adapters
     info.update(global_step=checkpoint.get("global_step"),
                 weights="ema" if prefix.startswith("ema") else "raw")
     return generator.eval(), info

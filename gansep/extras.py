@@ -17,6 +17,7 @@ EXTRAS = {
     "roformer": ("the BS-RoFormer and Mel-band RoFormer generators", ("bs_roformer",)),
     "plots": ("figures (compare's box plots, histograms, curves)", ("matplotlib",)),
     "wandb": ("logging to Weights & Biases", ("wandb",)),
+    "lora": ("low-rank adapters (model.init_args.lora)", ("peft",)),
 }
 
 

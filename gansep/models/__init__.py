@@ -10,6 +10,7 @@ from gansep.errors import ConfigError
 from gansep.models.demucs import HDemucs, HTDemucs
 from gansep.models.generator import (Chunking, Generator, Geometry, SegmentGenerator,
                                      source_problems)
+from gansep.models.lora import LoRA
 from gansep.models.lyrics import LyricsWaveUNet
 from gansep.models.roformer import BSRoformer, MelBandRoformer
 from gansep.models.waveunet import WaveUNet
@@ -92,6 +93,6 @@ def build_generator(class_path: str, init_args: dict) -> Generator:
 
 
 __all__ = ["BSRoformer", "Chunking", "GENERATORS", "Generator", "Geometry", "HDemucs",
-           "HTDemucs", "LyricsWaveUNet", "MelBandRoformer", "SegmentGenerator", "WaveUNet",
+           "HTDemucs", "LoRA", "LyricsWaveUNet", "MelBandRoformer", "SegmentGenerator", "WaveUNet",
            "build_generator", "check_parameter_memory", "generator_class_path",
            "generator_classes", "on_meta"]

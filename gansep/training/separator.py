@@ -24,6 +24,7 @@ from gansep.losses import Objective
 from gansep.losses.lyrics import ctc_segments
 from gansep.models import generator_class_path
 from gansep.models.generator import Generator, SegmentGenerator
+from gansep.models.lora import LoRA
 from gansep.training.robust import FiniteGuard, configured
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,10 @@ class Separator(pl.LightningModule):
         freeze: glob patterns of generator parameter names (``model.band_split.*``,
             ``down.0.*``) left out of training: no gradients, not in the optimiser; each
             pattern must match a parameter.
+        lora: low-rank adapters ([`gansep.models.lora.LoRA`][]) on the generator's linear
+            and convolution layers, added after ``init_from`` and ``freeze``: only they
+            train. Checkpoints hold the adapted network; evaluation and ``gansep export``
+            merge the adapters into plain weights.
     """
 
     def __init__(self, generator: Generator, objective: Objective | None = None,
@@ -137,7 +142,7 @@ class Separator(pl.LightningModule):
                  lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, init_from: str | None = None,
                  init_from_ema: bool = True, metrics: list[Metric] | None = None,
-                 freeze: list[str] | None = None):
+                 freeze: list[str] | None = None, lora: LoRA | None = None):
         super().__init__()
         # Under LightningCLI this records the configuration (class paths and arguments), so that
         # `--ckpt_path` and load_from_checkpoint rebuild the module.
@@ -150,6 +155,9 @@ class Separator(pl.LightningModule):
         if init_from is not None:
             initialise_from(generator, init_from, init_from_ema)
         freeze_parameters(generator, freeze or [])
+        self.lora = lora
+        if lora is not None:
+            lora.apply(generator)
         self.generator = generator
         self.objective = (objective if objective is not None else Objective()).bind(generator)
         if self.objective.adversarial is not None and not self.adversarial_training:
@@ -179,6 +187,7 @@ class Separator(pl.LightningModule):
         # Plain data that rebuilds the generator without unpickling any object.
         checkpoint["gansep"] = {"generator": self.generator.config,
                                 "generator_class": generator_class_path(self.generator),
+                                **({"lora": self.lora.config} if self.lora else {}),
                                 "objective": self.objective.name,
                                 "module": type(self).__name__, "version": __version__,
                                 "guard": self.guard.state_dict()}

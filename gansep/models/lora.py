@@ -1,0 +1,111 @@
+"""Low-rank adapters (LoRA, through ``peft``) on a generator's linear and convolution layers:
+fine-tuning a large separator by training ``rank``-sized updates ``B A`` beside frozen
+weights (``W x + (alpha / rank) B A x``), the way RoFormer users fit a fine-tuning run into
+memory. The adapted layers are chosen by glob patterns over module names (``targets``);
+[`merge_lora`][] folds every adapter back into its layer, so an exported separator is a
+plain network again (``gansep export`` does it). Needs the ``lora`` extra.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import math
+
+from torch import nn
+
+from gansep.errors import ConfigError
+from gansep.extras import require
+
+log = logging.getLogger(__name__)
+
+#: The layer types an adapter can sit on (those peft's LoRA adapts in place).
+ADAPTABLE = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+
+class LoRA:
+    """Low-rank adapters for a run's generator (``model.init_args.lora`` in YAML).
+
+    Args:
+        rank: the rank of each update (``r``).
+        alpha: the update's scale numerator (the update is ``alpha / rank`` times ``B A``).
+        targets: glob patterns over the generator's module names (``down.*``,
+            ``model.layers.*.attn.to_qkv``); each must match at least one linear or
+            convolution layer. Default: every such layer.
+        dropout: dropout on the adapter's input.
+    """
+
+    def __init__(self, rank: int = 8, alpha: float = 16.0, targets: list[str] | None = None,
+                 dropout: float = 0.0):
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise ConfigError(f"lora rank: {rank!r}; expected a whole number of at least 1")
+        if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and alpha > 0):
+            raise ConfigError(f"lora alpha: {alpha!r}; expected a positive number")
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+            raise ConfigError(f"lora dropout: {dropout!r}; expected a number in [0, 1)")
+        targets = ["*"] if targets is None else list(targets)
+        if not targets or not all(isinstance(t, str) and t for t in targets):
+            raise ConfigError(f"lora targets: {targets!r}; expected glob patterns of module "
+                              "names")
+        self.rank, self.alpha, self.targets = rank, float(alpha), targets
+        self.dropout = float(dropout)
+
+    @property
+    def config(self) -> dict:
+        """Plain data that rebuilds it (stored in checkpoints)."""
+        return {"rank": self.rank, "alpha": self.alpha, "targets": list(self.targets),
+                "dropout": self.dropout}
+
+    def layers(self, generator: nn.Module) -> list[str]:
+        """The names of the layers the patterns choose; ConfigError for a pattern that
+        matches no adaptable layer (a typo would adapt nothing)."""
+        names = [name for name, module in generator.named_modules()
+                 if name and isinstance(module, ADAPTABLE)]
+        chosen: set[str] = set()
+        for pattern in self.targets:
+            matched = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+            if not matched:
+                some = ", ".join(names[:4]) or "none"
+                raise ConfigError(f"lora targets: {pattern!r} matches no linear or convolution "
+                                  f"layer of {type(generator).__name__} (its layers: {some}, "
+                                  "...)")
+            chosen.update(matched)
+        return sorted(chosen)
+
+    def apply(self, generator: nn.Module) -> int:
+        """Adds the adapters to ``generator`` in place and leaves only them trainable;
+        returns how many layers were adapted."""
+        peft = require("lora")
+        layers = self.layers(generator)
+        config = peft.LoraConfig(r=self.rank, lora_alpha=self.alpha, target_modules=layers,
+                                 lora_dropout=self.dropout, bias="none")
+        peft.inject_adapter_in_model(config, generator)
+        trained = sum(p.numel() for p in generator.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in generator.parameters())
+        log.info("LoRA rank %d on %d layers: %s of %s weights train", self.rank, len(layers),
+                 f"{trained:,}", f"{total:,}")
+        return len(layers)
+
+
+def has_lora(module: nn.Module) -> bool:
+    """Whether ``module`` holds LoRA adapters."""
+    return any(name.rsplit(".", 1)[-1] in ("lora_A", "lora_B")
+               for name, _ in module.named_modules())
+
+
+def merge_lora(module: nn.Module) -> int:
+    """Folds every adapter of ``module`` into its layer's weights and puts the plain layer
+    back in the adapter's place (in place); returns how many layers it merged. The network
+    computes the same function to float rounding, with no trace of the adapters left."""
+    if not has_lora(module):
+        return 0
+    from peft.tuners.lora import LoraLayer
+
+    adapted = [(name, layer) for name, layer in module.named_modules()
+               if isinstance(layer, LoraLayer)]
+    for name, layer in adapted:
+        layer.merge()
+        parent_name, _, child = name.rpartition(".")
+        parent = module.get_submodule(parent_name) if parent_name else module
+        setattr(parent, child, layer.get_base_layer())
+    return len(adapted)

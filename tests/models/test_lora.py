@@ -1,0 +1,92 @@
+"""Low-rank adapters: only they train, a bad target is named, a checkpoint of an adapted run
+loads as a plain network that separates as the adapted one did, and resumes adapted."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gansep.checkpoints import generator_from_checkpoint
+from gansep.errors import ConfigError
+from gansep.models import LoRA, WaveUNet
+from gansep.models.lora import has_lora, merge_lora
+from gansep.separate import separate
+from gansep.training import Separator
+
+pytest.importorskip("peft", reason="the lora extra (peft) is not installed")
+
+
+def small() -> WaveUNet:
+    torch.manual_seed(0)
+    return WaveUNet(sources=["vocals", "accompaniment"], channels=2, sample_rate=8000,
+                    levels=3, extra_filters=8, output_length=1024)
+
+
+def perturb(generator: torch.nn.Module) -> None:
+    """Non-zero updates (``B`` starts at zero, so an untrained adapter changes nothing)."""
+    with torch.no_grad():
+        for name, parameter in generator.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.05)
+
+
+def test_only_the_adapters_train_and_start_as_the_identity():
+    generator = small()
+    mixture = torch.randn(1, 2, generator.geometry.input_length)
+    before = generator(mixture)
+    assert LoRA(rank=2, targets=["down.*"]).apply(generator) == 3
+    trained = [name for name, p in generator.named_parameters() if p.requires_grad]
+    assert trained and all("lora_" in name and name.startswith("down.") for name in trained)
+    assert torch.equal(generator(mixture), before)  # B = 0 at the start
+    perturb(generator)
+    generator(mixture).square().mean().backward()
+    assert all(p.grad is not None for n, p in generator.named_parameters() if p.requires_grad)
+    assert all(p.grad is None for n, p in generator.named_parameters() if not p.requires_grad)
+
+
+def test_bad_settings_are_one_line_naming_the_key():
+    for options, says in (({"rank": 0}, "lora rank"), ({"alpha": -1.0}, "lora alpha"),
+                          ({"dropout": 1.0}, "lora dropout"), ({"targets": []}, "lora targets")):
+        with pytest.raises(ConfigError, match=says):
+            LoRA(**options)
+    with pytest.raises(ConfigError, match=r"'encoder\.\*' matches no linear or convolution "
+                                          r"layer of WaveUNet \(its layers: down\.0"):
+        LoRA(targets=["down.*", "encoder.*"]).apply(small())
+
+
+def test_merging_keeps_the_function_and_leaves_a_plain_network():
+    generator = small()
+    LoRA(rank=4, alpha=8.0).apply(generator)
+    perturb(generator)
+    mixture = torch.randn(2, 3 * 8000)
+    adapted = separate(generator.eval(), mixture)
+    assert merge_lora(generator) == len(LoRA().layers(small()))
+    assert not has_lora(generator) and merge_lora(generator) == 0
+    assert set(generator.state_dict()) == set(small().state_dict())
+    merged = separate(generator, mixture)
+    assert ((merged - adapted).abs().max() / adapted.abs().max()).item() < 1e-5
+
+
+def test_a_checkpoint_of_an_adapted_run_loads_merged_and_resumes_adapted(tmp_path):
+    module = Separator(small(), lora=LoRA(rank=2, alpha=4.0, targets=["up.*", "output"]))
+    perturb(module.generator)
+    checkpoint = {"state_dict": module.state_dict(), "global_step": 2}
+    module.on_save_checkpoint(checkpoint)
+    assert checkpoint["gansep"]["lora"] == {"rank": 2, "alpha": 4.0,
+                                            "targets": ["up.*", "output"], "dropout": 0.0}
+    torch.save(checkpoint, tmp_path / "last.ckpt")
+    plain, info = generator_from_checkpoint(tmp_path / "last.ckpt")
+    assert not has_lora(plain) and info["weights"] == "raw"
+    mixture = torch.randn(2, 3 * 8000)
+    adapted = separate(module.generator.eval(), mixture)
+    merged = separate(plain, mixture)
+    assert ((merged - adapted).abs().max() / adapted.abs().max()).item() < 1e-5
+    # The same run rebuilt (as --ckpt_path does) takes the adapted weights as they are.
+    again = Separator(small(), lora=LoRA(rank=2, alpha=4.0, targets=["up.*", "output"]))
+    again.load_state_dict(checkpoint["state_dict"])
+    assert torch.equal(separate(again.generator.eval(), mixture), adapted)
+    # A damaged lora entry is refused with one line, not a traceback.
+    checkpoint["gansep"]["lora"] = {"rank": "eight"}
+    torch.save(checkpoint, tmp_path / "bad.ckpt")
+    with pytest.raises(Exception, match=r"bad\.ckpt: its lora entry is unusable \(lora rank"):
+        generator_from_checkpoint(tmp_path / "bad.ckpt")
