@@ -14,9 +14,8 @@ from gansep.checkpoints import (CONFIG, DIGEST, FORMAT, ONNX, TORCHSCRIPT, VOCAB
                                 CheckpointError, check_finite_weights, description_digest,
                                 generator_from_checkpoint, read_export)
 from gansep.errors import ConfigError
-from gansep.eval.transcribe import beam_search_decode, collapse, greedy_path, word_times
 from gansep.models import generator_class_path
-from gansep.models.generator import Generator
+from gansep.models.generator import Generator, has_frames
 from gansep.separate import (CHUNK_SECONDS, channels_first, separate, separate_file_audio,
                              to_model_input)
 
@@ -170,42 +169,28 @@ class ExportedSeparator:
         return out
 
 
-    def lyrics_posteriors(self, waveform, sample_rate: int, batch_size: int = 1,
-                          chunk_seconds: float = CHUNK_SECONDS) -> tuple:
-        """The lyrics head's ``log_probs`` ``(frames, classes)`` (float32 tensor) and their
-        ``times`` (seconds, float64) over ``waveform`` (``(channels, time)`` or ``(time,)``,
-        any rate). ValueError for a separator without a lyrics head."""
+    def frames(self, waveform, sample_rate: int, batch_size: int = 1,
+               chunk_seconds: float = CHUNK_SECONDS) -> tuple:
+        """The frames of the generator's auxiliary head ``(frames, features)`` (float32
+        tensor: a character head's CTC log-probabilities, say) and their ``times`` (seconds,
+        float64) over ``waveform`` (``(channels, time)`` or ``(time,)``, any rate).
+        ValueError for a separator whose generator has no such head."""
         import numpy as np
 
-        if not hasattr(self.generator, "separate_and_transcribe"):
-            raise ValueError("this separator has no lyrics head (it was not trained with "
-                             "gansep.models.LyricsWaveUNet)")
+        if not has_frames(self.generator):
+            raise ValueError(f"this separator's generator ({type(self.generator).__name__}) "
+                             "has no auxiliary head that emits frames")
         audio = np.asarray(waveform.detach().cpu() if isinstance(waveform, torch.Tensor)
                            else waveform, dtype=np.float32)
         audio = audio[None] if audio.ndim == 1 else audio
         model_input = to_model_input(self.generator, audio, sample_rate)
         device = next(self.generator.parameters()).device
         with torch.inference_mode():
-            _, log_probs, times = separate(self.generator,
-                                           torch.from_numpy(model_input).to(device),
-                                           batch_size, int(chunk_seconds * self.sample_rate),
-                                           transcribe=True)
-        return log_probs.float().cpu(), times
-
-    def transcribe(self, waveform, sample_rate: int, beam: int = 0, batch_size: int = 1,
-                   chunk_seconds: float = CHUNK_SECONDS) -> dict:
-        """The lyrics the separator's head hears in ``waveform`` (``(channels, time)`` or
-        ``(time,)``, any rate): ``{"text", "words": [(word, start, end)...], "log_probs"
-        (frames, classes), "times" (frames,)}``; greedy decoding, or prefix beam search with
-        ``beam`` > 0. ValueError for a separator without a lyrics head."""
-        log_probs, times = self.lyrics_posteriors(waveform, sample_rate, batch_size,
-                                                  chunk_seconds)
-        vocabulary = self.generator.vocabulary
-        path = greedy_path(log_probs)
-        labels = beam_search_decode(log_probs, beam) if beam > 0 else collapse(path)
-        text = vocabulary.decode(labels)
-        return {"text": " ".join(text.split()), "words": word_times(path, times, vocabulary),
-                "log_probs": log_probs, "times": times}
+            _, frames, times = separate(self.generator,
+                                        torch.from_numpy(model_input).to(device),
+                                        batch_size, int(chunk_seconds * self.sample_rate),
+                                        frames=True)
+        return frames.float().cpu(), times
 
 
 def load_separator(folder: str | Path, device: str = "cpu") -> ExportedSeparator:

@@ -36,7 +36,7 @@ CHUNK_SECONDS = 10.0
 @torch.no_grad()
 def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
              chunk_length: int | None = None, progress: bool = False,
-             transcribe: bool = False, overlap: float = 0.25, report=None):
+             frames: bool = False, overlap: float = 0.25, report=None):
     """Separates a whole track in chunks planned by the generator's
     [`chunking`][gansep.models.generator.Generator.chunking]: stitched exactly for Wave-U-Net,
     cross-faded (overlap-add with linear ramps summing to one) for context-free generators.
@@ -48,16 +48,17 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
         chunk_length: output samples per chunk (default: the generator's nominal length).
         progress: show a progress bar.
         overlap: the cross-fade's share of a chunk (context-free generators only).
-        transcribe: also return the lyrics head's frames (a generator with one:
-            `LyricsWaveUNet`), from the same passes: each chunk gives
-            the frames inside its output span, so every frame of the track comes once.
+        frames: also return the frames of the generator's auxiliary head (a generator with
+            one, see [`has_frames`][gansep.models.generator.has_frames]), from the same
+            passes: each chunk gives the frames inside its output span, so every frame of
+            the track comes once.
         report: called after each forward pass with the share of the track it completed
             (a caller's progress bar).
 
     Returns:
         ``(sources, channels, time)`` estimates, same length as ``mixture``; with
-        ``transcribe``, ``(estimates, log_probs (frames, classes), times (frames,))``, times
-        in seconds from the track's start.
+        ``frames``, ``(estimates, frames (frames, features), times (frames,))``, times in
+        seconds from the track's start.
     """
     if mixture.dim() != 2:
         raise ValueError(f"separate expects a (channels, time) mixture, got {tuple(mixture.shape)}")
@@ -71,18 +72,18 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
                              (chunks - 1) * plan.step + plan.keep_length))
     weights = plan.windows(chunks).to(mixture.device, mixture.dtype)
     bar = tqdm(total=chunks, desc="separating", unit="chunk", disable=not progress, leave=False)
-    frames, times = [], []
-    if transcribe:
+    kept, times = [], []
+    if frames:
         rate = generator.sample_rate
         # Frame times relative to the track sample each chunk's kept output starts at.
         relative = generator.frame_times(plan.input_length).double() - plan.keep_start / rate
         keep = (relative >= 0) & (relative < plan.step / rate)
     for first in range(0, chunks, batch_size):
         batch = windows[first : first + batch_size]
-        if transcribe:
-            estimate, log_probs = generator.separate_and_transcribe(batch)
+        if frames:
+            estimate, side = generator.separate_with_frames(batch)
             for i in range(len(batch)):
-                frames.append(log_probs[i, keep])
+                kept.append(side[i, keep])
                 times.append((first + i) * plan.step / rate + relative[keep])
         else:
             estimate = generator(batch)
@@ -95,11 +96,11 @@ def separate(generator, mixture: torch.Tensor, batch_size: int = 4,
         if report is not None:
             report(len(batch) / chunks)
     bar.close()
-    if not transcribe:
+    if not frames:
         return out[..., :time]
     times = torch.cat(times)
     inside = times < time / rate
-    return out[..., :time], torch.cat(frames)[inside.to(frames[0].device)], times[inside]
+    return out[..., :time], torch.cat(kept)[inside.to(kept[0].device)], times[inside]
 
 
 #: More channels than this is taken for time: no layout of audio gansep reads has more.
@@ -130,22 +131,22 @@ def to_model_input(generator, audio, rate: int):
 
 def separate_file_audio(generator, mixture, rate: int, batch_size: int = 4,
                         progress: bool = False, chunk_length: int | None = None,
-                        transcribe: bool = False, overlap: float = 0.25, report=None):
+                        frames: bool = False, overlap: float = 0.25, report=None):
     """Separates ``(channels, time)`` numpy audio at any ``rate``: resampled to the model's rate
     and channel count, separated, and mapped back. Returns ``(sources, channels, time)`` float32
-    numpy at ``rate`` with the input's channels and length. With ``transcribe``, also the
-    lyrics head's ``(log_probs, times)`` (see [`separate`][]; times in seconds, which no
+    numpy at ``rate`` with the input's channels and length. With ``frames``, also the
+    auxiliary head's ``(frames, times)`` (see [`separate`][]; times in seconds, which no
     resampling changes)."""
     model_input = to_model_input(generator, mixture, rate)
     device = next(generator.parameters()).device
     separated = separate(generator, torch.from_numpy(model_input).to(device), batch_size,
-                         chunk_length, progress, transcribe, overlap, report)
-    estimate = (separated[0] if transcribe else separated).float().cpu().numpy()
+                         chunk_length, progress, frames, overlap, report)
+    estimate = (separated[0] if frames else separated).float().cpu().numpy()
     estimate = fit_channels(resample(estimate, generator.sample_rate, rate), mixture.shape[0])
     time = mixture.shape[-1]
     if estimate.shape[-1] < time:
         estimate = F.pad(torch.from_numpy(estimate), (0, time - estimate.shape[-1])).numpy()
-    if transcribe:
+    if frames:
         return estimate[..., :time], separated[1].float().cpu(), separated[2]
     return estimate[..., :time]
 

@@ -1,5 +1,5 @@
 """``gansep transcribe --model DIR AUDIO...``: the lyrics an exported multi-task separator's
-head hears. Arguments only; the work is [`gansep.export.ExportedSeparator.transcribe`][]."""
+head hears. Arguments only; the work is [`gansep.eval.transcribe.transcribe`][]."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 from gansep.cli.options import device, in_range
 from gansep.data.audio import DataError, read_checked
 from gansep.errors import ConfigError
+from gansep.eval.transcribe import transcribe
 from gansep.export import load_separator
+from gansep.models.generator import has_frames
 
 log = logging.getLogger("gansep")
 MAX_BEAM = 256  # a wider beam finds nothing a 256-wide one misses on a 30-class vocabulary
@@ -20,7 +22,7 @@ MAX_BEAM = 256  # a wider beam finds nothing a 256-wide one misses on a 30-class
 def load_lyrics_separator(model: Path, device_name: str, purpose: str):
     """An exported separator with a lyrics head; ConfigError naming the folder otherwise."""
     separator = load_separator(model, device_name)
-    if not hasattr(separator.generator, "separate_and_transcribe"):
+    if not has_frames(separator.generator) or not hasattr(separator.generator, "vocabulary"):
         raise ConfigError(f"{model}: this separator has no lyrics head (train a "
                           f"gansep.models.LyricsWaveUNet to {purpose})")
     return separator
@@ -46,7 +48,7 @@ def main(argv: list[str]) -> int:
     for path in args.audio:
         try:
             audio, rate = read_checked(path, truncated="warn")
-            result = separator.transcribe(audio, rate, args.beam)
+            result = transcribe(separator, audio, rate, args.beam)
         except (DataError, ValueError) as error:  # ValueError: channels the model cannot take
             log.error("%s", error if str(path) in str(error) else f"{path}: {error}")
             failed += 1

@@ -75,17 +75,18 @@ class Batch:
     Attributes:
         mixture: ``(batch, channels, input_length)``.
         sources: the targets over the output span, ``(batch, sources, channels,
-            output_length)`` (zeros for excerpts without stems: ``lyrics.stems`` says which).
+            output_length)`` (zeros for excerpts without stems: ``auxiliary.stems`` says which).
         unpaired: solo excerpts of every source for the discriminators (semi-supervised data),
             ``(batch, k, sources, channels, output_length)``; None without unpaired data.
-        lyrics: the lyrics side of each excerpt (`LyricsBatch`); None for a model
-            without a lyrics head.
+        auxiliary: what an auxiliary task's term reads of each excerpt (the lyrics side,
+            `LyricsBatch`, whose ``stems`` say which excerpts have separation targets); None
+            for a model without an auxiliary head (`gansep.training.tasks`).
     """
 
     mixture: torch.Tensor
     sources: torch.Tensor
     unpaired: torch.Tensor | None = None
-    lyrics: LyricsBatch | None = None
+    auxiliary: LyricsBatch | None = None
 
     def __len__(self) -> int:
         return len(self.mixture)

@@ -216,7 +216,7 @@ def align_audio(separator, waveform, sample_rate: int, lines: list[list[str]],
                 batch_size: int = 1, block: int = BLOCK) -> AlignedLyrics:
     """Aligns ``lines`` to audio with an exported multi-task separator
     ([`gansep.export.ExportedSeparator`][] with a lyrics head)."""
-    log_probs, times = separator.lyrics_posteriors(waveform, sample_rate, batch_size)
+    log_probs, times = separator.frames(waveform, sample_rate, batch_size)
     return align(log_probs, times, lines, separator.generator.vocabulary, block)
 
 

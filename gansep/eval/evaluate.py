@@ -32,13 +32,12 @@ from gansep.eval.metrics import (BSSEval, Metric, TrackAudio, compute_many, fram
                                  standard_metrics)
 from gansep.eval.metrics import provenance as provenance_of
 from gansep.eval.results import aggregate_table, museval_json, read_track_scores
-from gansep.eval.transcribe import add_counts, error_counts, line_transcripts, rates
+from gansep.eval.tasks import frame_tasks
 from gansep.separate import audio_files_in, separate_file_audio
 
 log = logging.getLogger(__name__)
 
 PROVENANCE = "gansep_provenance"
-LYRICS = "gansep_lyrics"  # the lyrics head's edit counts, CER and WER on the annotated lines
 
 
 class TrackError(ValueError):
@@ -48,7 +47,8 @@ class TrackError(ValueError):
 @dataclass
 class Loaded:
     """A track ready to score: its audio, its sources' labels in messages (None: their
-    names) and what its result holds beside the scores (the lyrics head's counts)."""
+    names) and what its result holds beside the scores (an auxiliary task's, see
+    `gansep.eval.tasks`)."""
 
     audio: TrackAudio
     labels: list[str] | None = None
@@ -310,29 +310,14 @@ def batch_tracks_of(metrics: list[Metric]) -> int:
                 if isinstance(m, BSSEval) and m.backend == "torch"], default=1)
 
 
-def lyrics_summary(out: Path) -> str:
-    """The lyrics head's CER and WER over every annotated line of the scored tracks (edit
-    counts summed over tracks), as Markdown; empty when no track was transcribed."""
-    totals: dict[str, int] = {}
-    tracks = 0
-    for path in sorted((out / "test").glob("*.json")):
-        entry = (_stored(path) or {}).get(LYRICS)
-        if entry:
-            tracks += 1
-            add_counts(totals, entry)
-    if not tracks:
-        return ""
-    values = rates(totals)
-    return (f"\nLyrics head (greedy CTC decoding of each annotated line): CER "
-            f"{100 * values['CER']:.1f} %, WER {100 * values['WER']:.1f} % over "
-            f"{totals['lines']} lines of {tracks} track(s)\n")
-
-
 def finish(out: Path, failures: dict[str, str]) -> int:
     """Writes the aggregate table (and the list of tracks not scored) atomically."""
     rows = read_track_scores(out)
     markdown, csv = aggregate_table(rows) if rows else ("No track scored.\n", "")
-    markdown += lyrics_summary(out)
+    for task in frame_tasks():
+        entries = [entry for path in sorted((out / "test").glob("*.json"))
+                   if (entry := (_stored(path) or {}).get(task.key))]
+        markdown += task.summary(entries)
     if failures:
         markdown += (f"\nNot scored ({len(failures)} track(s)):\n\n"
                      + "".join(f"- {name}: {problem}\n" for name, problem in failures.items()))
@@ -370,7 +355,7 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
     Returns 1 if a track failed, else 0."""
     metrics = standard_metrics() if metrics is None else metrics
     generator, info = generator_from_checkpoint(checkpoint, ema=ema)
-    lyrics_head = hasattr(generator, "separate_and_transcribe")
+    tasks = [task for task in frame_tasks() if task.applies(generator)]
     tracks = collection.tracks(split)
     generator.to(device)
     log.info("%s: %s weights at step %s; %d %s tracks", checkpoint, info["weights"],
@@ -386,14 +371,14 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
         mixture, references = read_track(track, generator.sources, duration)
         stop = mixture.shape[-1]
         extra = {}
-        if lyrics_head and track.lines is not None:
+        wanted = [task for task in tasks if task.wants(track)]
+        if wanted:  # the auxiliary head's frames from the same passes
             with torch.inference_mode():
-                estimates, *transcript = separate_file_audio(
-                    generator, mixture, track.sample_rate, batch_size, transcribe=True)
-            lines = [line for line in track.lines if line.end <= stop / track.sample_rate]
-            counts = error_counts(line_transcripts(*transcript, lines, generator.vocabulary))
-            extra[LYRICS] = {**counts, **{k: None if v != v else v  # NaN: no JSON value
-                                          for k, v in rates(counts).items()}}
+                estimates, frames, times = separate_file_audio(
+                    generator, mixture, track.sample_rate, batch_size, frames=True)
+            for task in wanted:
+                extra[task.key] = task.score(generator, track, frames, times,
+                                             stop / track.sample_rate)
             audio = TrackAudio(references, estimates, track.sample_rate,
                                list(generator.sources), track.folder(), mixture, track.name)
         else:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from gansep.extras import require
+from gansep.models.generator import has_frames
 
 
 def greedy_path(log_probs: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -90,6 +91,25 @@ def word_times(path, frame_times, vocabulary) -> list[tuple[str, float, float]]:
     return words
 
 
+def transcribe(separator, waveform, sample_rate: int, beam: int = 0,
+               batch_size: int = 1) -> dict:
+    """The lyrics an exported separator's lyrics head hears in ``waveform`` (``(channels,
+    time)`` or ``(time,)``, any rate; [`gansep.export.ExportedSeparator.frames`][]):
+    ``{"text", "words": [(word, start, end)...], "log_probs" (frames, classes), "times"
+    (frames,)}``; greedy decoding, or prefix beam search with ``beam`` > 0. ValueError for a
+    separator without a lyrics head."""
+    log_probs, times = separator.frames(waveform, sample_rate, batch_size)
+    vocabulary = getattr(separator.generator, "vocabulary", None)
+    if vocabulary is None:
+        raise ValueError("this separator's head has no character vocabulary: not a lyrics "
+                         "head")
+    path = greedy_path(log_probs)
+    labels = beam_search_decode(log_probs, beam) if beam > 0 else collapse(path)
+    text = vocabulary.decode(labels)
+    return {"text": " ".join(text.split()), "words": word_times(path, times, vocabulary),
+            "log_probs": log_probs, "times": times}
+
+
 def error_rates(references: list[str], hypotheses: list[str]) -> dict[str, float]:
     """Character and word error rates (jiwer) over all pairs together: edits / reference
     length, each text normalised by the caller (see `Vocabulary.normalise`)."""
@@ -149,6 +169,38 @@ def add_counts(total: dict, counts: dict) -> dict:
     for key in COUNTS:
         total[key] = total.get(key, 0) + int(counts[key])
     return total
+
+
+class LyricsErrors:
+    """The evaluation task of a lyrics head ([`gansep.eval.tasks`][]): on tracks with
+    annotated lines, the edit counts, CER and WER of greedy CTC decoding of each line that
+    ends within the scored span (``gansep_lyrics`` in the track's result)."""
+
+    key = "gansep_lyrics"
+
+    def applies(self, generator) -> bool:
+        return has_frames(generator) and hasattr(generator, "vocabulary")
+
+    def wants(self, track) -> bool:
+        return getattr(track, "lines", None) is not None
+
+    def score(self, generator, track, frames, times, seconds: float) -> dict:
+        lines = [line for line in track.lines if line.end <= seconds]
+        counts = error_counts(line_transcripts(frames, times, lines, generator.vocabulary))
+        return {**counts, **{k: None if v != v else v  # NaN: no JSON value
+                             for k, v in rates(counts).items()}}
+
+    def summary(self, entries: list[dict]) -> str:
+        """CER and WER over every annotated line of the tracks (edit counts summed)."""
+        totals: dict[str, int] = {}
+        for entry in entries:
+            add_counts(totals, entry)
+        if not entries:
+            return ""
+        values = rates(totals)
+        return (f"\nLyrics head (greedy CTC decoding of each annotated line): CER "
+                f"{100 * values['CER']:.1f} %, WER {100 * values['WER']:.1f} % over "
+                f"{totals['lines']} lines of {len(entries)} track(s)\n")
 
 
 def rates(counts: dict[str, int]) -> dict[str, float]:

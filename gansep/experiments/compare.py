@@ -25,7 +25,8 @@ from gansep.atomic import atomic_target, replaced_folder
 from gansep.data.audio import DataError
 from gansep.errors import ConfigError
 from gansep.eval.ambiguity import DECIDED, PhraseScore, by_voice, summary
-from gansep.eval.evaluate import LYRICS, PROVENANCE
+from gansep.eval.evaluate import PROVENANCE
+from gansep.eval.transcribe import LyricsErrors
 from gansep.eval.metrics import Ambiguity
 from gansep.eval.results import PERCEPTUAL, STANDARD, metric_names, read_track_scores
 from gansep.eval.statistics import bootstrap_ci, hierarchical_bootstrap, holm, rank_biserial
@@ -110,7 +111,7 @@ def lyrics_table(runs: list[Path], labels: dict[Path, str]) -> str | None:
     totals: dict[str, dict] = {}
     for run in runs:
         for path in _result_files(run):
-            entry = _read_json(path).get(LYRICS)
+            entry = _read_json(path).get(LyricsErrors.key)
             if not entry:
                 continue
             total = totals.setdefault(labels[run], {"runs": set()})

@@ -9,6 +9,7 @@ from torch import nn
 
 from gansep.errors import ConfigError
 from gansep.losses.adversarial import GAN
+from gansep.models.generator import has_frames
 from gansep.losses.lyrics import Lyrics, Segment
 from gansep.losses.reconstruction import L1, ReconstructionLoss
 
@@ -41,7 +42,7 @@ class Objective(nn.Module):
         """Builds the discriminator for the generator's sources and channels."""
         if self.adversarial is not None:
             self.adversarial.bind(len(generator.sources), generator.channels)
-        if self.lyrics is not None and not hasattr(generator, "separate_and_transcribe"):
+        if self.lyrics is not None and not has_frames(generator):
             raise ConfigError(f"the objective has a lyrics term, but the generator "
                               f"{type(generator).__name__} has no lyrics head (use "
                               "gansep.models.LyricsWaveUNet)")

@@ -85,6 +85,12 @@ class Generator(nn.Module):
         config: the constructor arguments (plain data: checkpoints and exports rebuild it
             from them).
         geometry: the nominal forward pass (training excerpts use it).
+
+    A generator with an auxiliary head that emits frames beside the estimates (the lyrics
+    head of `LyricsWaveUNet`) also has ``separate_with_frames(mixture) -> (estimates,
+    frames (batch, frames, features))`` from one pass and ``frame_times(input_length)``,
+    the time of each frame relative to the pass's first output sample ([`has_frames`][]);
+    separation, export and evaluation carry the frames along without knowing the task.
     """
 
     sources: list[str]
@@ -130,6 +136,11 @@ class Generator(nn.Module):
                 raise ConfigError(f"{type(self).__name__}: checkpointing is not available "
                                   "(no blocks to recompute)")
             checkpoint_blocks(blocks)
+
+
+def has_frames(generator) -> bool:
+    """Whether ``generator`` has an auxiliary head that emits frames (see [`Generator`][])."""
+    return callable(getattr(generator, "separate_with_frames", None))
 
 
 def source_problems(sources) -> list[str]:

@@ -34,7 +34,7 @@ class LyricsHead(nn.Module):
 
 class LyricsWaveUNet(WaveUNet):
     """A [`WaveUNet`][] with a lyrics head. Separation (``forward``) is unchanged;
-    `separate_and_transcribe` also returns the head's log-probabilities.
+    `separate_with_frames` also returns the head's log-probabilities.
 
     Args:
         vocabulary: the characters predicted (a shipped vocabulary name or a ``.characters``
@@ -97,8 +97,8 @@ class LyricsWaveUNet(WaveUNet):
         positions = block.offset + block.step * torch.arange(block.length, dtype=torch.float64)
         return (positions - start) / self.sample_rate  # float64: exact at chunk borders
 
-    def separate_and_transcribe(self, mixture: torch.Tensor
-                                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def separate_with_frames(self, mixture: torch.Tensor
+                             ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(estimates (batch, sources, channels, time), log_probs (batch, frames,
         classes))`` from one pass."""
         estimates, features = self.run(mixture, tap=self.lyrics_block)

@@ -188,19 +188,20 @@ class GANSeparator(Separator):
     optimizer_names = ("generator", "discriminator")
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
-        mixture, reference, lyrics = batch.mixture, batch.sources, batch.lyrics
+        mixture, reference, auxiliary = batch.mixture, batch.sources, batch.auxiliary
         optimizers = self._optimizers()
-        estimate, transcription = self.separate(self.graphed_generator or self.generator,
-                                                mixture, lyrics)
+        estimate, state = self.separate(self.graphed_generator or self.generator, mixture,
+                                        auxiliary)
         g = self.generator.geometry
         # The discriminators judge the output span; conditional ones see the mixture there.
         context = mixture[..., g.context_left : g.context_left + estimate.shape[-1]]
         terms: dict[str, torch.Tensor] = {}
         judged_examples = (reference, estimate, context)
-        if lyrics is not None and not bool(lyrics.stems.all()):
+        targets = self.task.with_targets(auxiliary)
+        if targets is not None and not bool(targets.all()):
             # Excerpts without stems have no reference for the discriminators to judge.
-            stems = lyrics.stems.to(estimate.device)
-            judged_examples = tuple(x[stems] for x in judged_examples)
+            targets = targets.to(estimate.device)
+            judged_examples = tuple(x[targets] for x in judged_examples)
         adversarial_now = self.adversarial_active and len(judged_examples[0]) > 0
         if adversarial_now:
             # Both updates of this step judge the same crop (when the GAN term crops).
@@ -218,7 +219,7 @@ class GANSeparator(Separator):
                                 self.discriminator_gradient_clip, self.adversarial.parameters(),
                                 "discriminator"):
                     _step_uncounted(self, d_optimizer)
-        loss, g_terms = self.objective_terms(estimate, reference, lyrics, transcription)
+        loss, g_terms = self.objective_terms(estimate, reference, auxiliary, state)
         if adversarial_now:
             # The discriminators only pass gradients through to the generator here.
             with frozen(self.adversarial), self.adversarial.stand_in(self.graphed_discriminator):

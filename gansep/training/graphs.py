@@ -164,7 +164,7 @@ class GraphedGenerator(Graphs):
         return self.network(mixture) if graphed is None else graphed(mixture)
 
     def __getattr__(self, name: str):
-        # everything else (geometry, the lyrics head's separate_and_transcribe) is the
+        # everything else (geometry, the lyrics head's separate_with_frames) is the
         # generator's own, eager
         if name == "network":
             raise AttributeError(name)

@@ -19,13 +19,12 @@ from gansep.eval.evaluate import (Loaded, TrackError, TrackJob, finish, run_jobs
 from gansep.eval.metrics import Metric, TrackAudio, standard_metrics
 from gansep.eval.metrics import provenance as metrics_provenance
 from gansep.eval.results import markdown_table, median_over_tracks, read_track_scores
-from gansep.eval.transcribe import error_rates, segment_transcripts
 from gansep.losses import Objective
-from gansep.losses.lyrics import ctc_segments
 from gansep.models import generator_class_path
 from gansep.models.generator import Generator, SegmentGenerator
 from gansep.models.lora import LoRA
 from gansep.training.robust import FiniteGuard, configured
+from gansep.training.tasks import task_of
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +169,8 @@ class Separator(pl.LightningModule):
         self.guard = FiniteGuard(max_bad_steps)
         self.metrics = list(metrics or [])
         standard_metrics(extra=self.metrics)  # ConfigError now for a name given twice
-        self._transcripts: list[tuple[str, str]] = []
+        self.task = task_of(self.objective)
+        self._validation_items: list = []
 
     adversarial_training = False
     #: Stand-ins with the same parameters that replay the networks from CUDA graphs, set by
@@ -246,26 +246,20 @@ class Separator(pl.LightningModule):
                      on_epoch=False)
 
     def separate(self, generator, mixture: torch.Tensor,
-                 lyrics) -> tuple[torch.Tensor, tuple | None]:
-        """``generator``'s estimates of ``mixture``, and with a lyrics term and lyrics in the
-        batch, the head's ``(log_probs, CTC segments)`` from the same pass."""
-        if lyrics is None or self.objective.lyrics is None:
-            return generator(mixture), None
-        estimates, log_probs = generator.separate_and_transcribe(mixture)
-        segments = ctc_segments(generator.frame_times(mixture.shape[-1]),
-                                estimates.shape[-1] / generator.sample_rate,
-                                [item.lines for item in lyrics])
-        return estimates, (log_probs, segments)
+                 auxiliary) -> tuple[torch.Tensor, object | None]:
+        """``generator``'s estimates of ``mixture``, and what the objective's auxiliary term
+        reads from the same pass (see `gansep.training.tasks`)."""
+        return self.task.separate(generator, mixture, auxiliary)
 
-    def objective_terms(self, estimates, sources, lyrics, transcription):
-        stems = None if lyrics is None else lyrics.stems.to(estimates.device)
-        return self.objective(estimates, sources, stems, transcription)
+    def objective_terms(self, estimates, sources, auxiliary, state):
+        targets = self.task.with_targets(auxiliary)
+        return self.objective(estimates, sources,
+                              None if targets is None else targets.to(estimates.device), state)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
-        estimates, transcription = self.separate(self.graphed_generator or self.generator,
-                                                 batch.mixture, batch.lyrics)
-        total, terms = self.objective_terms(estimates, batch.sources, batch.lyrics,
-                                            transcription)
+        estimates, state = self.separate(self.graphed_generator or self.generator,
+                                         batch.mixture, batch.auxiliary)
+        total, terms = self.objective_terms(estimates, batch.sources, batch.auxiliary, state)
         if not self.finite({**terms, "loss": total}, "generator"):
             self.log("train/skipped_steps", float(self.guard.skipped))
             return None  # Lightning skips backward and the optimiser step
@@ -274,26 +268,20 @@ class Separator(pl.LightningModule):
         return total
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        estimates, transcription = self.separate(self.inference_generator, batch.mixture,
-                                                 batch.lyrics)
-        total, terms = self.objective_terms(estimates, batch.sources, batch.lyrics,
-                                            transcription)
+        estimates, state = self.separate(self.inference_generator, batch.mixture,
+                                         batch.auxiliary)
+        total, terms = self.objective_terms(estimates, batch.sources, batch.auxiliary, state)
         self.log_terms("val", total, terms, len(batch))
-        if transcription is not None:
-            self._transcripts += segment_transcripts(transcription[0], transcription[1],
-                                                     self.generator.vocabulary)
+        if state is not None:
+            self._validation_items += self.task.validation_items(state, self.generator)
 
     def on_validation_epoch_start(self) -> None:
-        self._transcripts = []
+        self._validation_items = []
 
     def on_validation_epoch_end(self) -> None:
-        """Character and word error rates of the lyrics head on the validation lines."""
-        if not self._transcripts:
-            return
-        rates = error_rates([r for r, _ in self._transcripts],
-                            [h for _, h in self._transcripts])
-        for name, value in rates.items():
-            self.log(f"val/{name.lower()}", value, sync_dist=True)
+        """What the auxiliary task logs of the validation epoch (`gansep.training.tasks`)."""
+        for name, value in self.task.validation_values(self._validation_items).items():
+            self.log(f"val/{name}", value, sync_dist=True)
 
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         """The generator's parameters that train (all but the frozen ones)."""

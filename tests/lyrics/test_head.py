@@ -63,7 +63,7 @@ def test_separation_is_unchanged_and_the_head_trains_shared_layers():
     plain = WaveUNet(channels=1, sample_rate=8000, levels=7, extra_filters=4, down_kernel=5,
                      up_kernel=3, output_length=8000)
     mixture = torch.randn(2, 1, model.geometry.input_length)
-    estimates, log_probs = model.separate_and_transcribe(mixture)
+    estimates, log_probs = model.separate_with_frames(mixture)
     assert torch.equal(estimates, plain(mixture))  # same weights, same separation
     assert torch.equal(model(mixture), estimates)
     assert log_probs.shape == (2, len(model.frame_times()), len(model.vocabulary))

@@ -15,6 +15,7 @@ from gansep.data.audio import read_audio, write_audio
 from gansep.data.jamendo import JamendoLyrics
 from gansep.data.lyrics import LyricLine, vocabulary, write_lines
 from gansep.data.sampling import ExcerptSpec, LyricsBatch, TrainingExcerpts, collate_excerpts
+from gansep.eval.transcribe import transcribe
 from gansep.losses import L1, Lyrics, Objective
 from gansep.models.lyrics import LyricsWaveUNet
 
@@ -74,8 +75,8 @@ def test_samples_carry_the_lines_of_their_window(lyrics_data):
         assert [line[:2] for line in lyrics.lines] == [pytest.approx(line[:2])
                                                        for line in expected]
     batch = collate_excerpts([dataset[0], dataset[1]])
-    assert isinstance(batch.lyrics, LyricsBatch) and batch.mixture.shape[0] == 2
-    assert batch.lyrics.stems.tolist() == [True, True] and batch.unpaired is None
+    assert isinstance(batch.auxiliary, LyricsBatch) and batch.mixture.shape[0] == 2
+    assert batch.auxiliary.stems.tolist() == [True, True] and batch.unpaired is None
 
 
 def test_lyrics_only_songs_have_mixtures_and_no_targets(lyrics_data):
@@ -199,7 +200,7 @@ def test_evaluate_export_and_transcribe_a_multitask_model(lyrics_data, tmp_path)
     assert (tmp_path / "export" / "vocabulary.characters").is_file()
     separator = load_separator(tmp_path / "export")
     audio, rate = read_audio(next((lyrics_data["stems"] / "test").iterdir()) / "mixture.wav")
-    transcript = separator.transcribe(audio, rate)
+    transcript = transcribe(separator, audio, rate)
     duration = audio.shape[-1] / rate
     times = transcript["times"]
     assert len(times) == pytest.approx(duration * separator.generator.frame_rate, abs=2)
