@@ -15,8 +15,8 @@ from gansep.cli import evaluate as evaluate_command
 from gansep.data import SeparationData, StemsFolder
 from gansep.errors import ConfigError
 from gansep.eval.bsseval import bss_eval
-from gansep.data.audio import read_audio, write_audio
-from gansep.eval.evaluate import score_track
+from gansep.data.audio import DataError, read_audio, write_audio
+from gansep.eval.evaluate import Loaded, TrackError, TrackJob, run_jobs, score_track
 from gansep.eval.metrics import (L1, SISDR, BSSEval, GlobalSDR, Metric, compute, global_sdr,
                                  TrackAudio, provenance, read_metrics,
                                  standard_metrics)
@@ -43,6 +43,40 @@ def test_each_metric_gives_what_its_function_gives(rng):
         np.testing.assert_array_equal(values[name], expected[name])
     assert values["SI-SDR"].tolist() == [si_sdr(r, e) for r, e in zip(references, estimates)]
     np.testing.assert_allclose(values["L1"], np.abs(estimates - references).mean(axis=(1, 2)))
+
+
+def test_every_metric_gets_the_one_track_object_and_a_bad_track_stops_no_other(rng):
+    """run_jobs, the loop behind evaluate, score, test and the validation callback: tracks
+    scored in order, in batches; a track that cannot be loaded or scored is reported as a
+    TrackError in its place; every metric sees the mixture, name and folder."""
+    seen = []
+
+    class Sees(Metric):
+        names = ("Sees",)
+
+        def __call__(self, track):
+            seen.append((track.name, track.mixture.shape, track.folder))
+            return {"Sees": np.zeros(len(track.references))}
+
+    def job(name, broken=None):
+        def load():
+            if broken == "load":
+                raise DataError(f"{name}.wav: unreadable")
+            references, estimates = track(rng)
+            if broken == "score":
+                estimates[0, 0, 0] = np.nan
+            return Loaded(TrackAudio(references, estimates, RATE, ["a", "b"], Path(name),
+                                     references.sum(0), name))
+        return TrackJob(name, dict, load)
+
+    jobs = [job("one"), job("two", "load"), job("three", "score"), job("four")]
+    results = list(run_jobs(jobs, [SISDR(), Sees()], batch_tracks=2))
+    assert [j.name for j, _, _ in results] == ["two", "one", "three", "four"]  # loads first
+    errors = {j.name: str(r) for j, _, r in results if isinstance(r, TrackError)}
+    assert errors == {"two": "two.wav: unreadable", "three": "a: estimate holds NaN or "
+                      "infinite samples"}
+    assert [name for name, _, _ in seen] == ["one", "four"]
+    assert all(shape == (2, 2 * RATE) and folder == Path(name) for name, shape, folder in seen)
 
 
 def test_a_name_given_twice_or_a_non_metric_is_refused():
