@@ -16,6 +16,7 @@ from gansep.errors import ConfigError
 from gansep.eval.metrics import Metric
 from gansep.losses import Objective
 from gansep.models.generator import Generator
+from gansep.models.lora import LoRA
 from gansep.training.ema import EMA
 from gansep.training.robust import configured, gradient_norm
 from gansep.training.separator import Separator
@@ -72,6 +73,8 @@ class GANSeparator(Separator):
         discriminator_gradient_clip: max gradient norm of the discriminators.
         freeze: glob patterns of generator parameter names left out of training (see
             [`Separator`][gansep.training.Separator]).
+        lora: low-rank adapters on the generator, the only weights that train (see
+            [`Separator`][gansep.training.Separator]).
         ema_decay: keep an exponential moving average of the generator's weights with this
             decay, used for validation, test and export (None: no average).
         eval_batch_size: chunks per forward pass when separating whole tracks.
@@ -96,10 +99,10 @@ class GANSeparator(Separator):
                  ema_decay: float | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, init_from: str | None = None,
                  init_from_ema: bool = True, metrics: list[Metric] | None = None,
-                 freeze: list[str] | None = None):
+                 freeze: list[str] | None = None, lora: LoRA | None = None):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
                          lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema,
-                         metrics, freeze)
+                         metrics, freeze, lora)
         if scheduler_interval not in ("step", "epoch"):
             raise ConfigError(f"scheduler_interval must be 'step' or 'epoch', got "
                              f"{scheduler_interval!r}")

@@ -90,3 +90,17 @@ def test_a_checkpoint_of_an_adapted_run_loads_merged_and_resumes_adapted(tmp_pat
     torch.save(checkpoint, tmp_path / "bad.ckpt")
     with pytest.raises(Exception, match=r"bad\.ckpt: its lora entry is unusable \(lora rank"):
         generator_from_checkpoint(tmp_path / "bad.ckpt")
+
+
+def test_an_adversarial_run_adapts_its_generator_and_its_average(tmp_path):
+    from gansep.training import GANSeparator
+
+    module = GANSeparator(small(), lora=LoRA(rank=2, targets=["up.*"]), ema_decay=0.9)
+    trained = {name for name, p in module.generator.named_parameters() if p.requires_grad}
+    assert trained and all("lora_" in name for name in trained)
+    assert has_lora(module.ema.module)  # the average follows the adapted network
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "gan.ckpt")
+    plain, info = generator_from_checkpoint(tmp_path / "gan.ckpt")
+    assert info["weights"] == "ema" and not has_lora(plain)
