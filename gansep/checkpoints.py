@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from gansep.atomic import sha256_file
 from gansep.errors import ConfigError, GansepError
 from gansep.models import build_generator
+from gansep.models.generator import Generator, SegmentGenerator
 from gansep.models.lora import LoRA, merge_lora
 
 log = logging.getLogger(__name__)
@@ -73,10 +74,20 @@ def read_checkpoint(path: str | Path) -> dict:
     return checkpoint
 
 
-def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[torch.nn.Module, dict]:
+def weights_digest(source: str | Path) -> str:
+    """The SHA-256 that identifies a run's starting weights: of the file (a checkpoint, an
+    upstream state dict) or of an export folder's weights file."""
+    source = Path(source)
+    return sha256_file(source / WEIGHTS if source.is_dir() else source)
+
+
+def generator_from_checkpoint(path: str | Path, ema: bool = True,
+                              base: str | Path | None = None) -> tuple[torch.nn.Module, dict]:
     """The generator of a training checkpoint, with its EMA weights when the checkpoint has
-    them and ``ema`` is true. Returns the network (eval mode) and the checkpoint's gansep
-    entry plus ``global_step`` and ``weights`` (``ema`` or ``raw``)."""
+    them and ``ema`` is true; low-rank adapters merged into plain weights. A checkpoint that
+    holds only the weights that trained (``save_frozen: false``) needs ``base``, the weights
+    its run started from (checked by SHA-256). Returns the network (eval mode) and the
+    checkpoint's gansep entry plus ``global_step`` and ``weights`` (``ema`` or ``raw``)."""
     checkpoint = read_checkpoint(path)
     info = dict(checkpoint["gansep"])
     try:
@@ -84,6 +95,9 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[torch
                                     info["generator"])
     except (TypeError, ValueError, KeyError) as error:
         raise CheckpointError(f"{path}: generator configuration unusable ({error})") from None
+    record = info.get("base")
+    if record is not None:
+        _load_base(generator, path, record, base)
     lora = info.get("lora")
     if lora is not None:  # the adapted network, its adapters merged below
         try:
@@ -95,6 +109,14 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[torch
     weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     check_finite_weights(weights, f"{path} ({'EMA' if prefix.startswith('ema') else 'raw'} "
                                   "generator weights)")
+    if record is not None:  # the frozen tensors are the base's, loaded above
+        own = generator.state_dict()
+        left_out = sorted(set(own) - set(weights))
+        if left_out != sorted(record.get("tensors", [])):
+            raise CheckpointError(f"{path}: {len(left_out)} generator tensor(s) missing, but "
+                                  f"its base record lists {len(record.get('tensors', []))} "
+                                  "frozen ones: the file is damaged")
+        weights.update({key: own[key] for key in left_out})
     try:
         generator.load_state_dict(weights)
     except RuntimeError as error:
@@ -104,6 +126,25 @@ def generator_from_checkpoint(path: str | Path, ema: bool = True) -> tuple[torch
     info.update(global_step=checkpoint.get("global_step"),
                 weights="ema" if prefix.startswith("ema") else "raw")
     return generator.eval(), info
+
+
+def _load_base(generator, path, record: dict, base: str | Path | None) -> None:
+    """Loads the base weights of a checkpoint that holds only the weights that trained."""
+    try:
+        where, digest = str(record["init_from"]), str(record["sha256"])
+    except (KeyError, TypeError):
+        raise CheckpointError(f"{path}: its base record is damaged") from None
+    if base is None:
+        raise CheckpointError(f"{path}: holds only the weights that trained (save_frozen: "
+                              f"false); the frozen ones are those of {where} (SHA-256 "
+                              f"{digest[:12]}...): give it as the base (--base)")
+    if not Path(base).exists():
+        raise CheckpointError(f"--base {base}: not found")
+    if weights_digest(base) != digest:
+        raise CheckpointError(f"--base {base}: SHA-256 {weights_digest(base)[:12]}..., but "
+                              f"{path} was trained from {where} with {digest[:12]}...: not "
+                              "its base")
+    initialise_from(generator, base, bool(record.get("ema", True)))
 
 
 # ----------------------------------------------------------------------------- exports
@@ -189,3 +230,38 @@ def read_export(folder: str | Path) -> tuple[torch.nn.Module, dict]:
         raise CheckpointError(f"{weights}: cannot load ({str(error).splitlines()[0]})") from None
     check_finite_weights(state, weights)
     return generator.eval(), config
+
+
+# ----------------------------------------------------------------------- init_from
+def _is_gansep_checkpoint(path: Path) -> bool:
+    try:
+        return path.suffix != ".safetensors" and "gansep" in load_checkpoint_file(path)
+    except CheckpointError:
+        return False
+
+
+def initialise_from(generator: Generator, source: str | Path, ema: bool = True) -> None:
+    """Loads into ``generator`` the weights of a gansep checkpoint or export folder, or, for
+    an adapter ([`SegmentGenerator`][gansep.models.generator.SegmentGenerator]), a state dict of the
+    wrapped model as its own package saves it; a ConfigError names every architecture setting
+    or tensor that differs."""
+    source = Path(source)
+    if isinstance(generator, SegmentGenerator) and source.is_file() \
+            and not _is_gansep_checkpoint(source):
+        generator.load_upstream(source)
+        check_finite_weights(generator.state_dict(), f"init_from {source}")
+        log.info("generator initialised from %s (%s weights)", source,
+                 generator.upstream_class().__name__)
+        return
+    if source.is_dir():
+        trained, what = read_export(source)[0], "export"
+    else:
+        trained, info = generator_from_checkpoint(source, ema=ema)
+        what = f"{info['weights']} weights at step {info['global_step']}"
+    differences = [f"{key} {trained.config.get(key)!r} there, {value!r} here"
+                   for key, value in generator.config.items() if trained.config.get(key) != value]
+    if differences:
+        raise ConfigError(f"init_from {source}: its generator differs from this run's: "
+                          + "; ".join(differences))
+    generator.load_state_dict(trained.state_dict())
+    log.info("generator initialised from %s (%s)", source, what)

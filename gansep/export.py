@@ -24,10 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def export_separator(checkpoint: str | Path, out: str | Path, ema: bool = True,
-                     onnx: bool = False) -> dict:
-    """Writes the generator of ``checkpoint`` (EMA weights when kept and ``ema``) to ``out``
-    with [`write_separator`][]. Returns the separator's JSON description."""
-    generator, info = generator_from_checkpoint(checkpoint, ema=ema)
+                     onnx: bool = False, base: str | Path | None = None) -> dict:
+    """Writes the generator of ``checkpoint`` (EMA weights when kept and ``ema``; ``base``:
+    the starting weights of a checkpoint that holds only those that trained) to ``out`` with
+    [`write_separator`][]. Returns the separator's JSON description."""
+    generator, info = generator_from_checkpoint(checkpoint, ema=ema, base=base)
     provenance = {"trained_with": info.get("version"), "objective": info.get("objective"),
                   "step": info.get("global_step"), "weights": info["weights"],
                   "checkpoint": str(Path(checkpoint).resolve())}

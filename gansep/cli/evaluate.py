@@ -29,6 +29,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--is-wav", action="store_true", help="MUSDB18-HQ (with --musdb)")
     parser.add_argument("--split", choices=["train", "valid", "test"], default="test")
     parser.add_argument("--no-ema", action="store_true", help="raw weights, not the EMA copy")
+    parser.add_argument("--base", type=Path,
+                        help="the weights a checkpoint of a save_frozen: false run started from "
+                             "(its init_from; checked by SHA-256)")
     parser.add_argument("--write-estimates", action="store_true",
                         help="also write OUT/estimates/<track>/<source>.wav")
     parser.add_argument("--duration", type=positive_float, help="score only the first seconds")
@@ -40,7 +43,7 @@ def main(argv: list[str]) -> int:
     if overrides and not args.config:
         parser.error(f"unrecognized arguments: {' '.join(overrides)}")
     writable_folder(args.out)
-    distinct_paths([("--ckpt", args.ckpt), ("--data", args.data),
+    distinct_paths([("--ckpt", args.ckpt), ("--data", args.data), ("--base", args.base),
                     ("--perceptual", args.perceptual), ("--metrics", args.metrics)]
                    + [("--config", path) for path in args.config or []],
                    folders=[("--out", args.out)])
@@ -52,6 +55,6 @@ def main(argv: list[str]) -> int:
         metrics = scoring_metrics(args)
     code = evaluate_checkpoint(args.ckpt, collection, args.out, args.split, not args.no_ema,
                                args.duration, metrics, args.device, args.batch_size,
-                               args.write_estimates, args.overwrite)
+                               args.write_estimates, args.overwrite, args.base)
     print_report(args.out / "results.md")
     return code

@@ -24,16 +24,21 @@ def main(argv: list[str]) -> int:
                         help="also write ONNX (needs the onnx package: gansep[onnx])")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier export in --out")
+    parser.add_argument("--base", type=Path,
+                        help="the weights a checkpoint of a save_frozen: false run started from "
+                             "(its init_from; checked by SHA-256)")
     args = parser.parse_args(argv)
     writable_folder(args.out)
-    distinct_paths([("checkpoint", args.checkpoint)], folders=[("--out", args.out)])
+    distinct_paths([("checkpoint", args.checkpoint), ("--base", args.base)],
+                   folders=[("--out", args.out)])
     earlier = [args.out / name for name in (WEIGHTS, CONFIG, TORCHSCRIPT, ONNX, VOCABULARY)
                if (args.out / name).exists()]
     if earlier and not args.overwrite:
         raise ConfigError(f"--out {args.out}: holds an earlier export ({earlier[0].name}); "
                           "nothing written: pass --overwrite to replace it, or choose another "
                           "--out")
-    config = export_separator(args.checkpoint, args.out, ema=not args.no_ema, onnx=args.onnx)
+    config = export_separator(args.checkpoint, args.out, ema=not args.no_ema, onnx=args.onnx,
+                              base=args.base)
     log.info("exported %s (%s weights, step %s, sources %s) to %s: %s", args.checkpoint,
              config["weights"], config["step"], ", ".join(config["sources"]), args.out,
              ", ".join(config["files"].values()))

@@ -348,13 +348,14 @@ def evaluate_checkpoint(checkpoint: Path, collection, out: Path, split: str = "t
                         ema: bool = True, duration: float | None = None,
                         metrics: list[Metric] | None = None, device: str = "cpu",
                         batch_size: int = 4, write_estimates: bool = False,
-                        overwrite: bool = False) -> int:
+                        overwrite: bool = False, base: Path | None = None) -> int:
     """Separates every track of ``split`` with the checkpoint's generator and scores it by
     ``metrics`` (default: [`standard_metrics`][]; see
     [`score_all`][]; ``write_estimates`` also writes ``out/estimates/<track>/<source>.wav``).
-    Returns 1 if a track failed, else 0."""
+    ``base``: see [`gansep.checkpoints.generator_from_checkpoint`][]. Returns 1 if a track
+    failed, else 0."""
     metrics = standard_metrics() if metrics is None else metrics
-    generator, info = generator_from_checkpoint(checkpoint, ema=ema)
+    generator, info = generator_from_checkpoint(checkpoint, ema=ema, base=base)
     tasks = [task for task in frame_tasks() if task.applies(generator)]
     tracks = collection.tracks(split)
     generator.to(device)

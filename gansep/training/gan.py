@@ -75,6 +75,8 @@ class GANSeparator(Separator):
             [`Separator`][gansep.training.Separator]).
         lora: low-rank adapters on the generator, the only weights that train (see
             [`Separator`][gansep.training.Separator]).
+        save_frozen: false: checkpoints leave out the frozen weights (see
+            [`Separator`][gansep.training.Separator]).
         ema_decay: keep an exponential moving average of the generator's weights with this
             decay, used for validation, test and export (None: no average).
         eval_batch_size: chunks per forward pass when separating whole tracks.
@@ -99,10 +101,11 @@ class GANSeparator(Separator):
                  ema_decay: float | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, init_from: str | None = None,
                  init_from_ema: bool = True, metrics: list[Metric] | None = None,
-                 freeze: list[str] | None = None, lora: LoRA | None = None):
+                 freeze: list[str] | None = None, lora: LoRA | None = None,
+                 save_frozen: bool = True):
         super().__init__(generator, objective, optimizer if optimizer is not None else adamw_gan,
                          lr_scheduler, eval_batch_size, max_bad_steps, init_from, init_from_ema,
-                         metrics, freeze, lora)
+                         metrics, freeze, lora, save_frozen)
         if scheduler_interval not in ("step", "epoch"):
             raise ConfigError(f"scheduler_interval must be 'step' or 'epoch', got "
                              f"{scheduler_interval!r}")

@@ -10,8 +10,7 @@ import torch
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
 
 from gansep.version import __version__
-from gansep.checkpoints import (CheckpointError, check_finite_weights,
-                                generator_from_checkpoint, load_checkpoint_file, read_export)
+from gansep.checkpoints import CheckpointError, initialise_from, weights_digest
 from gansep.data.sampling import Batch
 from gansep.errors import ConfigError
 from gansep.eval.evaluate import (Loaded, TrackError, TrackJob, finish, run_jobs,
@@ -21,7 +20,7 @@ from gansep.eval.metrics import provenance as metrics_provenance
 from gansep.eval.results import markdown_table, median_over_tracks, read_track_scores
 from gansep.losses import Objective
 from gansep.models import generator_class_path
-from gansep.models.generator import Generator, SegmentGenerator
+from gansep.models.generator import Generator
 from gansep.models.lora import LoRA
 from gansep.training.robust import FiniteGuard, configured
 from gansep.training.tasks import task_of
@@ -36,40 +35,6 @@ def _plain(value) -> bool:
     if isinstance(value, (list, tuple)):
         return all(_plain(v) for v in value)
     return value is None or isinstance(value, (str, int, float, bool))
-
-
-def _is_gansep_checkpoint(path: Path) -> bool:
-    try:
-        return path.suffix != ".safetensors" and "gansep" in load_checkpoint_file(path)
-    except CheckpointError:
-        return False
-
-
-def initialise_from(generator: Generator, source: str | Path, ema: bool = True) -> None:
-    """Loads into ``generator`` the weights of a gansep checkpoint or export folder, or, for
-    an adapter ([`SegmentGenerator`][]), a state dict of the
-    wrapped model as its own package saves it; a ConfigError names every architecture setting
-    or tensor that differs."""
-    source = Path(source)
-    if isinstance(generator, SegmentGenerator) and source.is_file() \
-            and not _is_gansep_checkpoint(source):
-        generator.load_upstream(source)
-        check_finite_weights(generator.state_dict(), f"init_from {source}")
-        log.info("generator initialised from %s (%s weights)", source,
-                 generator.upstream_class().__name__)
-        return
-    if source.is_dir():
-        trained, what = read_export(source)[0], "export"
-    else:
-        trained, info = generator_from_checkpoint(source, ema=ema)
-        what = f"{info['weights']} weights at step {info['global_step']}"
-    differences = [f"{key} {trained.config.get(key)!r} there, {value!r} here"
-                   for key, value in generator.config.items() if trained.config.get(key) != value]
-    if differences:
-        raise ConfigError(f"init_from {source}: its generator differs from this run's: "
-                          + "; ".join(differences))
-    generator.load_state_dict(trained.state_dict())
-    log.info("generator initialised from %s (%s)", source, what)
 
 
 def freeze_parameters(generator: Generator, patterns: list[str]) -> int:
@@ -134,6 +99,10 @@ class Separator(pl.LightningModule):
             and convolution layers, added after ``init_from`` and ``freeze``: only they
             train. Checkpoints hold the adapted network; evaluation and ``gansep export``
             merge the adapters into plain weights.
+        save_frozen: false: checkpoints leave out the generator's frozen weights (those
+            ``freeze`` and ``lora`` keep from training), recording the SHA-256 of
+            ``init_from`` instead, which they are read back from: a resumed run checks it;
+            ``gansep evaluate``/``export`` take it as ``--base``. Needs ``init_from``.
     """
 
     def __init__(self, generator: Generator, objective: Objective | None = None,
@@ -141,7 +110,8 @@ class Separator(pl.LightningModule):
                  lr_scheduler: LRSchedulerCallable | None = None, eval_batch_size: int = 4,
                  max_bad_steps: int = 10, init_from: str | None = None,
                  init_from_ema: bool = True, metrics: list[Metric] | None = None,
-                 freeze: list[str] | None = None, lora: LoRA | None = None):
+                 freeze: list[str] | None = None, lora: LoRA | None = None,
+                 save_frozen: bool = True):
         super().__init__()
         # Under LightningCLI this records the configuration (class paths and arguments), so that
         # `--ckpt_path` and load_from_checkpoint rebuild the module.
@@ -154,6 +124,13 @@ class Separator(pl.LightningModule):
         if init_from is not None:
             initialise_from(generator, init_from, init_from_ema)
         freeze_parameters(generator, freeze or [])
+        self.base = None  # the record of the weights a checkpoint leaves out
+        if not save_frozen:
+            if init_from is None:
+                raise ConfigError("save_frozen: false needs init_from (the frozen weights are "
+                                  "read back from it)")
+            self.base = {"init_from": str(init_from), "sha256": weights_digest(init_from),
+                         "ema": init_from_ema}
         self.lora = lora
         if lora is not None:
             lora.apply(generator)
@@ -188,6 +165,8 @@ class Separator(pl.LightningModule):
         checkpoint["gansep"] = {"generator": self.generator.config,
                                 "generator_class": generator_class_path(self.generator),
                                 **({"lora": self.lora.config} if self.lora else {}),
+                                **({"base": self.leave_out_frozen(checkpoint)}
+                                   if self.base else {}),
                                 "objective": self.objective.name,
                                 "module": type(self).__name__, "version": __version__,
                                 "guard": self.guard.state_dict()}
@@ -204,7 +183,36 @@ class Separator(pl.LightningModule):
             agree = lambda ok: self.trainer.strategy.reduce_boolean_decision(ok, all=True)  # noqa: E731
         return self.guard.check(values, where, self.global_step, agree)
 
+    def frozen_keys(self) -> list[str]:
+        """The state-dict keys of the generator's frozen weights (and of their EMA copies)."""
+        names = [name for name, p in self.generator.named_parameters() if not p.requires_grad]
+        prefixes = ["generator."] + (["ema.module."] if getattr(self, "ema", None) else [])
+        return [prefix + name for prefix in prefixes for name in names]
+
+    def leave_out_frozen(self, checkpoint: dict) -> dict:
+        """Drops the frozen weights from a checkpoint's state dict; returns the base record
+        that says where they are read back from."""
+        state = checkpoint["state_dict"]
+        for key in self.frozen_keys():
+            state.pop(key, None)
+        names = sorted({name for name, p in self.generator.named_parameters()
+                        if not p.requires_grad})
+        return {**self.base, "tensors": names}
+
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        base = checkpoint.get("gansep", {}).get("base")
+        if base is not None:  # frozen weights left out: this run's init_from holds them
+            mine = self.base or {}
+            if mine.get("sha256") != base.get("sha256"):
+                raise CheckpointError(
+                    f"the checkpoint holds only the weights that trained; its frozen ones are "
+                    f"those of {base.get('init_from')} (SHA-256 {str(base.get('sha256'))[:12]}"
+                    "...), but this run's init_from "
+                    + (f"{mine['init_from']} has {mine['sha256'][:12]}..." if mine else
+                       "is not set with save_frozen: false"))
+            own = self.state_dict()
+            for key in self.frozen_keys():
+                checkpoint["state_dict"].setdefault(key, own[key])
         # test/validate restore the weights but not the loops: the step the weights were
         # trained to is the checkpoint's, not the trainer's (0 there).
         self.checkpoint_step = checkpoint.get("global_step")

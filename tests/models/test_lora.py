@@ -104,3 +104,24 @@ def test_an_adversarial_run_adapts_its_generator_and_its_average(tmp_path):
     torch.save(checkpoint, tmp_path / "gan.ckpt")
     plain, info = generator_from_checkpoint(tmp_path / "gan.ckpt")
     assert info["weights"] == "ema" and not has_lora(plain)
+
+
+def test_a_lora_checkpoint_can_hold_the_adapters_alone(tmp_path):
+    """save_frozen: false with LoRA: the checkpoint keeps the adapters (and what else trains),
+    not the base weights, and reads as the merged network given its base."""
+    base = Separator(small())
+    checkpoint = {"state_dict": base.state_dict()}
+    base.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "base.ckpt")
+    module = Separator(small(), init_from=str(tmp_path / "base.ckpt"),
+                       lora=LoRA(rank=2, targets=["up.*"]), save_frozen=False)
+    perturb(module.generator)
+    checkpoint = {"state_dict": module.state_dict()}
+    module.on_save_checkpoint(checkpoint)
+    torch.save(checkpoint, tmp_path / "lora.ckpt")
+    assert all("lora_" in key for key in checkpoint["state_dict"])  # the adapters alone
+    plain, _ = generator_from_checkpoint(tmp_path / "lora.ckpt", base=tmp_path / "base.ckpt")
+    mixture = torch.randn(2, 3 * 8000)
+    adapted = separate(module.generator.eval(), mixture)
+    assert ((separate(plain, mixture) - adapted).abs().max() / adapted.abs().max()) < 1e-5
+    assert (tmp_path / "lora.ckpt").stat().st_size < (tmp_path / "base.ckpt").stat().st_size / 3
