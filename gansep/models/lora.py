@@ -14,6 +14,7 @@ import math
 
 from torch import nn
 
+from gansep.devices import physical_memory
 from gansep.errors import ConfigError
 from gansep.extras import require
 
@@ -72,11 +73,31 @@ class LoRA:
             chosen.update(matched)
         return sorted(chosen)
 
-    def apply(self, generator: nn.Module) -> int:
+    def added_parameters(self, generator: nn.Module, layers: list[str]) -> int:
+        """How many weights the adapters on ``layers`` add: ``rank x (fan-in + fan-out)``
+        each (a convolution's fan-in counts its kernel)."""
+        count = 0
+        for name in layers:
+            layer = generator.get_submodule(name)
+            weight = layer.weight
+            fan_in = weight[0].numel() if weight.dim() > 1 else 1
+            count += self.rank * (fan_in + weight.shape[0])
+        return count
+
+    def apply(self, generator: nn.Module, memory: int | None = None) -> int:
         """Adds the adapters to ``generator`` in place and leaves only them trainable;
-        returns how many layers were adapted."""
-        peft = require("lora")
+        returns how many layers were adapted. ConfigError, before anything is allocated,
+        when the adapters' weights, gradients and Adam moments would exceed ``memory``
+        (default: this machine's physical memory)."""
         layers = self.layers(generator)
+        added = self.added_parameters(generator, layers)
+        memory = physical_memory() if memory is None else memory
+        if memory is not None and 16 * added > memory:
+            raise ConfigError(f"lora rank {self.rank}: the adapters add {added:,} weights, an "
+                              f"estimated {16 * added / 2**30:,.1f} GiB in training (weights, "
+                              f"gradients, Adam moments), more than this machine's "
+                              f"{memory / 2**30:.1f} GiB: refused before allocating them")
+        peft = require("lora")
         config = peft.LoraConfig(r=self.rank, lora_alpha=self.alpha, target_modules=layers,
                                  lora_dropout=self.dropout, bias="none")
         peft.inject_adapter_in_model(config, generator)

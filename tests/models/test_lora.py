@@ -125,3 +125,19 @@ def test_a_lora_checkpoint_can_hold_the_adapters_alone(tmp_path):
     adapted = separate(module.generator.eval(), mixture)
     assert ((separate(plain, mixture) - adapted).abs().max() / adapted.abs().max()) < 1e-5
     assert (tmp_path / "lora.ckpt").stat().st_size < (tmp_path / "base.ckpt").stat().st_size / 3
+
+
+def test_a_rank_that_would_exhaust_the_machine_is_refused_before_allocating():
+    generator = small()
+    lora = LoRA(rank=4)
+    added = lora.added_parameters(generator, lora.layers(generator))
+    expected = sum(4 * (m.weight[0].numel() + m.weight.shape[0])
+                   for m in generator.modules() if isinstance(m, torch.nn.Conv1d))
+    assert added == expected
+    before = {name for name, _ in generator.named_parameters()}
+    with pytest.raises(ConfigError, match=r"lora rank 4: the adapters add .* refused before "
+                                          r"allocating"):
+        lora.apply(generator, memory=16 * added - 1)
+    assert {name for name, _ in generator.named_parameters()} == before  # nothing added
+    with pytest.raises(ConfigError, match="lora rank 1000000000"):
+        LoRA(rank=10**9).apply(small())  # this machine's memory
