@@ -183,11 +183,15 @@ class Separator(pl.LightningModule):
             agree = lambda ok: self.trainer.strategy.reduce_boolean_decision(ok, all=True)  # noqa: E731
         return self.guard.check(values, where, self.global_step, agree)
 
+    def frozen_names(self) -> list[str]:
+        """The names of the generator's frozen weights."""
+        return sorted(name for name, p in self.generator.named_parameters()
+                      if not p.requires_grad)
+
     def frozen_keys(self) -> list[str]:
         """The state-dict keys of the generator's frozen weights (and of their EMA copies)."""
-        names = [name for name, p in self.generator.named_parameters() if not p.requires_grad]
         prefixes = ["generator."] + (["ema.module."] if getattr(self, "ema", None) else [])
-        return [prefix + name for prefix in prefixes for name in names]
+        return [prefix + name for prefix in prefixes for name in self.frozen_names()]
 
     def leave_out_frozen(self, checkpoint: dict) -> dict:
         """Drops the frozen weights from a checkpoint's state dict; returns the base record
@@ -195,9 +199,7 @@ class Separator(pl.LightningModule):
         state = checkpoint["state_dict"]
         for key in self.frozen_keys():
             state.pop(key, None)
-        names = sorted({name for name, p in self.generator.named_parameters()
-                        if not p.requires_grad})
-        return {**self.base, "tensors": names}
+        return {**self.base, "tensors": self.frozen_names()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         base = checkpoint.get("gansep", {}).get("base")
