@@ -4,7 +4,7 @@ optimisation, as in Lightning's GAN example)."""
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytorch_lightning as pl
 import torch
@@ -226,17 +226,22 @@ class GANSeparator(Separator):
                                 "discriminator"):
                     _step_uncounted(self, d_optimizer)
         loss, g_terms = self.objective_terms(estimate, reference, auxiliary, state)
-        if adversarial_now:
-            # The discriminators only pass gradients through to the generator here.
-            with frozen(self.adversarial), self.adversarial.stand_in(self.graphed_discriminator):
-                adversarial, adversarial_terms = self.adversarial.generator_loss(*judged,
-                                                                                 real=kept)
-            loss = loss * self.adversarial.reconstruction_after_warmup + adversarial
-            g_terms.update(adversarial_terms)
-        terms.update(g_terms)
-        g_optimizer = optimizers[0]
-        if not self._update(g_optimizer, loss, {**g_terms, "loss": loss}, self.gradient_clip,
-                            self.generator.parameters(), "generator"):
+        with ExitStack() as stack:
+            if adversarial_now:
+                # The discriminators only pass gradients through to the generator here, and
+                # stay frozen through the backward pass: a checkpointed discriminator
+                # recomputes its activations there, and must record the same graph.
+                stack.enter_context(frozen(self.adversarial))
+                with self.adversarial.stand_in(self.graphed_discriminator):
+                    adversarial, adversarial_terms = self.adversarial.generator_loss(
+                        *judged, real=kept)
+                loss = loss * self.adversarial.reconstruction_after_warmup + adversarial
+                g_terms.update(adversarial_terms)
+            terms.update(g_terms)
+            g_optimizer = optimizers[0]
+            updated = self._update(g_optimizer, loss, {**g_terms, "loss": loss},
+                                   self.gradient_clip, self.generator.parameters(), "generator")
+        if not updated:
             self.log("train/skipped_steps", float(self.guard.skipped))
             return None
         g_optimizer.step()

@@ -243,3 +243,27 @@ def test_reconstruction_after_warmup_scales_the_reconstruction_terms(toy_root, t
 def test_a_negative_reconstruction_factor_is_refused():
     with pytest.raises(ConfigError, match="reconstruction_after_warmup must be >= 0"):
         GAN(MultiPeriod(periods=[2], channels=[4]), reconstruction_after_warmup=-1.0)
+
+
+def _checkpointed_gan_run(toy_root, tmp_path, checkpointing):
+    pl.seed_everything(0)
+    module = gan_module(warmup_steps=0, discriminator_steps=1, ema_decay=None)
+    module.objective.adversarial.checkpointing = checkpointing
+    module.objective.adversarial.bind(len(module.generator.sources), module.generator.channels)
+    trainer(tmp_path, max_steps=2, enable_checkpointing=False, limit_val_batches=0).fit(
+        module, data(toy_root, 2))
+    return module
+
+
+def test_checkpointed_discriminators_train_as_the_plain_ones(toy_root, tmp_path):
+    # The generator's update recomputes the frozen discriminators' activations in its
+    # backward pass: they must still be frozen there, or the recomputed graph differs
+    # (torch's CheckpointError), and the weights must come out as without checkpointing.
+    from gansep.models.checkpointing import is_checkpointed
+
+    plain = _checkpointed_gan_run(toy_root, tmp_path, False)
+    checked = _checkpointed_gan_run(toy_root, tmp_path, True)
+    assert is_checkpointed(checked.objective.adversarial)
+    assert not is_checkpointed(plain.objective.adversarial)
+    for (name, a), b in zip(plain.state_dict().items(), checked.state_dict().values()):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7), name
