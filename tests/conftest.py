@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 os.environ.setdefault("WANDB_MODE", "offline")
-# Help texts the tests build are kept apart from the user's cache (see gansep.cli.helptext).
-os.environ.setdefault("GANSEP_CACHE", __import__("tempfile").mkdtemp(prefix="gansep-cache-"))
+# Help texts the tests build are kept apart from the user's cache (see gansep.cli.helptext),
+# in a folder the process that made it removes at exit (xdist's workers inherit it).
+if "GANSEP_CACHE" not in os.environ:
+    os.environ["GANSEP_CACHE"] = tempfile.mkdtemp(prefix="gansep-cache-")
+    atexit.register(shutil.rmtree, os.environ["GANSEP_CACHE"], True)
 
 # Under pytest-xdist each worker takes its share of the cores: otherwise every worker's torch
 # (and every process a test starts) runs a thread per core, 4 threads on 2 cores for 2 workers.
