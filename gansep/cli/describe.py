@@ -1,10 +1,17 @@
-"""``gansep describe --config FILE``: a model's input/output lengths, context and size."""
+"""``gansep describe --config FILE``: a model's input/output lengths, context and size; with
+``--memory``, what one training step of a run config needs in memory (predicted from two short
+probes, `gansep.training.memory`), and with ``--measure`` what it takes at full size."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
+import re
+import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import yaml
@@ -12,6 +19,7 @@ import yaml
 from gansep.errors import ConfigError
 from gansep.models import build_generator
 from gansep.models.generator import Generator
+from gansep.training.memory import FRACTIONS, Probe, StepMemory, extrapolate, peak_rss, step_memory
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +44,14 @@ def generator_spec(config: Path) -> dict:
         raise ConfigError(f"{config} holds neither a generator (class_path, "
                          "init_args) nor a run config with model.init_args.generator")
     return spec
+
+
+def _is_run_config(config: Path) -> bool:
+    try:
+        data = yaml.safe_load(Path(config).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(f"cannot read {config}: {error}") from None
+    return isinstance(data, dict) and "model" in data
 
 
 def generator_from_config(config: Path) -> Generator:
@@ -71,11 +87,171 @@ def describe(generator: WaveUNet) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
+def _probe_here(request: dict) -> Probe:
+    """One memory probe in this process (the entry of `probe_run`'s fresh process)."""
+    import gansep.cli.lightning  # noqa: F401  (imported before the baseline is read)
+    from gansep.cli.runconfig import read_cli
+
+    baseline = peak_rss() if request["accelerator"] == "cpu" else 0
+    overrides = list(request["overrides"])
+    if request["length"] is not None:
+        overrides += [f"--model.init_args.generator.init_args.{request['argument']}",
+                      str(request["length"])]
+    cli = read_cli([Path(c) for c in request["configs"]], overrides)
+    return step_memory(cli.model, cli.datamodule.batch_size, cli.config.trainer.precision,
+                       request["steps"], request["accelerator"], baseline)
+
+
+def probe_run(configs: list[Path], overrides: list[str], argument: str, length: int | None,
+              steps: int = 2, accelerator: str = "cpu", timeout: float | None = None) -> Probe:
+    """The run's training step with its generator's ``argument`` set to ``length`` (None: the
+    run's own), in a fresh process, so that the peak is the step's own."""
+    request = {"configs": [str(Path(c).resolve()) for c in configs],
+               "overrides": list(overrides), "argument": argument, "length": length,
+               "steps": steps, "accelerator": accelerator}
+    command = [sys.executable, "-m", "gansep.cli.main", "describe", "--probe",
+               json.dumps(request)]
+    what = f"the memory probe at {argument} {length or 'of the run'}"
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              env=dict(os.environ, PYTHONWARNINGS="ignore"))
+    except subprocess.TimeoutExpired:
+        raise ConfigError(f"{what} ran past {timeout:.0f} s") from None
+    if done.returncode == -9:
+        raise ConfigError(f"{what} was killed (SIGKILL: out of memory)")
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        raise ConfigError(f"{what} failed (exit {done.returncode}): "
+                          f"{_last_error(done.stderr)}")
+    return Probe(**json.loads(lines[-1]))
+
+
+def _last_error(stderr: str) -> str:
+    """The last ``SomeError: message`` line of a failed process's output (else its last
+    line), cut to 200 characters."""
+    lines = stderr.strip().splitlines() or ["no message"]
+    errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b", line)]
+    return (errors or lines)[-1].strip()[:200]
+
+
+def run_generator_length(configs: list[Path], overrides: list[str]) -> tuple[str, int, list[int]]:
+    """The name of the run's generator length argument, its value, and the probes' values
+    at `FRACTIONS` of it."""
+    from gansep.cli.runconfig import read_cli
+
+    generator = read_cli(configs, overrides).model.generator
+    try:
+        full = generator.length_value
+    except KeyError:
+        raise ConfigError(f"{type(generator).__name__} has no {generator.length_argument!r} "
+                          "argument: its training excerpt's length cannot be scaled") from None
+    short = generator.valid_length(round(generator.geometry.output_length * FRACTIONS[0]))
+    longer = generator.valid_length(max(round(generator.geometry.output_length * FRACTIONS[1]),
+                                        generator.geometry_for(short).output_length + 1))
+    if longer >= full:
+        raise ConfigError(f"{generator.length_argument} {full}: too short to probe at two "
+                          "shorter lengths")
+    return generator.length_argument, full, [short, longer]
+
+
+def predict_run_memory(configs: list[Path], overrides: list[str] = (), steps: int = 2,
+                       accelerator: str = "cpu") -> StepMemory:
+    """The peak memory of the run's training step, extrapolated from two probes at
+    `FRACTIONS` of its excerpt length (`gansep.training.memory`)."""
+    argument, full, lengths = run_generator_length(list(configs), list(overrides))
+    probes = [probe_run(configs, list(overrides), argument, n, steps, accelerator)
+              for n in lengths]
+    return extrapolate(probes, full)
+
+
+def measure_run_memory(configs: list[Path], overrides: list[str] = (), steps: int = 2,
+                       accelerator: str = "cpu", timeout: float | None = None) -> Probe:
+    """The run's training step at its own size, in a fresh process: the measured peak."""
+    argument, _, _ = run_generator_length(list(configs), list(overrides))
+    return probe_run(configs, list(overrides), argument, None, steps, accelerator, timeout)
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.0f} MiB" if size < 10 * 2**30 else f"{size / 2**30:.2f} GiB"
+
+
+def describe_memory(memory: StepMemory, limit: int | None,
+                    measured: Probe | None = None) -> str:
+    """``describe --memory``'s rows."""
+    lengths = " and ".join(str(p.length) for p in memory.probes)
+    rows = [
+        ("weights", f"{_mib(memory.parameters)} ({memory.trainable:,} trainable)"),
+        ("gradients", _mib(memory.gradients)),
+        ("optimiser state", _mib(memory.optimiser)),
+        ("activations", f"{_mib(memory.activations)} (the rest of the peak: what the passes keep, "
+                         "the trainer, the allocator's slack)"),
+        ("process", f"{_mib(memory.baseline)} (Python, torch, Lightning, gansep: before the "
+                     "model)"),
+        ("predicted peak", f"{_mib(memory.predicted)} (extrapolated to {memory.length} from "
+                           f"probes at {lengths})"),
+    ]
+    if limit is not None:
+        verdict = "fits in" if memory.fits(limit) else "does NOT fit in"
+        rows.append(("memory", f"{verdict} {limit / 2**30:.1f} GiB"))
+    if measured is not None:
+        error = (memory.predicted - measured.peak) / measured.peak
+        rows.append(("measured peak", f"{_mib(measured.peak)} (prediction {error:+.1%}); "
+                                      f"steps {', '.join(f'{t:.2f}' for t in measured.seconds)} s"))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="gansep describe", description=__doc__)
-    parser.add_argument("--config", type=Path, required=True,
-                        help="a generator preset (configs/models/*.yaml) or a run config")
-    args = parser.parse_args(argv)
-    generator = generator_from_config(args.config)
+    parser.add_argument("--config", type=Path, action="append",
+                        help="a generator preset (configs/models/*.yaml) or a run config "
+                             "(repeatable with --memory, merged in order as by gansep fit; "
+                             "any other --key value is a LightningCLI key of that run)")
+    parser.add_argument("--memory", action="store_true",
+                        help="predict the peak memory of one training step of the run "
+                             "config at its batch size, length and precision (two short "
+                             "probes, each a fresh process)")
+    parser.add_argument("--measure", action="store_true",
+                        help="with --memory: also run the step at full size and report its "
+                             "measured peak")
+    parser.add_argument("--memory-gib", type=float,
+                        help="say whether the predicted peak fits in this many GiB "
+                             "(default: this machine's physical memory)")
+    parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"],
+                        help="where the probes run: cpu (peak resident set) or gpu (peak "
+                             "allocation)")
+    parser.add_argument("--steps", type=int, default=2, help="training steps per probe")
+    parser.add_argument("--probe", help=argparse.SUPPRESS)
+    args, overrides = parser.parse_known_args(argv)
+    if args.probe is not None:
+        sys.stdout.write(json.dumps(asdict(_probe_here(json.loads(args.probe)))) + "\n")
+        return 0
+    if not args.config:
+        parser.error("the following arguments are required: --config")
+    if overrides and not args.memory:
+        parser.error(f"unrecognized arguments: {' '.join(overrides)}")
+    if args.steps < 1:
+        raise ConfigError(f"--steps {args.steps}: expected at least 1")
+    if len(args.config) > 1 and not args.memory:
+        parser.error("several --config are merged for --memory only")
+    if args.memory:
+        from gansep.cli.runconfig import read_cli
+
+        if not any(_is_run_config(path) for path in args.config):
+            raise ConfigError(f"{args.config[0]}: --memory needs a run config (with model:, "
+                              "as gansep fit takes); this is a generator preset")
+        generator = read_cli(args.config, overrides).model.generator
+    else:
+        generator = generator_from_config(args.config[0])
     sys.stdout.write(describe(generator) + "\n")  # the report, on stdout: it can be piped
+    del generator
+    if args.memory:
+        from gansep.devices import physical_memory
+
+        memory = predict_run_memory(args.config, overrides, args.steps, args.accelerator)
+        measured = (measure_run_memory(args.config, overrides, args.steps, args.accelerator)
+                    if args.measure else None)
+        limit = (int(args.memory_gib * 2**30) if args.memory_gib is not None
+                 else physical_memory())
+        sys.stdout.write(describe_memory(memory, limit, measured) + "\n")
     return 0

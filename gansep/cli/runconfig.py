@@ -31,8 +31,9 @@ class Run:
     metrics: list
 
 
-def read_run(configs: list[Path], overrides: list[str]) -> Run:
-    """The `Run` of run config files merged in order, with LightningCLI overrides."""
+def read_cli(configs: list[Path], overrides: list[str]):
+    """The LightningCLI of run config files merged in order, with LightningCLI overrides,
+    its classes built (model, datamodule, trainer without a logger) and nothing run."""
     # Lightning is imported here, not with the module: the tools that take --config start in
     # a fraction of its import time when they are given a folder instead.
     from gansep.cli.lightning import lightning_cli
@@ -54,6 +55,12 @@ def read_run(configs: list[Path], overrides: list[str]) -> Run:
         finally:
             for logger, level in zip(loggers, levels):
                 logger.setLevel(level)
+    return cli
+
+
+def read_run(configs: list[Path], overrides: list[str]) -> Run:
+    """The `Run` of run config files merged in order, with LightningCLI overrides."""
+    cli = read_cli(configs, overrides)
     data = cli.datamodule
     collection = data.collection
     if isinstance(collection, CachedCollection):

@@ -101,6 +101,19 @@ class Generator(nn.Module):
     #: Why ``gansep export --onnx`` cannot export this network (None: it can).
     onnx_refusal: str | None = None
 
+    #: The constructor argument (in ``config``) that sets a training excerpt's length.
+    length_argument = "segment_length"
+
+    @property
+    def length_value(self) -> int:
+        """The value of `length_argument` this generator was built with."""
+        return self.config[self.length_argument]
+
+    def valid_length(self, samples: int) -> int:
+        """The smallest valid value of `length_argument` whose output has at least
+        ``samples`` samples (the memory probes of `gansep.training.memory` scale it)."""
+        return self.geometry_for(max(1, int(samples))).input_length
+
     def geometry_for(self, output_length: int) -> Geometry:
         """The smallest forward pass whose output has at least ``output_length`` samples."""
         raise NotImplementedError

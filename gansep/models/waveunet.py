@@ -270,6 +270,11 @@ class WaveUNet(Generator):
             raise ValueError(self._invalid_length_message(input_length))
         return traced[0]
 
+    length_argument = "output_length"
+
+    def valid_length(self, samples: int) -> int:
+        return self.geometry_for(max(1, int(samples))).output_length
+
     def geometry_for(self, output_length: int) -> Geometry:
         """The smallest forward pass whose output has at least ``output_length`` samples."""
         if not self.context:
