@@ -24,6 +24,19 @@ log = logging.getLogger(__name__)
 ADAPTABLE = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
 
+def adaptable(layer: nn.Module) -> bool:
+    """Whether peft's adapter computes a low-rank update of this layer's own operation: a
+    linear layer, or a convolution that is not dilated, not grouped and zero-padded. (peft
+    builds a convolution's adapter from its kernel, stride and padding only: beside a
+    dilated one (HT Demucs's residual branches) its output has another length, beside a
+    grouped one its update another shape, and beside a reflect-padded one it would not merge
+    into the layer exactly.)"""
+    if isinstance(layer, nn.Linear):
+        return True
+    return (isinstance(layer, ADAPTABLE) and layer.groups == 1 and layer.padding_mode == "zeros"
+            and all(d == 1 for d in layer.dilation))
+
+
 class LoRA:
     """Low-rank adapters for a run's generator (``model.init_args.lora`` in YAML).
 
@@ -60,17 +73,28 @@ class LoRA:
     def layers(self, generator: nn.Module) -> list[str]:
         """The names of the layers the patterns choose; ConfigError for a pattern that
         matches no adaptable layer (a typo would adapt nothing)."""
-        names = [name for name, module in generator.named_modules()
-                 if name and isinstance(module, ADAPTABLE)]
+        modules = [(name, module) for name, module in generator.named_modules()
+                   if name and isinstance(module, ADAPTABLE)]
+        names = [name for name, module in modules if adaptable(module)]
         chosen: set[str] = set()
+        skipped: set[str] = set()
         for pattern in self.targets:
             matched = [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+            left = [name for name, module in modules if not adaptable(module)
+                    and fnmatch.fnmatchcase(name, pattern)]
             if not matched:
                 some = ", ".join(names[:4]) or "none"
+                why = (f" ({left[0]}{' and others' * (len(left) > 1)}: a dilated, grouped or "
+                       "not zero-padded convolution, which peft's adapters do not fit)"
+                       if left else "")
                 raise ConfigError(f"lora targets: {pattern!r} matches no linear or convolution "
-                                  f"layer of {type(generator).__name__} (its layers: {some}, "
-                                  "...)")
+                                  f"layer of {type(generator).__name__} that an adapter can "
+                                  f"sit on{why} (its layers: {some}, ...)")
             chosen.update(matched)
+            skipped.update(left)
+        if skipped:
+            log.info("LoRA: %d dilated, grouped or not zero-padded convolution(s) the targets "
+                     "match keep no adapter (e.g. %s)", len(skipped), sorted(skipped)[0])
         return sorted(chosen)
 
     def added_parameters(self, generator: nn.Module, layers: list[str]) -> int:

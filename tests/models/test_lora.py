@@ -50,8 +50,39 @@ def test_bad_settings_are_one_line_naming_the_key():
         with pytest.raises(ConfigError, match=says):
             LoRA(**options)
     with pytest.raises(ConfigError, match=r"'encoder\.\*' matches no linear or convolution "
-                                          r"layer of WaveUNet \(its layers: down\.0"):
+                                          r"layer of WaveUNet that an adapter can sit on "
+                                          r"\(its layers: down\.0"):
         LoRA(targets=["down.*", "encoder.*"]).apply(small())
+
+
+class Dilated(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.plain = torch.nn.Conv1d(2, 4, 3, padding=1)
+        self.dilated = torch.nn.Conv1d(4, 4, 3, padding=2, dilation=2)
+        self.grouped = torch.nn.Conv1d(4, 4, 3, padding=1, groups=2)
+        self.reflect = torch.nn.Conv1d(4, 2, 3, padding=1, padding_mode="reflect")
+
+    def forward(self, x):
+        return self.reflect(self.grouped(self.dilated(self.plain(x))))
+
+
+def test_dilated_grouped_and_reflect_padded_convolutions_keep_no_adapter():
+    # peft builds a convolution's adapter from kernel, stride and padding only: beside a
+    # dilated convolution (HT Demucs's residual branches) its output has another length.
+    torch.manual_seed(0)
+    network = Dilated()
+    assert LoRA(rank=2).layers(network) == ["plain"]
+    LoRA(rank=2).apply(network)
+    perturb(network)
+    x = torch.randn(1, 2, 50)
+    adapted = network(x)
+    assert adapted.shape == (1, 2, 50)
+    merge_lora(network)
+    assert torch.allclose(network(x), adapted, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match=r"'dilated' matches no .* \(dilated: a dilated, "
+                                          r"grouped or not zero-padded convolution"):
+        LoRA(targets=["dilated"]).apply(Dilated())
 
 
 def test_merging_keeps_the_function_and_leaves_a_plain_network():
