@@ -19,6 +19,7 @@ from __future__ import annotations
 import resource
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gansep.errors import ConfigError
 
@@ -59,8 +60,17 @@ class StepMemory:
 
 
 def peak_rss() -> int:
-    """This process's peak resident set so far, in bytes."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    """This process's peak resident set so far, in bytes: Linux's ``VmHWM``, the high-water
+    mark of this program's own memory. (``ru_maxrss`` is not: it keeps the parent's resident
+    set at the fork that started this process, so a probe started by a process holding a
+    model would report the parent's size.)"""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB elsewhere
 
 
 def step_memory(module, batch_size: int, precision, steps: int = 2, accelerator: str = "cpu",

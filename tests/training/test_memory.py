@@ -12,7 +12,7 @@ import torch
 from gansep.errors import ConfigError
 from gansep.models.lora import LoRA
 from gansep.training import GANSeparator, Separator
-from gansep.training.memory import Probe, extrapolate, step_memory
+from gansep.training.memory import Probe, extrapolate, peak_rss, step_memory
 from tests.conftest import tiny_generator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +43,19 @@ def test_adapters_shrink_the_trained_parts():
     adapted = step_memory(Separator(tiny_generator(), lora=LoRA(rank=2)), 1, "32-true", steps=1)
     assert adapted.trainable < plain.trainable / 2
     assert adapted.optimiser < plain.optimiser / 2 and adapted.gradients < plain.gradients / 2
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux's /proc needed")
+def test_a_probe_process_reports_its_own_peak_not_its_parents():
+    # ru_maxrss would report the parent's resident set at the fork that started the probe.
+    import subprocess
+    import sys
+
+    held = torch.ones(100_000_000, dtype=torch.uint8) + 1  # noqa: F841  (100 MB held here)
+    child = int(subprocess.run([sys.executable, "-c", "from gansep.training.memory import "
+                                "peak_rss; print(peak_rss())"], capture_output=True, text=True,
+                               check=True).stdout)
+    assert child < peak_rss() - 100 * 2**20
 
 
 def _probe(length, peak):
