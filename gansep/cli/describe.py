@@ -135,22 +135,31 @@ def _last_error(stderr: str) -> str:
 
 
 def run_generator_length(configs: list[Path], overrides: list[str]) -> tuple[str, int, list[int]]:
-    """The name of the run's generator length argument, its value, and the probes' values
-    at `FRACTIONS` of it."""
+    """The name of the run's generator length argument, its value, and the two shorter
+    values the probes run at: about `FRACTIONS` of it, but no shorter than the crop the
+    discriminators judge (below it the discriminators see the whole excerpt, above it one
+    crop of fixed length: only lengths above it lie on the line that reaches the run's)."""
     from gansep.cli.runconfig import read_cli
 
-    generator = read_cli(configs, overrides).model.generator
+    model = read_cli(configs, overrides).model
+    generator = model.generator
     try:
         full = generator.length_value
     except KeyError:
         raise ConfigError(f"{type(generator).__name__} has no {generator.length_argument!r} "
                           "argument: its training excerpt's length cannot be scaled") from None
-    short = generator.valid_length(round(generator.geometry.output_length * FRACTIONS[0]))
-    longer = generator.valid_length(max(round(generator.geometry.output_length * FRACTIONS[1]),
-                                        generator.geometry_for(short).output_length + 1))
-    if longer >= full:
+    output = generator.geometry.output_length
+    crop = getattr(getattr(model.objective, "adversarial", None), "crop_length", None)
+    crop = crop if crop is not None and crop < output else 0
+    short = generator.valid_length(max(round(output * FRACTIONS[0]), crop))
+    short_output = generator.geometry_for(short).output_length
+    wanted = max(round(output * FRACTIONS[1]), 2 * short_output)
+    if wanted >= output:  # a crop of more than half the excerpt: halfway to the run's
+        wanted = (short_output + output) // 2
+    longer = generator.valid_length(max(wanted, short_output + 1))
+    if longer >= full or short >= longer:
         raise ConfigError(f"{generator.length_argument} {full}: too short to probe at two "
-                          "shorter lengths")
+                          "shorter lengths" + (f" above the crop of {crop}" if crop else ""))
     return generator.length_argument, full, [short, longer]
 
 

@@ -86,6 +86,18 @@ def test_probe_lengths_are_two_shorter_valid_lengths(preset):
         assert generator.valid_length(length) == length
 
 
+def test_probes_start_at_the_discriminators_crop():
+    from gansep.cli.describe import run_generator_length
+
+    run = [ROOT / "configs/gan.yaml"], ["--model.init_args.generator",
+                                        str(ROOT / "configs/models/demo-roformer.yaml")]
+    _, full, plain = run_generator_length(*run)
+    crop = plain[1] + 1000
+    _, _, cropped = run_generator_length(run[0], run[1] + [
+        "--model.init_args.objective.init_args.adversarial.init_args.crop_length", str(crop)])
+    assert crop <= cropped[0] < cropped[1] < full
+
+
 def test_describe_memory_refuses_a_generator_preset_in_one_line(cli):
     done = cli(["describe", "--config", "configs/models/demo.yaml", "--memory"], ROOT,
                check=False)
