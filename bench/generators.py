@@ -1,112 +1,145 @@
-"""What each generator costs: parameters, the FLOP of one training step, its time and peak
-memory, with L1 alone and with the HiFi-GAN objective (MSD + MPD + MRSD + feature matching),
-at the papers' sizes and at the demo sizes (configs/models/).
+"""What each generator's training step needs in memory and time at its paper's size: peak
+memory measured and as `gansep describe --memory` predicts it, and the step time, with L1
+alone and with the HiFi-GAN objective (MSD + MPD + MRSD + feature matching), plain, with
+activation checkpointing (generator and discriminators), with low-rank adapters on top, and
+with the discriminators judging a 1.5 s crop of each excerpt on top of that.
 
-    python bench/generators.py [--batch-size 1] [--steps 2] [--sizes demo paper]
-                               [--objectives l1 hifigan] [--accelerator gpu --precision bf16-mixed]
+    python bench/generators.py [--rows M4/l1/plain bs-roformer/hifigan/lora ...]
+                               [--sizes paper demo] [--steps 2] [--memory-gib 24]
+                               [--accelerator gpu --precision bf16-mixed]
 
-Each (generator, objective) runs in its own process (bench/gan_step.py's ``time_objective``:
-the GANSeparator's own training step under a Lightning Trainer, on random input of the
-generator's lengths): the median of ``--steps`` timed steps after one untimed, the FLOP of one
-more step (forward and backward of both updates, torch's FlopCounterMode), and the peak memory:
-on a GPU torch's peak allocation, on the CPU the process's peak resident set (``ru_maxrss``),
-printed beside that of a process that only imports gansep and torch.
+Every row is `configs/gan.yaml` (a GANSeparator) at batch 1, fp32 and without EMA, with the
+row's generator preset and objective: `gansep.cli.describe.predict_run_memory` runs its two
+probes (1/8 and 1/4 of the excerpt, each a fresh process) and, where the prediction fits in
+``--memory-gib`` (default: this machine's memory), `measure_run_memory` runs ``--steps``
+training steps at full size in a fresh process: its peak resident set (CPU) or peak allocation
+(GPU), and the median step after the first. A row predicted not to fit is not run (the
+machine would swap or kill it); the table says so. On the CPU, glibc's allocator keeps much
+of what a checkpointed step frees (its mmap threshold rises with every large block freed);
+``--mmap-threshold 131072`` fixes the threshold, so that freed activations go back to the
+system: on paper-size BS-RoFormer it cuts the resident set of a checkpointed step several
+times (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import resource
+import os
 import statistics
-import subprocess
 import sys
+import time
 from pathlib import Path
 
+import torch
+
+from gansep.cli.describe import measure_run_memory, predict_run_memory
+from gansep.devices import physical_memory
+from gansep.errors import ConfigError
+
 GENERATORS = {
-    "demo": ["configs/models/demo.yaml", "configs/models/demo-htdemucs.yaml",
-             "configs/models/demo-roformer.yaml", "configs/models/demo-mel-roformer.yaml"],
-    "paper": ["configs/models/m4.yaml", "configs/models/htdemucs.yaml",
-              "configs/models/bs-roformer.yaml", "configs/models/mel-roformer.yaml"],
+    "paper": {"m4": "configs/models/m4.yaml", "htdemucs": "configs/models/htdemucs.yaml",
+              "bs-roformer": "configs/models/bs-roformer.yaml",
+              "mel-roformer": "configs/models/mel-roformer.yaml"},
+    "demo": {"demo": "configs/models/demo.yaml", "demo-htdemucs":
+             "configs/models/demo-htdemucs.yaml", "demo-roformer":
+             "configs/models/demo-roformer.yaml", "demo-mel-roformer":
+             "configs/models/demo-mel-roformer.yaml"},
+}
+OBJECTIVES = {"l1": "configs/objectives/l1.yaml", "hifigan": "configs/objectives/hifigan.yaml"}
+#: The modes: overrides of the run (checkpointing covers the discriminators too where the
+#: objective has them; lora adds rank-8 adapters on every linear and convolution layer, and
+#: only they train).
+MODES = {
+    "plain": [],
+    "checkpointing": ["--model.init_args.generator.init_args.checkpointing", "true"],
+    "lora": ["--model.init_args.generator.init_args.checkpointing", "true",
+             "--model.init_args.lora.rank", "8"],
+    # and the discriminators judge one random crop of 65536 samples (1.5 s at 44.1 kHz) of
+    # each excerpt, as HiFi-GAN's own training judges short segments
+    "lora+crop": ["--model.init_args.generator.init_args.checkpointing", "true",
+                  "--model.init_args.lora.rank", "8",
+                  "--model.init_args.objective.init_args.adversarial.init_args.crop_length",
+                  "65536"],
 }
 
 
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def overrides(generator: str, objective: str, mode: str, precision: str) -> list[str]:
+    sizes = {**GENERATORS["paper"], **GENERATORS["demo"]}
+    extra = list(MODES[mode])
+    if objective != "l1" and mode != "plain":
+        extra += ["--model.init_args.objective.init_args.adversarial.init_args.checkpointing",
+                  "true"]
+    return ["--trainer.precision", precision, "--data.batch_size", "1",
+            "--model.init_args.ema_decay", "null", "--model.init_args.generator",
+            sizes[generator], "--model.init_args.objective", OBJECTIVES[objective], *extra]
 
 
-def one(generator: str, objective: str, batch_size: int, steps: int, accelerator: str,
-        precision: str) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from gan_step import time_objective
-
-    times, peak_gpu, flop = time_objective(objective, Path(generator), batch_size, steps,
-                                           accelerator, precision, accelerator == "gpu")
-    return {"median": statistics.median(times), "flop": flop, "peak_gpu_mib": peak_gpu,
-            "peak_rss_mib": peak_rss_mib()}
+def gib(size: int) -> str:
+    return f"{size / 2**30:.2f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--rows", nargs="+", help="GENERATOR/OBJECTIVE/MODE (default: every "
+                        "paper-size generator, objective and mode)")
+    parser.add_argument("--sizes", nargs="+", default=["paper"], choices=GENERATORS,
+                        help="every row of these sizes (ignored with --rows)")
     parser.add_argument("--steps", type=int, default=2)
-    parser.add_argument("--sizes", nargs="+", default=["demo", "paper"], choices=GENERATORS)
-    parser.add_argument("--objectives", nargs="+", default=["l1", "hifigan"])
+    parser.add_argument("--memory-gib", type=float, help="run rows predicted to fit in this "
+                        "(default: this machine's physical memory)")
     parser.add_argument("--accelerator", default="cpu")
     parser.add_argument("--precision", default="32-true")
-    parser.add_argument("--timeout", type=float, default=1800, help="seconds per case")
-    parser.add_argument("--one", nargs=2, metavar=("GENERATOR", "OBJECTIVE"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
+    parser.add_argument("--mmap-threshold", type=int, help="run every probe and measurement "
+                        "with glibc's MALLOC_MMAP_THRESHOLD_ set to this many bytes (a fixed "
+                        "threshold: freed blocks above it go back to the system at once)")
+    parser.add_argument("--predict-only", action="store_true",
+                        help="run the probes only (the measured columns stay empty)")
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(one(*args.one, args.batch_size, args.steps, args.accelerator,
-                             args.precision)))
-        return
-    import torch
-
-    from gansep.cli.describe import generator_from_config
-
-    baseline = subprocess.run([sys.executable, "-c", "import resource, torch, gansep.training; "
-                               "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+    if args.mmap_threshold is not None:
+        os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)  # the children's
+    rows = args.rows or [f"{g}/{o}/{m}" for size in args.sizes for g in GENERATORS[size]
+                         for o in OBJECTIVES for m in MODES]
+    limit = int(args.memory_gib * 2**30) if args.memory_gib else physical_memory()
     where = (torch.cuda.get_device_name() if args.accelerator == "gpu"
              else f"{torch.get_num_threads()} CPU threads")
-    memory = "peak GPU MiB" if args.accelerator == "gpu" else "peak RSS MiB"
-    print(f"batch {args.batch_size}, {args.steps} timed steps, precision {args.precision}, "
-          f"torch {torch.__version__}, {where}; a process that only imports: "
-          f"{float(baseline):.0f} MiB RSS")
-    print(f"| generator | parameters | input (s) | objective | step (s) | GFLOP | {memory} |")
-    print("|---|---:|---:|---|---:|---:|---:|")
-    for size in args.sizes:
-        for config in GENERATORS[size]:
-            generator = generator_from_config(Path(config))
-            params = sum(p.numel() for p in generator.parameters())
-            seconds = generator.geometry.input_length / generator.sample_rate
-            del generator
-            for objective in args.objectives:
-                command = [sys.executable, __file__, "--one", config, objective,
-                           "--batch-size", str(args.batch_size), "--steps", str(args.steps),
-                           "--accelerator", args.accelerator, "--precision", args.precision]
-                try:
-                    done = subprocess.run(command, capture_output=True, text=True,
-                                          timeout=args.timeout)
-                except subprocess.TimeoutExpired:
-                    cells = [f"over {args.timeout:.0f} s"] + ["-"] * 2
-                else:
-                    if done.returncode != 0:
-                        errors = [line for line in done.stderr.splitlines() if "Error" in line]
-                        reason = ("killed (SIGKILL: out of memory)" if done.returncode == -9
-                                  else f"exit {done.returncode}: "
-                                       f"{(errors or ['?'])[-1].strip()[:80]}")
-                        cells = [f"failed, {reason}", "-", "-"]
-                    else:
-                        r = json.loads(done.stdout.strip().splitlines()[-1])
-                        mem = r["peak_gpu_mib"] if args.accelerator == "gpu" else r["peak_rss_mib"]
-                        cells = [f"{r['median']:.3f}",
-                                 f"{r['flop'] / 1e9:.3g}" if r["flop"] else "n/a", f"{mem:.0f}"]
-                print(f"| {Path(config).stem} | {params / 1e6:.2f} M | {seconds:.2f} | {objective} "
-                      f"| {' | '.join(cells)} |", flush=True)
+    memory = "GPU GiB" if args.accelerator == "gpu" else "RSS GiB"
+    allocator = os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    print(f"batch 1, {args.steps} steps, precision {args.precision}, torch "
+          f"{torch.__version__}, {where}; rows measured where predicted within "
+          f"{limit / 2**30:.1f} GiB; MALLOC_MMAP_THRESHOLD_ {allocator or 'unset'}")
+    print(f"| generator | objective | mode | trainable | predicted peak {memory} | measured "
+          f"peak {memory} | prediction | step (s) | probes + run (s) |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        generator, objective, mode = row.split("/")
+        extra = overrides(generator, objective, mode, args.precision)
+        configs = [Path("configs/gan.yaml")]
+        start = time.perf_counter()
+        try:
+            predicted = predict_run_memory(configs, extra, args.steps, args.accelerator)
+        except ConfigError as error:
+            print(f"| {generator} | {objective} | {mode} | | failed: {error} | | | | |",
+                  flush=True)
+            continue
+        cells = [f"{predicted.trainable / 1e6:.2f} M", gib(predicted.predicted)]
+        if args.predict_only:
+            cells += ["", "", "", f"{time.perf_counter() - start:.0f}"]
+        elif predicted.predicted > limit:
+            cells += [f"not run (over {limit / 2**30:.1f})", "", "", ""]
+        else:
+            try:
+                measured = measure_run_memory(configs, extra, args.steps, args.accelerator,
+                                              args.timeout)
+            except ConfigError as error:
+                cells += [f"failed: {error}", "", "", ""]
+            else:
+                error = (predicted.predicted - measured.peak) / measured.peak
+                step = statistics.median(measured.seconds[1:] or measured.seconds)
+                cells += [gib(measured.peak), f"{error:+.1%}", f"{step:.1f}",
+                          f"{time.perf_counter() - start:.0f}"]
+        print(f"| {generator} | {objective} | {mode} | {' | '.join(cells)} |", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
