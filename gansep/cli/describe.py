@@ -144,7 +144,7 @@ def run_generator_length(configs: list[Path], overrides: list[str]) -> tuple[str
     model = read_cli(configs, overrides).model
     generator = model.generator
     try:
-        full = generator.length_value
+        full = generator.length_value()
     except KeyError:
         raise ConfigError(f"{type(generator).__name__} has no {generator.length_argument!r} "
                           "argument: its training excerpt's length cannot be scaled") from None

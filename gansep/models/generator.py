@@ -104,9 +104,10 @@ class Generator(nn.Module):
     #: The constructor argument (in ``config``) that sets a training excerpt's length.
     length_argument = "segment_length"
 
-    @property
     def length_value(self) -> int:
-        """The value of `length_argument` this generator was built with."""
+        """The value of `length_argument` this generator was built with (a method, not a
+        property: torch.jit.trace probes attributes with hasattr, and a generator without the
+        argument must not fail there)."""
         return self.config[self.length_argument]
 
     def valid_length(self, samples: int) -> int:

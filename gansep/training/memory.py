@@ -111,7 +111,7 @@ def step_memory(module, batch_size: int, precision, steps: int = 2, accelerator:
     state = sum(t.numel() * t.element_size() for optimiser in trainer.optimizers
                 for slots in optimiser.state.values() for t in slots.values()
                 if torch.is_tensor(t))
-    return Probe(length=generator.length_value, peak=peak, baseline=baseline,
+    return Probe(length=generator.length_value(), peak=peak, baseline=baseline,
                  parameters=sum(t.numel() * t.element_size() for t in weights),
                  gradients=sum(p.numel() * p.element_size() for p in trainable),
                  optimiser=state, trainable=sum(p.numel() for p in trainable),

@@ -80,7 +80,7 @@ def test_probe_lengths_are_two_shorter_valid_lengths(preset):
         [ROOT / "configs/gan.yaml"], ["--model.init_args.generator",
                                       str(ROOT / f"configs/models/{preset}.yaml")])
     generator = generator_from_config(ROOT / f"configs/models/{preset}.yaml")
-    assert argument == generator.length_argument and full == generator.length_value
+    assert argument == generator.length_argument and full == generator.length_value()
     assert short < longer < full
     for length in (short, longer):
         assert generator.valid_length(length) == length
