@@ -241,6 +241,8 @@ def main(argv: list[str]) -> int:
         parser.error(f"unrecognized arguments: {' '.join(overrides)}")
     if args.steps < 1:
         raise ConfigError(f"--steps {args.steps}: expected at least 1")
+    if args.memory_gib is not None and not args.memory_gib > 0:
+        raise ConfigError(f"--memory-gib {args.memory_gib}: expected a positive number of GiB")
     if len(args.config) > 1 and not args.memory:
         parser.error("several --config are merged for --memory only")
     if args.memory:
@@ -257,10 +259,16 @@ def main(argv: list[str]) -> int:
     if args.memory:
         from gansep.devices import physical_memory
 
-        memory = predict_run_memory(args.config, overrides, args.steps, args.accelerator)
-        measured = (measure_run_memory(args.config, overrides, args.steps, args.accelerator)
-                    if args.measure else None)
         limit = (int(args.memory_gib * 2**30) if args.memory_gib is not None
                  else physical_memory())
-        sys.stdout.write(describe_memory(memory, limit, measured) + "\n")
+        memory = predict_run_memory(args.config, overrides, args.steps, args.accelerator)
+        sys.stdout.write(describe_memory(memory, limit) + "\n")
+        if args.measure:
+            machine = physical_memory()
+            if machine is not None and not memory.fits(machine):
+                raise ConfigError(f"--measure: not run, the predicted peak "
+                                  f"{memory.predicted / 2**30:.1f} GiB exceeds this machine's "
+                                  f"{machine / 2**30:.1f} GiB")
+            measured = measure_run_memory(args.config, overrides, args.steps, args.accelerator)
+            sys.stdout.write(describe_memory(memory, None, measured).splitlines()[-1] + "\n")
     return 0
