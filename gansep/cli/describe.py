@@ -184,6 +184,13 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:,.0f} MiB" if size < 10 * 2**30 else f"{size / 2**30:.2f} GiB"
 
 
+def measured_line(memory: StepMemory, measured: Probe) -> str:
+    """``describe --measure``'s row: the measured peak and the prediction's error."""
+    error = (memory.predicted - measured.peak) / measured.peak
+    steps = ", ".join(f"{t:.2f}" for t in measured.seconds)
+    return f"{_mib(measured.peak)} (prediction {error:+.1%}); steps {steps} s"
+
+
 def describe_memory(memory: StepMemory, limit: int | None,
                     measured: Probe | None = None) -> str:
     """``describe --memory``'s rows."""
@@ -203,9 +210,7 @@ def describe_memory(memory: StepMemory, limit: int | None,
         verdict = "fits in" if memory.fits(limit) else "does NOT fit in"
         rows.append(("memory", f"{verdict} {limit / 2**30:.1f} GiB"))
     if measured is not None:
-        error = (memory.predicted - measured.peak) / measured.peak
-        rows.append(("measured peak", f"{_mib(measured.peak)} (prediction {error:+.1%}); "
-                                      f"steps {', '.join(f'{t:.2f}' for t in measured.seconds)} s"))
+        rows.append(("measured peak", measured_line(memory, measured)))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -270,5 +275,6 @@ def main(argv: list[str]) -> int:
                                   f"{memory.predicted / 2**30:.1f} GiB exceeds this machine's "
                                   f"{machine / 2**30:.1f} GiB")
             measured = measure_run_memory(args.config, overrides, args.steps, args.accelerator)
-            sys.stdout.write(describe_memory(memory, None, measured).splitlines()[-1] + "\n")
+            width = len("optimiser state")  # the first block's column
+            sys.stdout.write(f"{'measured peak':<{width}}  {measured_line(memory, measured)}\n")
     return 0
