@@ -59,6 +59,23 @@ def test_the_cue_ties_the_timbre_to_the_assignment():
     assert not np.array_equal(backing("timbre", 0.0), backing("timbre", 1.0))
 
 
+def test_the_bright_voice_sings_two_octaves_above_the_dark_one():
+    """The same backing line sung by either voice (every phrase to vocals: bright; to the
+    accompaniment: dark): the strongest partial of each 64 ms frame, the fundamental of both,
+    lies two octaves higher in the bright voice."""
+    def peaks(prob):
+        mono = make_ambiguous_track((4, 0, 0), RATE, 8.0, vocals_prob=prob,
+                                    cue="timbre").backing.astype(float).sum(0)
+        frames = np.lib.stride_tricks.sliding_window_view(mono, 512)[::512]
+        loud = np.sum(frames ** 2, axis=1) > 0.1 * np.max(np.sum(frames ** 2, axis=1))
+        spectra = np.abs(np.fft.rfft(frames * np.hanning(512), axis=1))
+        return np.argmax(spectra, axis=1), loud
+
+    (bright, loud), (dark, _) = peaks(1.0), peaks(0.0)
+    ratios = bright[loud] / np.maximum(dark[loud], 1)
+    assert loud.sum() >= 20 and np.median(ratios) == pytest.approx(4.0, rel=0.1)
+
+
 def test_the_backing_pan_puts_the_backing_voice_off_centre_on_either_side():
     def balance(track):  # the backing voice's right-channel share of energy
         energy = np.sum(track.backing.astype(float) ** 2, axis=1)
