@@ -67,6 +67,9 @@ ASSIGNED = ("vocals", "accompaniment")
 #: formants x1.3) reached 92.0 % (bright 90.9 %); docs/evaluation.md has the runs.
 TIMBRES = {"bright": (1.0, 1.0, 2.0), "dark": (4.0, 0.6, 0.5)}
 SPLITS_ORDER = ("train", "valid", "test")
+#: The lowest sample rate at which every line of the bright voice keeps its fundamental: its
+#: highest note (MIDI 89 plus 0.6 semitones of vibrato, an octave up: 2.9 kHz) under 0.45 x rate.
+MIN_RATE = 8000
 _GRID = 2.0 ** -20  # the sums of a few multiples of it below 4 are exact in float32
 
 
@@ -122,6 +125,9 @@ def make_ambiguous_track(seed: int | tuple, sample_rate: int = 22050, duration: 
     coin (None: near the centre like the lead, 0 to 0.1)."""
     if not 0.0 <= vocals_prob <= 1.0:
         raise ValueError(f"vocals_prob must be in [0, 1], got {vocals_prob}")
+    if sample_rate < MIN_RATE:
+        raise ValueError(f"sample_rate must be at least {MIN_RATE} Hz, got {sample_rate}: the "
+                         "bright voice's highest notes (2.9 kHz) need 0.45 x rate above them")
     if assign not in ("phrase", "track") or cue not in ("none", "timbre"):
         raise ValueError(f"assign must be phrase or track, cue none or timbre; got {assign!r}, "
                          f"{cue!r}")

@@ -76,6 +76,11 @@ def test_the_bright_voice_sings_two_octaves_above_the_dark_one():
     assert loud.sum() >= 20 and np.median(ratios) == pytest.approx(4.0, rel=0.1)
 
 
+def test_a_rate_that_would_silence_the_bright_voice_is_refused():
+    with pytest.raises(ValueError, match="sample_rate must be at least 8000"):
+        make_ambiguous_track((4, 0, 0), 6000, 4.0)
+
+
 def test_the_backing_pan_puts_the_backing_voice_off_centre_on_either_side():
     def balance(track):  # the backing voice's right-channel share of energy
         energy = np.sum(track.backing.astype(float) ** 2, axis=1)
