@@ -10,7 +10,8 @@ with the discriminators judging a 1.5 s crop of each excerpt on top of that.
 
 Every row is `configs/gan.yaml` (a GANSeparator) at batch 1, fp32 and without EMA, with the
 row's generator preset and objective: `gansep.cli.describe.predict_run_memory` runs its two
-probes (1/8 and 1/4 of the excerpt, each a fresh process) and, where the prediction fits in
+probes (1/8 and 1/4 of the excerpt but no shorter than the discriminators' crop, each a
+fresh process) and, where the prediction fits in
 ``--memory-gib`` (default: this machine's memory), `measure_run_memory` runs ``--steps``
 training steps at full size in a fresh process: its peak resident set (CPU) or peak allocation
 (GPU), and the median step after the first. A row predicted not to fit is not run (the
@@ -47,8 +48,8 @@ GENERATORS = {
 }
 OBJECTIVES = {"l1": "configs/objectives/l1.yaml", "hifigan": "configs/objectives/hifigan.yaml"}
 #: The modes: overrides of the run (checkpointing covers the discriminators too where the
-#: objective has them; lora adds rank-8 adapters on every linear and convolution layer, and
-#: only they train).
+#: objective has them; lora adds rank-8 adapters on every linear and undilated, ungrouped,
+#: zero-padded convolution layer of the generator, and of the generator only they train).
 MODES = {
     "plain": [],
     "checkpointing": ["--model.init_args.generator.init_args.checkpointing", "true"],
