@@ -3,9 +3,7 @@ gansep.plugins, whose classes checkpoints and exports may then name (docs/exampl
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -35,9 +33,9 @@ def register(site: Path, name: str, entry_points: dict[str, str]) -> Path:
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
     """Installs plugins in this process for one test: ``installed({"name": "module"},
-    {"module.py": "source"})``; forgotten afterwards."""
-    def install(entry_points, modules=None):
-        site = register(tmp_path / "site", "some-plugin", entry_points)
+    {"module.py": "source"}, name="distribution")``; forgotten afterwards."""
+    def install(entry_points, modules=None, name="some-plugin"):
+        site = register(tmp_path / "site", name, entry_points)
         for name, source in (modules or {}).items():
             (site / name).write_text(source)
         monkeypatch.syspath_prepend(str(site))
@@ -87,50 +85,43 @@ def test_generators_of_unregistered_modules_are_refused_with_how_to_register(ins
         sys.path.remove(str(EXAMPLE))
 
 
-def gansep(args, cwd, pythonpath):
-    return subprocess.run([sys.executable, "-m", "gansep.cli.main", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(map(str, pythonpath))})
-
-
 @pytest.mark.slow
-def test_the_example_plugin_trains_checkpoints_exports_and_separates(tmp_path, toy_root):
-    """The worked plugin package, registered as pip would register it: gansep lists it, trains
-    its generator with its loss and discriminator for 2 steps, resumes, tests with its metric,
-    exports and separates; without the registration (the package importable, not installed as
-    a plugin) the same checkpoint and export are refused."""
-    site = register(tmp_path / "site", "gansep-plugin-example",
-                    {"example": "gansep_plugin_example.plugin"})
+def test_the_example_plugin_trains_checkpoints_exports_and_separates(installed, cli, tmp_path,
+                                                                    toy_root, monkeypatch):
+    """The worked plugin package, registered as pip would register it (its entry point in a
+    ``.dist-info`` on the path): gansep lists it, trains its generator with its loss and
+    discriminator for 2 steps, resumes, tests with its metric, exports and separates; without
+    the registration (the package importable, not installed as a plugin) the same checkpoint
+    and export are refused. The commands run in this process (`cli`): the registration is read
+    from the path as a new process would read it."""
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    installed({"example": "gansep_plugin_example.plugin"}, name="gansep-plugin-example")
     shutil.copytree(toy_root, tmp_path / "data" / "toy")
-    path = [site, EXAMPLE, ROOT]
-    listed = gansep(["plugins"], tmp_path, path)
+    listed = cli(["plugins"], tmp_path)
     assert "example: gansep_plugin_example.plugin from gansep-plugin-example" in listed.stdout
     assert "gansep_plugin_example.plugin.ConvMask" in listed.stdout
-    fit = gansep(["fit", "--config", EXAMPLE / "convmask.yaml", "--trainer.max_steps=2"],
-                 tmp_path, path)
-    assert fit.returncode == 0, fit.stderr
+    config = EXAMPLE / "convmask.yaml"
+    cli(["fit", "--config", config, "--trainer.max_steps=2"], tmp_path)
     checkpoint = tmp_path / "runs" / "plugin-example" / "convmask" / "checkpoints" / "last.ckpt"
     # resumed: the checkpoint's hyper-parameters name the plugin's four classes
-    resumed = gansep(["fit", "--config", EXAMPLE / "convmask.yaml", "--trainer.max_steps=3",
-                      "--ckpt_path", checkpoint], tmp_path, path)
-    assert resumed.returncode == 0, resumed.stderr
+    cli(["fit", "--config", config, "--trainer.max_steps=3", "--ckpt_path", checkpoint],
+        tmp_path)
     assert torch.load(checkpoint, weights_only=True)["global_step"] == 3
-    test = gansep(["test", "--config", EXAMPLE / "convmask.yaml", "--ckpt_path", checkpoint],
-                  tmp_path, path)
-    assert test.returncode == 0, test.stderr
+    cli(["test", "--config", config, "--ckpt_path", checkpoint], tmp_path)
     assert "peak_error" in next((checkpoint.parents[1] / "test").rglob("results.md")).read_text()
-    exported = gansep(["export", checkpoint, "--out", tmp_path / "export"], tmp_path, path)
-    assert exported.returncode == 0, exported.stderr
+    cli(["export", checkpoint, "--out", tmp_path / "export"], tmp_path)
     mixture = next((tmp_path / "data" / "toy" / "test").glob("*/mixture.wav"))
-    separated = gansep(["separate", mixture, "--model", tmp_path / "export", "--out",
-                        tmp_path / "separated"], tmp_path, path)
-    assert separated.returncode == 0, separated.stderr
+    cli(["separate", mixture, "--model", tmp_path / "export", "--out", tmp_path / "separated"],
+        tmp_path)
     assert len(list((tmp_path / "separated").glob("*/*.wav"))) == 2
     # Not registered: the same files are refused, one line that says how to register.
+    sys.path.remove(next(p for p in sys.path if p.endswith("site")))
+    plugins.refresh()
+    allowed_classes.cache_clear()
     for args in (["export", checkpoint, "--out", tmp_path / "export-2"],
-                 ["test", "--config", EXAMPLE / "convmask.yaml", "--ckpt_path", checkpoint],
+                 ["test", "--config", config, "--ckpt_path", checkpoint],
                  ["separate", mixture, "--model", tmp_path / "export", "--out",
                   tmp_path / "separated-2"]):
-        refused = gansep(args, tmp_path, [EXAMPLE, ROOT])
+        refused = cli(args, tmp_path, check=False)
         assert refused.returncode == 2, refused.stderr
         assert "gansep.plugins" in refused.stderr and "Traceback" not in refused.stderr

@@ -14,7 +14,7 @@ from scipy.stats import wilcoxon
 from gansep.experiments.sweep import SweepError, expand, run_name, run_sweep
 from gansep.atomic import write_json_atomic
 from gansep.eval.results import museval_json
-from tests.cli.test_cli import ROOT, run
+from tests.cli.test_cli import ROOT
 
 
 pytestmark = pytest.mark.slow  # end-to-end: commands on real files, trained models, processes
@@ -69,10 +69,10 @@ def sweep_file(tmp_path, toy_root):
     return path
 
 
-def test_sweep_runs_records_failures_and_resumes(tmp_path, toy_root):
+def test_sweep_runs_records_failures_and_resumes(cli, tmp_path, toy_root):
     path = sweep_file(tmp_path, toy_root)
     runs = tmp_path / "runs"
-    out = run(["sweep", str(path), "--runs-dir", str(runs), "--parallel", "2"], tmp_path,
+    out = cli(["sweep", str(path), "--runs-dir", str(runs), "--parallel", "2"], tmp_path,
               check=False)
     assert out.returncode == 1  # one run failed, the sweep still went on
     statuses = {p.parent.name: json.loads(p.read_text()) for p in runs.glob("*/status.json")}
@@ -85,7 +85,7 @@ def test_sweep_runs_records_failures_and_resumes(tmp_path, toy_root):
     assert config["model"]["init_args"]["objective"]["init_args"]["reconstruction"][0][
         "class_path"] == "gansep.losses.L1"
     stamp = (finished / "status.json").stat().st_mtime_ns
-    again = run(["sweep", str(path), "--runs-dir", str(runs)], tmp_path, check=False)
+    again = cli(["sweep", str(path), "--runs-dir", str(runs)], tmp_path, check=False)
     assert "0 finished, 1 skipped (finished earlier), 1 failed" in again.stderr
     assert (finished / "status.json").stat().st_mtime_ns == stamp
 
@@ -224,11 +224,12 @@ def two_stage_file(tmp_path, data, pretrain_objective="l1"):
     return path
 
 
-def test_two_stage_sweep_fine_tunes_every_objective_from_one_pretraining(tmp_path, toy_root):
+def test_two_stage_sweep_fine_tunes_every_objective_from_one_pretraining(cli, tmp_path,
+                                                                        toy_root):
     data = tmp_path / "data"
     shutil.copytree(toy_root, data)
     path, runs = two_stage_file(tmp_path, data), tmp_path / "runs"
-    out = run(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path)
+    out = cli(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path)
     assert "sweep done: 3 finished, 0 skipped" in out.stderr
     [pretrained] = [p.parent for p in (runs / "pretrain").glob("*/status.json")]
     recorded = json.loads((pretrained / "data.json").read_text())
@@ -247,14 +248,14 @@ def test_two_stage_sweep_fine_tunes_every_objective_from_one_pretraining(tmp_pat
             (run_dir / "params.json").read_text())
     # A second invocation skips all three; with the data changed, a fine-tuning run that has
     # to run again is refused (its pretraining saw other data), the finished ones stay.
-    again = run(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path)
+    again = cli(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path)
     assert "0 finished, 3 skipped" in again.stderr
     (finetuned[0] / "status.json").unlink()
     wav = data / "train" / "toy-train-000" / "vocals.wav"
     audio = bytearray(wav.read_bytes())
     audio[-4000:-3996] = bytes(255 - b for b in audio[-4000:-3996])
     wav.write_bytes(bytes(audio))
-    refused = run(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path,
+    refused = cli(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path,
                   check=False)
     assert refused.returncode == 1
     status = json.loads((finetuned[0] / "status.json").read_text())
@@ -263,10 +264,10 @@ def test_two_stage_sweep_fine_tunes_every_objective_from_one_pretraining(tmp_pat
     assert json.loads((finetuned[1] / "status.json").read_text())["status"] == "finished"
 
 
-def test_two_stage_sweep_refuses_runs_whose_pretraining_failed(tmp_path, toy_root):
+def test_two_stage_sweep_refuses_runs_whose_pretraining_failed(cli, tmp_path, toy_root):
     path = two_stage_file(tmp_path, toy_root, pretrain_objective=None)
     runs = tmp_path / "runs"
-    out = run(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path,
+    out = cli(["sweep", str(path), "--runs-dir", str(runs), "--no-evaluate"], tmp_path,
               check=False)
     assert out.returncode == 1 and "0 finished, 0 skipped (finished earlier), 3 failed" \
         in out.stderr

@@ -199,11 +199,10 @@ def test_a_bad_stem_map_is_refused_with_one_line(stems, words, tmp_path):
     ("lead-backing", ["lead", "backing", "accompaniment"]),
     ("vocals-accompaniment", ["vocals", "accompaniment"]),
     ("4stems", ["vocals", "bass", "drums", "other"])])
-def test_a_run_config_trains_checks_and_evaluates_on_moisesdb(root, tmp_path, stems, sources):
+def test_a_run_config_trains_checks_and_evaluates_on_moisesdb(cli, root, tmp_path, stems,
+                                                             sources):
     """MoisesDB like any collection: check-data --config, a 2-step fit (validation callback
     included) with each stem map, and evaluate --config (lead-backing)."""
-    from tests.cli.test_cli import run
-
     for split in ("train", "valid", "test"):
         write_song(root, ids_in(split)[0], seed=len(split))
     config = tmp_path / "moisesdb.yaml"
@@ -235,14 +234,14 @@ data:
   batch_size: 2
   excerpts_per_epoch: 4
 """)
-    checked = run(["check-data", "--config", str(config)], tmp_path)
+    checked = cli(["check-data", "--config", str(config)], tmp_path)
     assert "3 track(s) checked, 0 problem(s)" in checked.stdout
-    run(["fit", "--config", str(config)], tmp_path)
+    cli(["fit", "--config", str(config)], tmp_path)
     checkpoint = tmp_path / "runs" / "moisesdb" / "l1" / "checkpoints" / "last.ckpt"
     assert checkpoint.is_file()
     if stems != "lead-backing":
         return
-    run(["evaluate", "--ckpt", str(checkpoint), "--config", str(config), "--out",
+    cli(["evaluate", "--ckpt", str(checkpoint), "--config", str(config), "--out",
          str(tmp_path / "results")], tmp_path)
     table = (tmp_path / "results" / "results.md").read_text()
     assert all(f"| {target} |" in table for target in sources)
