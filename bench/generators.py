@@ -11,10 +11,10 @@ with the discriminators judging a 1.5 s crop of each excerpt on top of that.
 Every row is `configs/gan.yaml` (a GANSeparator) at batch 1, fp32 and without EMA, with the
 row's generator preset and objective: `gansep.cli.describe.predict_run_memory` runs its two
 probes (1/8 and 1/4 of the excerpt but no shorter than the discriminators' crop, each a
-fresh process) and, where the prediction fits in
-``--memory-gib`` (default: this machine's memory), `measure_run_memory` runs ``--steps``
-training steps at full size in a fresh process: its peak resident set (CPU) or peak allocation
-(GPU), and the median step after the first. A row predicted not to fit is not run (the
+fresh process) and, where the prediction fits in ``--memory-gib`` (default: the memory free
+when the row starts), `measure_run_memory` runs ``--steps`` training steps at full size in
+a fresh process: its peak resident set (CPU) or peak allocation (GPU), and the median step
+after the first. A row predicted not to fit is not run (the
 machine would swap or kill it); the table says so. On the CPU, glibc's allocator keeps much
 of what a checkpointed step frees (its mmap threshold rises with every large block freed);
 ``--mmap-threshold 131072`` fixes the threshold, so that freed activations go back to the
@@ -75,6 +75,18 @@ def overrides(generator: str, objective: str, mode: str, precision: str) -> list
             sizes[generator], "--model.init_args.objective", OBJECTIVES[objective], *extra]
 
 
+def free_memory(accelerator: str) -> int:
+    """Bytes a fresh process could take now: the device's free memory on a GPU; on the CPU the
+    kernel's MemAvailable (physical memory less what this script and every other process
+    hold), so that a row predicted to need more is not started only to be killed."""
+    if accelerator == "gpu":
+        return torch.cuda.mem_get_info()[0]
+    with open("/proc/meminfo") as meminfo:
+        fields = dict(line.split(":", 1) for line in meminfo)
+    return int(fields["MemAvailable"].split()[0]) * 1024 if "MemAvailable" in fields \
+        else physical_memory()
+
+
 def gib(size: int) -> str:
     return f"{size / 2**30:.2f}"
 
@@ -87,7 +99,8 @@ def main() -> None:
                         help="every row of these sizes (ignored with --rows)")
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--memory-gib", type=float, help="run rows predicted to fit in this "
-                        "(default: this machine's physical memory)")
+                        "(default: the memory free when the row starts: MemAvailable on the "
+                        "CPU, the device's free memory on a GPU)")
     parser.add_argument("--accelerator", default="cpu")
     parser.add_argument("--precision", default="32-true")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per measurement")
@@ -101,14 +114,15 @@ def main() -> None:
         os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)  # the children's
     rows = args.rows or [f"{g}/{o}/{m}" for size in args.sizes for g in GENERATORS[size]
                          for o in OBJECTIVES for m in MODES]
-    limit = int(args.memory_gib * 2**30) if args.memory_gib else physical_memory()
+    limit = int(args.memory_gib * 2**30) if args.memory_gib else None
     where = (torch.cuda.get_device_name() if args.accelerator == "gpu"
              else f"{torch.get_num_threads()} CPU threads")
     memory = "GPU GiB" if args.accelerator == "gpu" else "RSS GiB"
     allocator = os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    within = f"{limit / 2**30:.1f} GiB" if limit else "the memory free at the row's start"
     print(f"batch 1, {args.steps} steps, precision {args.precision}, torch "
-          f"{torch.__version__}, {where}; rows measured where predicted within "
-          f"{limit / 2**30:.1f} GiB; MALLOC_MMAP_THRESHOLD_ {allocator or 'unset'}")
+          f"{torch.__version__}, {where}; rows measured where predicted within {within}; "
+          f"MALLOC_MMAP_THRESHOLD_ {allocator or 'unset'}")
     print(f"| generator | objective | mode | trainable | predicted peak {memory} | measured "
           f"peak {memory} | prediction | step (s) | probes + run (s) |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|")
@@ -124,10 +138,11 @@ def main() -> None:
                   flush=True)
             continue
         cells = [f"{predicted.trainable / 1e6:.2f} M", gib(predicted.predicted)]
+        free = limit or free_memory(args.accelerator)
         if args.predict_only:
             cells += ["", "", "", f"{time.perf_counter() - start:.0f}"]
-        elif predicted.predicted > limit:
-            cells += [f"not run (over {limit / 2**30:.1f})", "", "", ""]
+        elif predicted.predicted > free:
+            cells += [f"not run (over {free / 2**30:.1f})", "", "", ""]
         else:
             try:
                 measured = measure_run_memory(configs, extra, args.steps, args.accelerator,
