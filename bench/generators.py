@@ -110,11 +110,13 @@ def main() -> None:
     parser.add_argument("--predict-only", action="store_true",
                         help="run the probes only (the measured columns stay empty)")
     args = parser.parse_args()
+    if args.memory_gib is not None and not args.memory_gib > 0:
+        parser.error(f"--memory-gib {args.memory_gib}: expected a positive number of GiB")
     if args.mmap_threshold is not None:
         os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)  # the children's
     rows = args.rows or [f"{g}/{o}/{m}" for size in args.sizes for g in GENERATORS[size]
                          for o in OBJECTIVES for m in MODES]
-    limit = int(args.memory_gib * 2**30) if args.memory_gib else None
+    limit = int(args.memory_gib * 2**30) if args.memory_gib is not None else None
     where = (torch.cuda.get_device_name() if args.accelerator == "gpu"
              else f"{torch.get_num_threads()} CPU threads")
     memory = "GPU GiB" if args.accelerator == "gpu" else "RSS GiB"
