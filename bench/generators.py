@@ -9,9 +9,9 @@ with the discriminators judging a 1.5 s crop of each excerpt on top of that.
                                [--accelerator gpu --precision bf16-mixed]
 
 Every row is `configs/gan.yaml` (a GANSeparator) at batch 1, fp32 and without EMA, with the
-row's generator preset and objective: `gansep.cli.describe.predict_run_memory` runs its two
-probes (1/8 and 1/4 of the excerpt but no shorter than the discriminators' crop, each a
-fresh process) and, where the prediction fits in ``--memory-gib`` (default: the memory free
+row's generator preset and objective: `gansep.cli.describe.predict_run_memory` runs its three
+probes (1/8, 2/8 and 3/8 of the excerpt but no shorter than the discriminators' crop, each
+a fresh process) and, where the prediction fits in ``--memory-gib`` (default: the memory free
 when the row starts), `measure_run_memory` runs ``--steps`` training steps at full size in
 a fresh process: its peak resident set (CPU) or peak allocation (GPU), and the median step
 after the first. A row predicted not to fit is not run (the
@@ -91,6 +91,15 @@ def gib(size: int) -> str:
     return f"{size / 2**30:.2f}"
 
 
+def phases_line(row: str, probes: list) -> str:
+    """Each probe's peak per phase of the step (GiB), for stderr: which phase a row's peak is
+    in, and how each grows with the length."""
+    parts = [f"{probe.length}: " + ", ".join(f"{name} {gib(peak)}"
+                                             for name, peak in probe.phases.items())
+             for probe in probes]
+    return f"{row} phases (GiB) at " + "; ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", nargs="+", help="GENERATOR/OBJECTIVE/MODE (default: every "
@@ -139,6 +148,8 @@ def main() -> None:
             print(f"| {generator} | {objective} | {mode} | | failed: {error} | | | | |",
                   flush=True)
             continue
+        print(phases_line(row, predicted.probes) + f"; predicted in {predicted.phase}",
+              file=sys.stderr, flush=True)
         cells = [f"{predicted.trainable / 1e6:.2f} M", gib(predicted.predicted)]
         free = limit or free_memory(args.accelerator)
         if args.predict_only:
@@ -152,6 +163,7 @@ def main() -> None:
             except ConfigError as error:
                 cells += [f"failed: {error}", "", "", ""]
             else:
+                print(phases_line(row, [measured]), file=sys.stderr, flush=True)
                 error = (predicted.predicted - measured.peak) / measured.peak
                 step = statistics.median(measured.seconds[1:] or measured.seconds)
                 cells += [gib(measured.peak), f"{error:+.1%}", f"{step:.1f}",

@@ -1,6 +1,7 @@
 """``gansep describe --config FILE``: a model's input/output lengths, context and size; with
-``--memory``, what one training step of a run config needs in memory (predicted from two short
-probes, `gansep.training.memory`), and with ``--measure`` what it takes at full size."""
+``--memory``, what one training step of a run config needs in memory (predicted from three
+short probes, phase by phase, `gansep.training.memory`), and with ``--measure`` what it takes
+at full size."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import yaml
 from gansep.errors import ConfigError
 from gansep.models import build_generator
 from gansep.models.generator import Generator
-from gansep.training.memory import FRACTIONS, Probe, StepMemory, extrapolate, peak_rss, step_memory
+from gansep.training.memory import SHORTEST, Probe, StepMemory, extrapolate, peak_rss, step_memory
 
 log = logging.getLogger(__name__)
 
@@ -93,25 +94,22 @@ def _probe_here(request: dict) -> Probe:
     from gansep.cli.runconfig import read_cli
 
     baseline = peak_rss() if request["accelerator"] == "cpu" else 0
-    overrides = list(request["overrides"])
-    if request["length"] is not None:
-        overrides += [f"--model.init_args.generator.init_args.{request['argument']}",
-                      str(request["length"])]
-    cli = read_cli([Path(c) for c in request["configs"]], overrides)
+    cli = read_cli([Path(c) for c in request["configs"]],
+                   list(request["overrides"]) + list(request["probe"]))
     return step_memory(cli.model, cli.datamodule.batch_size, cli.config.trainer.precision,
                        request["steps"], request["accelerator"], baseline)
 
 
-def probe_run(configs: list[Path], overrides: list[str], argument: str, length: int | None,
-              steps: int = 2, accelerator: str = "cpu", timeout: float | None = None) -> Probe:
-    """The run's training step with its generator's ``argument`` set to ``length`` (None: the
-    run's own), in a fresh process, so that the peak is the step's own."""
+def probe_run(configs: list[Path], overrides: list[str], probe: list[str] = (),
+              what: str = "the memory probe of the run", steps: int = 2,
+              accelerator: str = "cpu", timeout: float | None = None) -> Probe:
+    """The run's training step with the ``probe`` overrides on top of its own (none: the
+    run as it is), in a fresh process, so that the peak is the step's own."""
     request = {"configs": [str(Path(c).resolve()) for c in configs],
-               "overrides": list(overrides), "argument": argument, "length": length,
-               "steps": steps, "accelerator": accelerator}
+               "overrides": list(overrides), "probe": list(probe), "steps": steps,
+               "accelerator": accelerator}
     command = [sys.executable, "-m", "gansep.cli.main", "describe", "--probe",
                json.dumps(request)]
-    what = f"the memory probe at {argument} {length or 'of the run'}"
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                               env=dict(os.environ, PYTHONWARNINGS="ignore"))
@@ -135,10 +133,13 @@ def _last_error(stderr: str) -> str:
 
 
 def run_generator_length(configs: list[Path], overrides: list[str]) -> tuple[str, int, list[int]]:
-    """The name of the run's generator length argument, its value, and the two shorter
-    values the probes run at: about `FRACTIONS` of it, but no shorter than the crop the
-    discriminators judge (below it the discriminators see the whole excerpt, above it one
-    crop of fixed length: only lengths above it lie on the line that reaches the run's)."""
+    """The name of the run's generator length argument, its value, and the three shorter
+    values the probes run at (two where no third valid length lies between): outputs of 1/8
+    (`SHORTEST`) of the run's, and twice and three times that; but no shorter than the crop
+    the discriminators judge (below it the discriminators see the whole excerpt, above it
+    one crop of fixed length: only lengths above it lie on the curve that reaches the
+    run's), and where three times the crop is not shorter than the run's excerpt, the crop
+    and two lengths evenly between it and the run's."""
     from gansep.cli.runconfig import read_cli
 
     model = read_cli(configs, overrides).model
@@ -151,33 +152,36 @@ def run_generator_length(configs: list[Path], overrides: list[str]) -> tuple[str
     output = generator.geometry.output_length
     crop = getattr(getattr(model.objective, "adversarial", None), "crop_length", None)
     crop = crop if crop is not None and crop < output else 0
-    short = generator.valid_length(max(round(output * FRACTIONS[0]), crop))
-    short_output = generator.geometry_for(short).output_length
-    wanted = max(round(output * FRACTIONS[1]), 2 * short_output)
-    if wanted >= output:  # a crop of more than half the excerpt: halfway to the run's
-        wanted = (short_output + output) // 2
-    longer = generator.valid_length(max(wanted, short_output + 1))
-    if longer >= full or short >= longer:
+    short = generator.valid_length(max(round(output * SHORTEST), crop))
+    first = generator.geometry_for(short).output_length
+    step = first if 3 * first < output else (output - first) // 3
+    # A network whose valid lengths lie far apart (Wave-U-Net: M4's outputs step by 8192)
+    # may have two of them below the run's: then two probes, and their line.
+    lengths = sorted({n for n in [short] + [generator.valid_length(first + k * step)
+                                             for k in (1, 2)] if n < full})
+    if len(lengths) < 2:
         raise ConfigError(f"{generator.length_argument} {full}: too short to probe at two "
                           "shorter lengths" + (f" above the crop of {crop}" if crop else ""))
-    return generator.length_argument, full, [short, longer]
+    return generator.length_argument, full, lengths
 
 
 def predict_run_memory(configs: list[Path], overrides: list[str] = (), steps: int = 2,
                        accelerator: str = "cpu") -> StepMemory:
-    """The peak memory of the run's training step, extrapolated from two probes at
-    `FRACTIONS` of its excerpt length (`gansep.training.memory`)."""
-    argument, full, lengths = run_generator_length(list(configs), list(overrides))
-    probes = [probe_run(configs, list(overrides), argument, n, steps, accelerator)
-              for n in lengths]
+    """The peak memory of the run's training step, extrapolated from three probes at shorter
+    lengths (`run_generator_length`; `gansep.training.memory`)."""
+    configs, overrides = list(configs), list(overrides)
+    argument, full, lengths = run_generator_length(configs, overrides)
+    key = f"--model.init_args.generator.init_args.{argument}"
+    probes = [probe_run(configs, overrides, [key, str(n)], f"the memory probe at {argument} {n}",
+                        steps, accelerator) for n in lengths]
     return extrapolate(probes, full)
 
 
 def measure_run_memory(configs: list[Path], overrides: list[str] = (), steps: int = 2,
                        accelerator: str = "cpu", timeout: float | None = None) -> Probe:
     """The run's training step at its own size, in a fresh process: the measured peak."""
-    argument, _, _ = run_generator_length(list(configs), list(overrides))
-    return probe_run(configs, list(overrides), argument, None, steps, accelerator, timeout)
+    return probe_run(configs, list(overrides), steps=steps, accelerator=accelerator,
+                     timeout=timeout)
 
 
 def _mib(size: int) -> str:
@@ -194,7 +198,7 @@ def measured_line(memory: StepMemory, measured: Probe) -> str:
 def describe_memory(memory: StepMemory, limit: int | None,
                     measured: Probe | None = None) -> str:
     """``describe --memory``'s rows."""
-    lengths = " and ".join(str(p.length) for p in memory.probes)
+    values = ", ".join(str(p.length) for p in memory.probes)
     rows = [
         ("weights", f"{_mib(memory.parameters)} ({memory.trainable:,} trainable)"),
         ("gradients", _mib(memory.gradients)),
@@ -204,7 +208,8 @@ def describe_memory(memory: StepMemory, limit: int | None,
         ("process", f"{_mib(memory.baseline)} (Python, torch, Lightning, gansep: before the "
                      "model)"),
         ("predicted peak", f"{_mib(memory.predicted)} (extrapolated to {memory.length} from "
-                           f"probes at {lengths})"),
+                           f"probes at {values}"
+                           + (f"; in the step's {memory.phase}" if memory.phase else "") + ")"),
     ]
     if limit is not None:
         verdict = "fits in" if memory.fits(limit) else "does NOT fit in"
@@ -223,7 +228,7 @@ def main(argv: list[str]) -> int:
                              "any other --key value is a LightningCLI key of that run)")
     parser.add_argument("--memory", action="store_true",
                         help="predict the peak memory of one training step of the run "
-                             "config at its batch size, length and precision (two short "
+                             "config at its batch size, length and precision (three short "
                              "probes, each a fresh process)")
     parser.add_argument("--measure", action="store_true",
                         help="with --memory: also run the step at full size and report its "

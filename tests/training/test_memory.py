@@ -1,6 +1,6 @@
 """Memory of one training step (gansep.training.memory, ``gansep describe --memory``): the
-parts counted from the module are exact, the prediction is the line through two probes, and a
-run the probes cannot scale is refused in one line."""
+parts counted from the module are exact, the prediction is each phase's curve through the
+probes, and a run the probes cannot scale is refused in one line."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from gansep.errors import ConfigError
+from gansep.losses import GAN, L1, Objective
+from gansep.models.discriminators import MultiPeriod
 from gansep.models.lora import LoRA
 from gansep.training import GANSeparator, Separator
 from gansep.training.memory import Probe, extrapolate, peak_rss, step_memory
@@ -35,6 +37,22 @@ def test_the_parts_are_the_modules_own():
     assert 2 * _bytes(trainable) <= probe.optimiser <= 2 * _bytes(trainable) + 8 * len(trainable)
     assert probe.parameters == _bytes(module.parameters()) + _bytes(module.buffers())
     assert probe.peak > 0 and probe.baseline == 123 and len(probe.seconds) == 2
+    if Path("/proc/self/clear_refs").exists():
+        # the set-up, each optimiser's passes and update in the step's order, and the tail
+        assert list(probe.phases) == ["set-up", "passes 1", "update 1", "passes 2"]
+        assert probe.peak == max(probe.phases.values())
+
+
+def test_a_gan_steps_phases_are_both_updates():
+    torch.manual_seed(0)
+    module = GANSeparator(tiny_generator(), Objective([L1()], GAN(MultiPeriod(
+        periods=[2], channels=[4]))))
+    probe = step_memory(module, batch_size=1, precision="32-true", steps=1)
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("the peak resident set cannot be reset here (Linux's clear_refs)")
+    # the discriminators' update, then the generator's
+    assert list(probe.phases) == ["set-up", "passes 1", "update 1", "passes 2", "update 2",
+                                  "passes 3"]
 
 
 def test_adapters_shrink_the_trained_parts():
@@ -58,9 +76,9 @@ def test_a_probe_process_reports_its_own_peak_not_its_parents():
     assert child < peak_rss() - 100 * 2**20
 
 
-def _probe(length, peak):
+def _probe(length, peak, phases=None):
     return Probe(length=length, peak=peak, baseline=100, parameters=40, gradients=20,
-                 optimiser=40, trainable=5)
+                 optimiser=40, trainable=5, phases=phases or {})
 
 
 def test_the_prediction_is_the_line_through_the_probes():
@@ -68,22 +86,61 @@ def test_the_prediction_is_the_line_through_the_probes():
     assert memory.predicted == 9000
     assert memory.activations == 9000 - 200
     assert memory.fits(9000) and not memory.fits(8999)
-    with pytest.raises(ConfigError, match="two probes at different lengths"):
+    with pytest.raises(ConfigError, match="two or three probes at different lengths"):
         extrapolate([_probe(1000, 2000), _probe(1000, 2100)], 8000)
 
 
+def test_three_probes_follow_a_peak_that_grows_faster_than_the_length():
+    # attention weights kept for the backward pass: a + b n + c n^2
+    def peak(n):
+        return 1000 + 2 * n + n * n // 1000
+
+    probes = [_probe(n, peak(n), {"passes 1": peak(n)}) for n in (1000, 2000, 3000)]
+    assert extrapolate(probes, 8000).predicted == peak(8000)
+    assert extrapolate(probes[:2], 8000).predicted < peak(8000)  # a line misses it
+    # a curve bent down (the allocator's slack at the shortest probe) does not pull the
+    # prediction under the line through the two longer probes
+    bent = [_probe(1000, 1500, {"passes 1": 1500}), _probe(2000, 2000, {"passes 1": 2000}),
+            _probe(3000, 2400, {"passes 1": 2400})]
+    assert extrapolate(bent, 8000).predicted == 2400 + 400 * 5
+    # given in any order
+    assert extrapolate(probes[::-1], 8000).predicted == peak(8000)
+
+
+def test_each_phase_has_its_line_and_the_largest_is_the_peak():
+    # A large model's update (its moments, its temporaries) outweighs the short probes'
+    # activations: both probes peak in the update, and the peaks' line is flat. The passes'
+    # line, growing, is the peak at full length.
+    probes = [_probe(1000, 5000, {"set-up": 3000, "passes 1": 4000, "update 1": 5000}),
+              _probe(2000, 5000, {"set-up": 3000, "passes 1": 4500, "update 1": 5000})]
+    memory = extrapolate(probes, 8000)
+    assert memory.predicted == 4000 + 500 * 7 and memory.phase == "passes 1"
+    # at a length where the update still outweighs the passes, the update is the peak
+    memory = extrapolate(probes, 2500)
+    assert memory.predicted == 5000 and memory.phase == "update 1"
+
+
 @pytest.mark.parametrize("preset", ["m4", "demo", "demo-htdemucs", "demo-roformer"])
-def test_probe_lengths_are_two_shorter_valid_lengths(preset):
+def test_probe_lengths_are_three_shorter_valid_lengths(preset):
     from gansep.cli.describe import generator_from_config, run_generator_length
 
-    argument, full, (short, longer) = run_generator_length(
+    argument, full, lengths = run_generator_length(
         [ROOT / "configs/gan.yaml"], ["--model.init_args.generator",
                                       str(ROOT / f"configs/models/{preset}.yaml")])
     generator = generator_from_config(ROOT / f"configs/models/{preset}.yaml")
     assert argument == generator.length_argument and full == generator.length_value()
-    assert short < longer < full
-    for length in (short, longer):
+    assert lengths == sorted(set(lengths)) and lengths[-1] < full
+    for length in lengths:
         assert generator.valid_length(length) == length
+    if preset == "m4":  # its valid outputs step by 8192: two below its 16384
+        assert lengths == [4101, 12293]
+        return
+    # outputs of about 1/8, 2/8 and 3/8 of the run's
+    outputs = [generator.geometry_for(n).output_length for n in lengths]
+    output = generator.geometry.output_length
+    assert len(outputs) == 3
+    for share, out in zip((1, 2, 3), outputs):
+        assert abs(out / output - share / 8) < 0.05
 
 
 def test_probes_start_at_the_discriminators_crop():
@@ -92,10 +149,11 @@ def test_probes_start_at_the_discriminators_crop():
     run = [ROOT / "configs/gan.yaml"], ["--model.init_args.generator",
                                         str(ROOT / "configs/models/demo-roformer.yaml")]
     _, full, plain = run_generator_length(*run)
-    crop = plain[1] + 1000
-    _, _, cropped = run_generator_length(run[0], run[1] + [
-        "--model.init_args.objective.init_args.adversarial.init_args.crop_length", str(crop)])
-    assert crop <= cropped[0] < cropped[1] < full
+    for crop in (plain[0] + 1000, plain[2] + 1000):  # three times it shorter, or not
+        _, _, cropped = run_generator_length(run[0], run[1] + [
+            "--model.init_args.objective.init_args.adversarial.init_args.crop_length",
+            str(crop)])
+        assert crop <= cropped[0] < cropped[1] < cropped[2] < full
 
 
 def test_describe_memory_refuses_a_generator_preset_in_one_line(cli):
