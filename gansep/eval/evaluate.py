@@ -138,6 +138,12 @@ def _check(track: TrackAudio, window: float, labels: list[str]) -> None:
         for label, source in zip(labels, audio):
             if not np.isfinite(source).all():
                 raise TrackError(f"{label}: {kind} holds NaN or infinite samples")
+    for label, reference, estimate in zip(labels, references, estimates):
+        # Refused before any metric runs; an estimate equal to its reference in some frames
+        # only is refused after BSSEval, by its infinite frames (`score_tracks`).
+        if np.any(reference) and np.array_equal(reference, estimate):
+            raise TrackError(f"{label}: SDR is infinite: the estimate equals its reference "
+                             "exactly (were the references scored against themselves?)")
     for label, source in zip(labels, estimates):
         if not np.any(source):
             log.warning("%s: the estimate is silent (all zeros): SDR and SI-SDR are undefined "

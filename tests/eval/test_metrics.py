@@ -233,6 +233,27 @@ def test_torch_batches_of_tracks_score_as_each_track_alone(rng):
         BSSEval(batch_tracks=0)
 
 
+def test_an_estimate_equal_to_its_reference_is_refused(rng):
+    from gansep.eval.evaluate import score_tracks
+    from gansep.eval.metrics import TrackAudio
+
+    rate = 8000
+    references = rng.standard_normal((2, 2, 3 * rate))
+    noisy = references + 0.3 * rng.standard_normal(references.shape)
+    whole = noisy.copy()
+    whole[0] = references[0]  # the vocals scored against themselves
+    frame = noisy.copy()
+    frame[1, :, rate:2 * rate] = references[1, :, rate:2 * rate]  # one frame of the rest
+    scored, refused, framewise = score_tracks(
+        [TrackAudio(references, e, rate, ["vocals", "accompaniment"])
+         for e in (noisy, whole, frame)])
+    assert isinstance(scored, dict)
+    # refused before BSSEval runs (no frame counted)
+    assert isinstance(refused, TrackError) and str(refused).startswith("vocals: SDR is infinite:")
+    assert isinstance(framewise, TrackError)
+    assert str(framewise).startswith("accompaniment: SDR is infinite in 1 frame(s)")
+
+
 def numpy_global_sdr(reference, estimate):
     """The MDX challenge's formula, written out: one energy ratio per source and track,
     1e-7 added to both energies."""
