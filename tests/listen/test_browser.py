@@ -107,7 +107,17 @@ def test_rate_two_trials_then_reload_and_resume(served, browser):
         .move_by_offset(3, 0).release().perform()
     loop = player_state(browser)["loop"]
     assert loop[1] - loop[0] == pytest.approx(0.5, abs=1e-6)
+    # While the next trial's audio loads (held back a second here), the last trial's rows
+    # are gone and nothing plays: no slider or key can rate it from the wrong audio.
+    browser.execute_script(
+        "const plain = window.fetch; window.fetch = (...args) => new Promise((done) => "
+        "setTimeout(() => done(plain(...args)), 1000)); window.plainFetch = plain;")
     find(By.ID, "start-test").click()
+    assert browser.find_elements(By.CSS_SELECTOR, "#stimuli .row") == []
+    assert player_state(browser) is None
+    assert find(By.ID, "progress-text").text == "Training"
+    wait_for(lambda: find(By.ID, "progress-text").text == "Trial 1 of 3")
+    browser.execute_script("window.fetch = window.plainFetch;")
 
     # Trial 1: submitting needs every stimulus played; sliders moved with the mouse.
     wait_for(lambda: find(By.ID, "progress-text").text == "Trial 1 of 3")

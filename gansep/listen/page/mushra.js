@@ -200,12 +200,23 @@
   }
 
   async function openTrial(trial, training) {
+    // While the next trial's audio loads, nothing of the last one can be played or rated:
+    // its rows go at once, and with no player the keys, the timeline and play() do nothing.
+    // (A slider or a key pressed here would otherwise rate the next trial's stimulus from the
+    // last trial's audio.)
     if (page.player) page.player.stop();
+    page.player = null;
+    $("stimuli").textContent = "";
+    $("submit").disabled = true;
+    $("start-test").disabled = true;
+    $("message").textContent = "Loading\u2026";
+    const buffers = await loadBuffers(trial);
     page.training = training;
     page.trial = trial;
     show(training ? ["intro", "trial"] : ["trial"]);
     $("submit").hidden = training;
     $("start-test").hidden = !training;
+    $("start-test").disabled = false;
     $("message").textContent = "";
     updateProgress();
     const order = training ? shuffled(trial.stimuli.map((s) => s.key))
@@ -214,11 +225,9 @@
     page.ratings = Object.assign(Object.fromEntries(order.map((k) => [k, 0])), keep.ratings || {});
     page.played = new Set(keep.played || []);
     page.order = order;
-    const buffers = await loadBuffers(trial);
     page.player = new Player(page.context, buffers);
     page.player.onchange = render;
     const rows = $("stimuli");
-    rows.textContent = "";
     order.forEach((key, i) => {
       const row = document.createElement("div");
       row.className = "row";
