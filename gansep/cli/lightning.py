@@ -170,10 +170,10 @@ class GansepCLI(LightningCLI):
                 init_args["version"] = version
                 log.info("%s logs to %s", subcommand, run_folder({**where, "version": version}))
 
-    @staticmethod
-    def _check_sizes(subcommand: str | None, config) -> None:
+    def _check_sizes(self, subcommand: str | None, config) -> None:
         # Sizes checked before anything is built, allocated or started: the device count
-        # against this machine, the generator's parameters on the meta device.
+        # against this machine, the generator's parameters and (fit) a training step's
+        # activations on the meta device.
         trainer = config.get("trainer") or {}
         check_trainer_devices(trainer.get("accelerator"), trainer.get("devices"))
         generator = ((config.get("model") or {}).get("init_args") or {}).get("generator")
@@ -187,13 +187,20 @@ class GansepCLI(LightningCLI):
                 init_args or {})
             cls = getattr(importlib.import_module(module), name)
             copies = 4 if subcommand == "fit" else 1  # weights, gradients, Adam's 2 moments
-            check_parameter_memory(on_meta(cls, init_args), "model.init_args.generator "
+            built = on_meta(cls, init_args)
+            check_parameter_memory(built, "model.init_args.generator "
                                    f"({class_path})", copies)
+            batch_size = (config.get("data") or {}).get("batch_size")
+            if subcommand == "fit" and built is not None and isinstance(batch_size, int):
+                check_training_memory(built, batch_size)
+                self._activations_checked = True
 
     def instantiate_classes(self) -> None:
         super().instantiate_classes()
-        # Memory counts the batch: refused here, before the trainer reads any data.
-        if self.config.get("subcommand") == "fit":
+        # A generator that cannot be built on the meta device is checked here, built, still
+        # before the trainer reads any data.
+        if self.config.get("subcommand") == "fit" and \
+                not getattr(self, "_activations_checked", False):
             check_training_memory(self.model.generator, self.datamodule.batch_size)
 
     def instantiate_trainer(self, **kwargs):

@@ -388,7 +388,7 @@ def build(root: Path) -> Path:
         "class_path: gansep.models.WaveUNet\ninit_args: {extra_filters: 200000}\n")
     (root / "huge-roformer.yaml").write_text(
         "class_path: gansep.models.BSRoformer\ninit_args: {sources: [vocals, accompaniment], "
-        "segment_length: 353280, arguments: {dim: 65536, depth: 64}}\n")
+        "segment_length: 353280, arguments: {dim: 65536, depth: 1}}\n")
 
     # A listening test of the estimates, and ratings files for listen analyse.
     from gansep.listen.build import build_test

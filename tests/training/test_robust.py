@@ -16,7 +16,7 @@ from gansep.data import SeparationData, StemsFolder
 from gansep.losses import GAN, L1, Objective
 from gansep.models.discriminators import MultiPeriod
 from gansep.training import GANSeparator
-from gansep.training.robust import AtomicCheckpointIO, DivergenceError
+from gansep.training.robust import AtomicCheckpointIO, DivergenceError, check_training_memory
 from tests.cli.test_cli import ROOT, run
 from tests.conftest import GANSEP, tiny_generator
 from tests.helpers import NaNAfter
@@ -237,3 +237,25 @@ def test_bad_configuration_fails_before_data(tmp_path, monkeypatch, capsys, capl
     assert code != 0 and message in said
     if override:  # refused before the data was looked at
         assert "no-such-data: dataset root does not exist" not in said
+
+
+def test_a_step_too_large_is_refused_from_the_meta_device_before_anything_is_built(
+        tmp_path, monkeypatch, capsys, caplog):
+    from gansep.cli import lightning
+
+    checked = []
+
+    def spy(generator, batch_size, memory=None):
+        checked.append(next(generator.parameters()).device.type)
+        return check_training_memory(generator, batch_size, memory)
+
+    monkeypatch.setattr(lightning, "check_training_memory", spy)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["gansep"])
+    code, said = cli_in_process(["fit", "--config", str(ROOT / "configs/demo-gan.yaml"),
+                                 "--data.collection.init_args.root", str(tmp_path / "no-data"),
+                                 "--model.init_args.generator.init_args.levels", "20",
+                                 "--model.init_args.generator.init_args.extra_filters", "96"],
+                                capsys, caplog)
+    assert code == 2 and "levels=20" in said and "GiB of activations" in said, said
+    assert checked == ["meta"]  # the 20-level network's weights were never allocated
