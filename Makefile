@@ -133,7 +133,8 @@ lyrics-demo: install $(SUNG)/test
 # The suite on every core (pytest-xdist, a test module's tests on one worker: the robustness
 # corpus runs all its cases together). PYTEST_WORKERS=0 runs it in this process.
 PYTEST_WORKERS ?= auto
-PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile)
+PYTEST_PARALLEL = $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadfile \
+  --no-loadscope-reorder)
 test: install
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 

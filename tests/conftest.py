@@ -44,6 +44,19 @@ GANSEP = [sys.executable, "-m", "gansep.cli.main"]
 # module's pytestmark themselves: make test-fast deselects them (-m "not slow").
 
 
+def pytest_collection_modifyitems(config, items):
+    """The test files with the most work first, each file's tests in their own order. Under
+    ``--dist loadfile`` (the Makefile; it turns xdist's own order, by test count, off) the
+    workers take files in this order, and the longest first leaves no long file to run alone
+    at the end. A file's work: its tests, a slow one counting as 50 (they are the end-to-end
+    runs; in the suite's measured durations their files are the longest)."""
+    work: dict = {}
+    for item in items:
+        work[item.path] = work.get(item.path, 0) + (50 if item.get_closest_marker("slow") else 1)
+    first = {path: index for index, path in enumerate(work)}
+    items.sort(key=lambda item: (-work[item.path], first[item.path]))
+
+
 @pytest.fixture(scope="session")
 def toy_root(tmp_path_factory) -> Path:
     """A small toy dataset: 3 s tracks at 22.05 kHz, 3 train, 1 valid, 2 test."""
