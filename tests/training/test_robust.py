@@ -239,6 +239,7 @@ def test_bad_configuration_fails_before_data(tmp_path, monkeypatch, capsys, capl
         assert "no-such-data: dataset root does not exist" not in said
 
 
+@pytest.mark.slow
 def test_a_step_too_large_is_refused_from_the_meta_device_before_anything_is_built(
         tmp_path, monkeypatch, capsys, caplog):
     from gansep.cli import lightning
