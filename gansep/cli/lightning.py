@@ -103,6 +103,9 @@ class GansepCLI(LightningCLI):
     """LightningCLI over any [`Separator`][] subclass and [`SeparationData`][], whose
     trainers write checkpoints atomically and save ``last.ckpt`` on SIGTERM."""
 
+    #: Whether `_check_sizes` checked the training step's activations on the meta device.
+    _activations_checked = False
+
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         # No predict: a Separator predicts nothing per batch; gansep separate applies a
@@ -199,8 +202,7 @@ class GansepCLI(LightningCLI):
         super().instantiate_classes()
         # A generator that cannot be built on the meta device is checked here, built, still
         # before the trainer reads any data.
-        if self.config.get("subcommand") == "fit" and \
-                not getattr(self, "_activations_checked", False):
+        if self.config.get("subcommand") == "fit" and not self._activations_checked:
             check_training_memory(self.model.generator, self.datamodule.batch_size)
 
     def instantiate_trainer(self, **kwargs):
