@@ -116,11 +116,10 @@ def test_rate_two_trials_then_reload_and_resume(served, browser):
     assert browser.find_elements(By.CSS_SELECTOR, "#stimuli .row") == []
     assert player_state(browser) is None
     assert find(By.ID, "progress-text").text == "Training"
-    wait_for(lambda: find(By.ID, "progress-text").text == "Trial 1 of 3")
-    browser.execute_script("window.fetch = window.plainFetch;")
 
     # Trial 1: submitting needs every stimulus played; sliders moved with the mouse.
     wait_for(lambda: find(By.ID, "progress-text").text == "Trial 1 of 3")
+    browser.execute_script("window.fetch = window.plainFetch;")
     wait_for(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#stimuli .row")) == 5)
     submit = find(By.ID, "submit")
     assert not submit.is_enabled()
