@@ -15,7 +15,9 @@ a fresh process) and, where the prediction fits in ``--memory-gib`` (default: th
 when the row starts), `measure_run_memory` runs ``--steps`` training steps at full size in
 a fresh process: its peak resident set (CPU) or peak allocation (GPU), and the median step
 after the first. A row predicted not to fit is not run (the
-machine would swap or kill it); the table says so. On the CPU, glibc's allocator keeps much
+machine would swap or kill it); the table says so. ``--predict-only`` runs the probes alone,
+``--measure-only`` the measurement alone (a row whose prediction is known, measured again
+with a longer ``--timeout``, say). On the CPU, glibc's allocator keeps much
 of what a checkpointed step frees (its mmap threshold rises with every large block freed);
 ``--mmap-threshold 131072`` fixes the threshold, so that freed activations go back to the
 system: on paper-size BS-RoFormer it cuts the resident set of a checkpointed step several
@@ -116,8 +118,12 @@ def main() -> None:
     parser.add_argument("--mmap-threshold", type=int, help="run every probe and measurement "
                         "with glibc's MALLOC_MMAP_THRESHOLD_ set to this many bytes (a fixed "
                         "threshold: freed blocks above it go back to the system at once)")
-    parser.add_argument("--predict-only", action="store_true",
-                        help="run the probes only (the measured columns stay empty)")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--predict-only", action="store_true",
+                      help="run the probes only (the measured columns stay empty)")
+    only.add_argument("--measure-only", action="store_true",
+                      help="run the measurement only, whatever it is predicted to need (the "
+                      "predicted columns stay empty): a row whose prediction is known")
     args = parser.parse_args()
     if args.memory_gib is not None and not args.memory_gib > 0:
         parser.error(f"--memory-gib {args.memory_gib}: expected a positive number of GiB")
@@ -142,19 +148,22 @@ def main() -> None:
         extra = overrides(generator, objective, mode, args.precision)
         configs = [Path("configs/gan.yaml")]
         start = time.perf_counter()
-        try:
-            predicted = predict_run_memory(configs, extra, args.steps, args.accelerator)
-        except ConfigError as error:
-            print(f"| {generator} | {objective} | {mode} | | failed: {error} | | | | |",
-                  flush=True)
-            continue
-        print(phases_line(row, predicted.probes) + f"; predicted in {predicted.phase}",
-              file=sys.stderr, flush=True)
-        cells = [f"{predicted.trainable / 1e6:.2f} M", gib(predicted.predicted)]
+        predicted = None
+        if not args.measure_only:
+            try:
+                predicted = predict_run_memory(configs, extra, args.steps, args.accelerator)
+            except ConfigError as error:
+                print(f"| {generator} | {objective} | {mode} | | failed: {error} | | | | |",
+                      flush=True)
+                continue
+            print(phases_line(row, predicted.probes) + f"; predicted in {predicted.phase}",
+                  file=sys.stderr, flush=True)
+        cells = ([f"{predicted.trainable / 1e6:.2f} M", gib(predicted.predicted)] if predicted
+                 else ["", ""])
         free = limit or free_memory(args.accelerator)
         if args.predict_only:
             cells += ["", "", "", f"{time.perf_counter() - start:.0f}"]
-        elif predicted.predicted > free:
+        elif predicted and predicted.predicted > free:
             cells += [f"not run (over {free / 2**30:.1f})", "", "", ""]
         else:
             try:
@@ -164,9 +173,10 @@ def main() -> None:
                 cells += [f"failed: {error}", "", "", ""]
             else:
                 print(phases_line(row, [measured]), file=sys.stderr, flush=True)
-                error = (predicted.predicted - measured.peak) / measured.peak
+                error = (f"{(predicted.predicted - measured.peak) / measured.peak:+.1%}"
+                         if predicted else "")
                 step = statistics.median(measured.seconds[1:] or measured.seconds)
-                cells += [gib(measured.peak), f"{error:+.1%}", f"{step:.1f}",
+                cells += [gib(measured.peak), error, f"{step:.1f}",
                           f"{time.perf_counter() - start:.0f}"]
         print(f"| {generator} | {objective} | {mode} | {' | '.join(cells)} |", flush=True)
 
