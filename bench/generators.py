@@ -131,6 +131,14 @@ def main() -> None:
         os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)  # the children's
     rows = args.rows or [f"{g}/{o}/{m}" for size in args.sizes for g in GENERATORS[size]
                          for o in OBJECTIVES for m in MODES]
+    known = {**GENERATORS["paper"], **GENERATORS["demo"]}
+    for row in rows:
+        parts = row.split("/")
+        if (len(parts) != 3 or parts[0] not in known or parts[1] not in OBJECTIVES
+                or parts[2] not in MODES):
+            parser.error(f"--rows {row}: expected GENERATOR/OBJECTIVE/MODE with GENERATOR one "
+                         f"of {', '.join(known)}, OBJECTIVE one of {', '.join(OBJECTIVES)}, "
+                         f"MODE one of {', '.join(MODES)}")
     limit = int(args.memory_gib * 2**30) if args.memory_gib is not None else None
     where = (torch.cuda.get_device_name() if args.accelerator == "gpu"
              else f"{torch.get_num_threads()} CPU threads")
