@@ -48,6 +48,8 @@ GENERATORS = {
              "configs/models/demo-roformer.yaml", "demo-mel-roformer":
              "configs/models/demo-mel-roformer.yaml"},
 }
+#: Every generator preset by row name, whatever its size.
+PRESETS = {name: path for sizes in GENERATORS.values() for name, path in sizes.items()}
 OBJECTIVES = {"l1": "configs/objectives/l1.yaml", "hifigan": "configs/objectives/hifigan.yaml"}
 #: The modes: overrides of the run (checkpointing covers the discriminators too where the
 #: objective has them; lora adds rank-8 adapters on every linear and undilated, ungrouped,
@@ -67,14 +69,13 @@ MODES = {
 
 
 def overrides(generator: str, objective: str, mode: str, precision: str) -> list[str]:
-    sizes = {**GENERATORS["paper"], **GENERATORS["demo"]}
     extra = list(MODES[mode])
     if objective != "l1" and mode != "plain":
         extra += ["--model.init_args.objective.init_args.adversarial.init_args.checkpointing",
                   "true"]
     return ["--trainer.precision", precision, "--data.batch_size", "1",
             "--model.init_args.ema_decay", "null", "--model.init_args.generator",
-            sizes[generator], "--model.init_args.objective", OBJECTIVES[objective], *extra]
+            PRESETS[generator], "--model.init_args.objective", OBJECTIVES[objective], *extra]
 
 
 def free_memory(accelerator: str) -> int:
@@ -131,13 +132,12 @@ def main() -> None:
         os.environ["MALLOC_MMAP_THRESHOLD_"] = str(args.mmap_threshold)  # the children's
     rows = args.rows or [f"{g}/{o}/{m}" for size in args.sizes for g in GENERATORS[size]
                          for o in OBJECTIVES for m in MODES]
-    known = {**GENERATORS["paper"], **GENERATORS["demo"]}
     for row in rows:
         parts = row.split("/")
-        if (len(parts) != 3 or parts[0] not in known or parts[1] not in OBJECTIVES
+        if (len(parts) != 3 or parts[0] not in PRESETS or parts[1] not in OBJECTIVES
                 or parts[2] not in MODES):
             parser.error(f"--rows {row}: expected GENERATOR/OBJECTIVE/MODE with GENERATOR one "
-                         f"of {', '.join(known)}, OBJECTIVE one of {', '.join(OBJECTIVES)}, "
+                         f"of {', '.join(PRESETS)}, OBJECTIVE one of {', '.join(OBJECTIVES)}, "
                          f"MODE one of {', '.join(MODES)}")
     limit = int(args.memory_gib * 2**30) if args.memory_gib is not None else None
     where = (torch.cuda.get_device_name() if args.accelerator == "gpu"
